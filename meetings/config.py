@@ -1,0 +1,263 @@
+"""Load and validate `rooms.toml`: the province, its bridge points and meeting rooms.
+
+A province's IT operator edits this file by hand, so every mistake must be reported
+with the file, the key and the reason, before anything touches the database.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+LEVELS = ("province", "district", "commune")
+POINT_ROLES = ("main", "end")
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TOKEN_HASH_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class ConfigError(Exception):
+    """A configuration mistake, located by file and key."""
+
+    def __init__(self, path: Path | str, key: str, reason: str) -> None:
+        super().__init__(f"{path}: {key}: {reason}")
+        self.path = str(path)
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Province:
+    id: str
+    name: str
+    agency: str
+
+
+@dataclass(frozen=True)
+class BridgePointConfig:
+    id: str
+    name: str
+    level: str
+    role: str
+    token_hash: str | None
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    id: str
+    name: str
+    points: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IceServerConfig:
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How media reaches the SFU: ICE servers for clients, the address announced behind NAT."""
+
+    ice_servers: tuple[IceServerConfig, ...] = ()
+    public_address: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomsConfig:
+    path: str
+    province: Province
+    points: tuple[BridgePointConfig, ...]
+    rooms: tuple[RoomConfig, ...]
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    def point(self, point_id: str) -> BridgePointConfig | None:
+        return next((p for p in self.points if p.id == point_id), None)
+
+
+def _identifier(value: str) -> str | None:
+    if not _ID_PATTERN.match(value):
+        return "must be lowercase letters, digits and '-' (at most 63), starting with a letter or digit"
+    return None
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}, not {value!r}"
+
+    return check
+
+
+def _non_blank(value: str) -> str | None:
+    return "must not be empty" if not value.strip() else None
+
+
+def _token_hash(value: str) -> str | None:
+    if _TOKEN_HASH_PATTERN.match(value):
+        return None
+    return "must be 'sha256:' followed by 64 hex digits (print one with: hoinghi point token ID)"
+
+
+@dataclass(frozen=True)
+class _Field:
+    type: type
+    required: bool = True
+    check: Callable[[Any], str | None] | None = None
+
+
+_PROVINCE_FIELDS = {
+    "id": _Field(str, check=_identifier),
+    "name": _Field(str, check=_non_blank),
+    "agency": _Field(str, check=_non_blank),
+}
+_POINT_FIELDS = {
+    "id": _Field(str, check=_identifier),
+    "name": _Field(str, check=_non_blank),
+    "level": _Field(str, check=_one_of(LEVELS)),
+    "role": _Field(str, check=_one_of(POINT_ROLES)),
+    "token_hash": _Field(str, required=False, check=_token_hash),
+    "address": _Field(str, required=False),
+}
+_ROOM_FIELDS = {
+    "id": _Field(str, check=_identifier),
+    "name": _Field(str, check=_non_blank),
+    "points": _Field(list),
+}
+_NETWORK_FIELDS = {
+    "public_address": _Field(str, required=False, check=_non_blank),
+    "ice_servers": _Field(list, required=False),
+}
+_ICE_FIELDS = {
+    "urls": _Field(list),
+    "username": _Field(str, required=False),
+    "credential": _Field(str, required=False),
+}
+_TOP_LEVEL = {"province": dict, "points": list, "rooms": list, "network": dict}
+_TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer"}
+
+
+class _Reader:
+    """Walks the parsed TOML and raises the first mistake with its dotted key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(self.path, key, reason)
+
+    def table(self, raw: Any, key: str, fields: dict[str, _Field]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.fail(key, "must be a table")
+        for name in raw:
+            if name not in fields:
+                raise self.fail(f"{key}.{name}", f"unknown key (expected one of: {', '.join(fields)})")
+        values: dict[str, Any] = {}
+        for name, spec in fields.items():
+            where = f"{key}.{name}"
+            if name not in raw:
+                if spec.required:
+                    raise self.fail(where, "missing")
+                values[name] = None
+                continue
+            value = raw[name]
+            if not isinstance(value, spec.type) or isinstance(value, bool):
+                raise self.fail(where, f"must be {_TYPE_NAMES[spec.type]}, not {type(value).__name__}")
+            if spec.check is not None and (problem := spec.check(value)):
+                raise self.fail(where, problem)
+            values[name] = value
+        return values
+
+    def strings(self, raw: list[Any], key: str) -> tuple[str, ...]:
+        for index, item in enumerate(raw):
+            if not isinstance(item, str):
+                raise self.fail(f"{key}[{index}]", f"must be a string, not {type(item).__name__}")
+        return tuple(raw)
+
+    def unique_ids(self, items: list[dict[str, Any]], key: str) -> None:
+        first_index: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if item["id"] in first_index:
+                raise self.fail(
+                    f"{key}[{index}].id",
+                    f"duplicate id {item['id']!r} (first used at {key}[{first_index[item['id']]}])",
+                )
+            first_index[item["id"]] = index
+
+
+def parse_rooms_config(text: str, path: Path | str = "rooms.toml") -> RoomsConfig:
+    """Validate the text of a rooms.toml; raise ConfigError naming the first mistake."""
+    path = Path(path)
+    reader = _Reader(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "(syntax)", str(error)) from None
+    for name in raw:
+        if name not in _TOP_LEVEL:
+            raise reader.fail(name, f"unknown key (expected one of: {', '.join(_TOP_LEVEL)})")
+    for name in ("province", "points", "rooms"):
+        if name not in raw:
+            raise reader.fail(name, "missing")
+    for name, kind in _TOP_LEVEL.items():
+        if name in raw and not isinstance(raw[name], kind):
+            raise reader.fail(name, f"must be {_TYPE_NAMES[kind]}")
+
+    province = Province(**reader.table(raw["province"], "province", _PROVINCE_FIELDS))
+
+    points_raw = [reader.table(p, f"points[{i}]", _POINT_FIELDS) for i, p in enumerate(raw["points"])]
+    if not points_raw:
+        raise reader.fail("points", "at least one bridge point is required")
+    reader.unique_ids(points_raw, "points")
+    if not any(p["role"] == "main" for p in points_raw):
+        raise reader.fail("points", "at least one bridge point must have role = \"main\"")
+    points = tuple(
+        BridgePointConfig(
+            id=p["id"], name=p["name"], level=p["level"], role=p["role"],
+            token_hash=p["token_hash"], address=p["address"] or "",
+        )
+        for p in points_raw
+    )
+
+    rooms_raw = [reader.table(r, f"rooms[{i}]", _ROOM_FIELDS) for i, r in enumerate(raw["rooms"])]
+    reader.unique_ids(rooms_raw, "rooms")
+    point_ids = {p.id for p in points}
+    rooms = []
+    for index, room in enumerate(rooms_raw):
+        members = reader.strings(room["points"], f"rooms[{index}].points")
+        for member_index, member in enumerate(members):
+            if member not in point_ids:
+                raise reader.fail(f"rooms[{index}].points[{member_index}]", f"no bridge point has id {member!r}")
+        rooms.append(RoomConfig(id=room["id"], name=room["name"], points=members))
+
+    network = NetworkConfig()
+    if "network" in raw:
+        net = reader.table(raw["network"], "network", _NETWORK_FIELDS)
+        servers = []
+        for index, server in enumerate(net["ice_servers"] or []):
+            key = f"network.ice_servers[{index}]"
+            entry = reader.table(server, key, _ICE_FIELDS)
+            urls = reader.strings(entry["urls"], f"{key}.urls")
+            for url_index, url in enumerate(urls):
+                if not url.startswith(("stun:", "turn:", "turns:")):
+                    raise reader.fail(f"{key}.urls[{url_index}]", "must start with stun:, turn: or turns:")
+            servers.append(IceServerConfig(urls=urls, username=entry["username"], credential=entry["credential"]))
+        network = NetworkConfig(ice_servers=tuple(servers), public_address=net["public_address"])
+
+    return RoomsConfig(path=str(path), province=province, points=points, rooms=tuple(rooms), network=network)
+
+
+def load_rooms_config(path: Path | str) -> RoomsConfig:
+    """Read and validate a rooms.toml file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "file not found") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, "(file)", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(path, "(file)", error.strerror or str(error)) from None
+    return parse_rooms_config(text, path)

@@ -1,0 +1,1 @@
+"""Live Vietnamese speech recognition: PCM frames in, attributed segments out (Vosk)."""

@@ -1,0 +1,1 @@
+"""HTTP and Socket.IO front end: the only package that wires meetings, sfu and transcription."""
