@@ -1,0 +1,49 @@
+"""Build the aiohttp application with Socket.IO attached on the same port."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from meetings.config import RoomsConfig
+from meetings.config_sync import sync_rooms_config
+from meetings.db import create_engine, session_factory, upgrade_schema
+from web import auth, health
+from web.metrics import Metrics
+from web.realtime import create_socket_server, register_connection_events
+from web.settings import Settings
+from web.state import STATE, AppState
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+async def _prepare_database(app: web.Application) -> None:
+    """Upgrade the schema in place, then mirror rooms.toml into it."""
+    state = app[STATE]
+    await upgrade_schema(state.engine)
+    async with state.sessions() as session:
+        await sync_rooms_config(session, state.config)
+
+
+async def _close_database(app: web.Application) -> None:
+    await app[STATE].engine.dispose()
+
+
+def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
+    """The whole server; the config has already been validated by the caller."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    app = web.Application(middlewares=[health.count_requests, auth.require_login], client_max_size=50 * 1024 * 1024)
+    sio = create_socket_server()
+    state = AppState(
+        settings=settings, config=config, engine=engine, sessions=session_factory(engine), sio=sio, metrics=Metrics()
+    )
+    app[STATE] = state
+    sio.attach(app)
+    register_connection_events(state)
+    auth.add_routes(app)
+    health.add_routes(app)
+    app.router.add_static("/static/", STATIC_DIR, append_version=True)
+    app.on_startup.append(_prepare_database)
+    app.on_cleanup.append(_close_database)
+    return app

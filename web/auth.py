@@ -1,0 +1,174 @@
+"""Login and logout for people (password) and bridge points (token), with session cookies."""
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+from sqlalchemy import select
+
+from meetings.accounts import (
+    Principal,
+    authenticate_password,
+    authenticate_point_token,
+    close_session,
+    open_session,
+    resolve_session,
+)
+from meetings.models import Meeting
+from web.pages import render, text
+from web.state import AppState, app_state
+
+SESSION_COOKIE = "hoinghi_session"
+PRINCIPAL = web.RequestKey("hoinghi_principal", Principal)
+log = logging.getLogger("hoinghi.auth")
+
+
+async def principal_of(request: web.Request) -> Principal | None:
+    """The logged-in principal of a request, from its session cookie."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if not session_id:
+        return None
+    async with app_state(request).sessions() as session:
+        return await resolve_session(session, session_id)
+
+
+def _set_session_cookie(state: AppState, response: web.StreamResponse, session_id: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, session_id, max_age=max_age, httponly=True, samesite="Strict",
+        secure=state.settings.uses_tls, path="/",
+    )
+
+
+async def _read_form(request: web.Request) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return {k: v for k, v in body.items() if isinstance(v, str)}
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.content_type == "application/json"
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if await principal_of(request) is not None:
+        raise web.HTTPSeeOther("/home")
+    return render(request, "login", province=app_state(request).config.province.name, error="", username="")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    state = app_state(request)
+    form = await _read_form(request)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    principal = None
+    if username and password:
+        async with state.sessions() as session:
+            principal = await authenticate_password(session, username, password)
+            session_id = await open_session(session, principal) if principal else ""
+    state.metrics.logins.labels("password", "ok" if principal else "rejected").inc()
+    if principal is None:
+        log.info("login rejected", extra={"username": username, "remote": request.remote})
+        if _wants_json(request):
+            return web.json_response({"ok": False, "error": "invalid_credentials"}, status=401)
+        error = text(request, "login_failed" if username and password else "login_missing")
+        return render(request, "login", status=401, province=state.config.province.name, error=error, username=username)
+    log.info("login", extra={"account_id": principal.id, "remote": request.remote})
+    response: web.StreamResponse
+    if _wants_json(request):
+        response = web.json_response({"ok": True, "name": principal.name, "role": principal.role})
+    else:
+        response = web.HTTPSeeOther("/home")
+    _set_session_cookie(state, response, session_id, max_age=12 * 3600)
+    return response
+
+
+async def point_login(request: web.Request) -> web.StreamResponse:
+    state = app_state(request)
+    token = (await _read_form(request)).get("token", "").strip()
+    async with state.sessions() as session:
+        principal = await authenticate_point_token(session, token) if token else None
+        session_id = await open_session(session, principal, point_token=token) if principal else ""
+    state.metrics.logins.labels("point", "ok" if principal else "rejected").inc()
+    if principal is None:
+        log.info("point login rejected", extra={"remote": request.remote})
+        if _wants_json(request):
+            return web.json_response({"ok": False, "error": "invalid_token"}, status=401)
+        return render(request, "point_login", status=401, province=state.config.province.name,
+                      error=text(request, "point_login_failed"))
+    log.info("point login", extra={"point_id": principal.id, "remote": request.remote})
+    response: web.StreamResponse
+    if _wants_json(request):
+        response = web.json_response({"ok": True, "point": principal.id, "name": principal.name})
+    else:
+        response = web.HTTPSeeOther("/point")
+    _set_session_cookie(state, response, session_id, max_age=30 * 86400)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id:
+        async with app_state(request).sessions() as session:
+            await close_session(session, session_id)
+    response = web.HTTPSeeOther("/")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@web.middleware
+async def require_login(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Pages marked login_required get the principal, or go back to the login page."""
+    if getattr(handler, "login_required", False):
+        principal = await principal_of(request)
+        if principal is None:
+            if request.path.startswith("/api/"):
+                raise web.HTTPUnauthorized(text="login required")
+            raise web.HTTPSeeOther("/point" if request.path.startswith("/point") else "/")
+        request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def login_required(handler):  # type: ignore[no-untyped-def]
+    handler.login_required = True
+    return handler
+
+
+@login_required
+async def home(request: web.Request) -> web.StreamResponse:
+    principal = request[PRINCIPAL]
+    if principal.kind == "point":
+        raise web.HTTPSeeOther("/point")
+    async with app_state(request).sessions() as session:
+        meetings = (await session.execute(select(Meeting).order_by(Meeting.scheduled_start.desc()).limit(50))).scalars()
+        items = [
+            f'<li><a href="/meetings/{m.id}">{html.escape(m.title)}</a> — '
+            f'{m.scheduled_start.isoformat(timespec="minutes")} — {html.escape(text(request, "status_" + m.status))}</li>'
+            for m in meetings
+        ]
+    listing = f'<ul class="meetings">{"".join(items)}</ul>' if items else f"<p>{html.escape(text(request, 'no_meetings'))}</p>"
+    return render(
+        request, "home", raw={"meeting_list": listing}, name=principal.name,
+        role_label=text(request, "role_" + principal.role),
+    )
+
+
+async def point_page(request: web.Request) -> web.StreamResponse:
+    principal = await principal_of(request)
+    if principal is None or principal.kind != "point":
+        return render(request, "point_login", province=app_state(request).config.province.name, error="")
+    return render(request, "point_home", name=principal.name, province=app_state(request).config.province.name)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/home", home)
+    app.router.add_get("/point", point_page)
+    app.router.add_post("/point/login", point_login)

@@ -1,0 +1,218 @@
+"""The `hoinghi` command: serve, user add, point token, point revoke.
+
+Messages are Vietnamese unless HOINGHI_LANG=en. Bad input or configuration exits with
+code 2 and one line naming the file, the key and the reason.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Callable, NoReturn
+
+from meetings.accounts import AccountError, add_account, revoke_point_token
+from meetings.config import ConfigError, RoomsConfig, load_rooms_config
+from meetings.config_sync import sync_rooms_config
+from meetings.db import DatabaseUrlError, create_engine, normalise_url, session_factory, upgrade_schema
+from meetings.models import ACCOUNT_ROLES
+from meetings.passwords import WeakPasswordError
+from meetings.point_tokens import hash_point_token, new_point_token
+from web.logs import configure_logging
+from web.settings import Settings
+
+_MESSAGES = {
+    "vi": {
+        "config_error": "Lỗi cấu hình",
+        "input_error": "Lỗi dữ liệu nhập",
+        "listening": "hoinghi đang chạy tại {url} — nhấn Ctrl+C để dừng.",
+        "stopped": "hoinghi đã dừng.",
+        "password": "Mật khẩu cho {name}: ",
+        "password_again": "Nhập lại mật khẩu: ",
+        "password_mismatch": "hai lần nhập mật khẩu không khớp",
+        "password_file": "không đọc được tệp mật khẩu",
+        "user_added": "Đã tạo tài khoản {name} ({role}).",
+        "token_intro": "Mã truy cập mới của điểm cầu {point} (chỉ hiển thị một lần, hãy nhập vào máy tính tại điểm cầu):",
+        "token_hash": "Dán dòng sau vào mục [[points]] có id = \"{point}\" trong {config}, rồi khởi động lại máy chủ:",
+        "revoked": "Đã thu hồi mã truy cập của điểm cầu {point}; {count} phiên đăng nhập đã bị kết thúc.",
+        "unknown_point": "không có điểm cầu nào có id {point!r}",
+    },
+    "en": {
+        "config_error": "Configuration error",
+        "input_error": "Input error",
+        "listening": "hoinghi is running at {url} — press Ctrl+C to stop.",
+        "stopped": "hoinghi stopped.",
+        "password": "Password for {name}: ",
+        "password_again": "Password again: ",
+        "password_mismatch": "the two passwords differ",
+        "password_file": "cannot read the password file",
+        "user_added": "Account {name} ({role}) created.",
+        "token_intro": "New access token of bridge point {point} (shown only once; enter it on the room PC):",
+        "token_hash": "Paste this line into the [[points]] entry with id = \"{point}\" in {config}, then restart the server:",
+        "revoked": "Revoked the access token of bridge point {point}; {count} login sessions ended.",
+        "unknown_point": "no bridge point has id {point!r}",
+    },
+}
+
+
+def _say(key: str, **values: object) -> str:
+    lang = "en" if os.environ.get("HOINGHI_LANG", "vi").lower().startswith("en") else "vi"
+    return unicodedata.normalize("NFC", _MESSAGES[lang][key].format(**values))
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+
+
+def _fail(kind: str, message: str) -> NoReturn:
+    print(f"{_say(kind)}: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    extra = {k: getattr(args, k) for k in ("host", "port", "tls_cert", "tls_key") if getattr(args, k, None) is not None}
+    if args.db:
+        try:
+            normalise_url(args.db)
+        except DatabaseUrlError as error:
+            raise UsageError("--db", str(error)) from None
+    return Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
+
+
+def _load_config(settings: Settings) -> RoomsConfig:
+    return load_rooms_config(settings.config_path)
+
+
+async def _with_database(settings: Settings, work: Callable) -> object:  # type: ignore[type-arg]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_schema(engine)
+        async with session_factory(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from web.server import serve
+
+    settings = _settings(args)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise UsageError("--tls-cert/--tls-key", "give both or neither")
+    config = _load_config(settings)
+    configure_logging(args.log_level)
+    try:
+        asyncio.run(serve(settings, config, announce=lambda url: print(_say("listening", url=url), flush=True)))
+    except OSError as error:
+        raise UsageError(f"{settings.host}:{settings.port}", error.strerror or str(error)) from None
+    print(_say("stopped"), flush=True)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        try:
+            return Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise UsageError(args.password_file, f"{_say('password_file')} ({error.strerror})") from None
+    first = getpass.getpass(_say("password", name=args.name))
+    if getpass.getpass(_say("password_again")) != first:
+        raise UsageError("password", _say("password_mismatch"))
+    return first
+
+
+def _cmd_user_add(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    password = _read_password(args)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await add_account(session, args.name, args.role, password, args.display_name)
+
+    try:
+        account = asyncio.run(_with_database(settings, work))
+    except (AccountError, WeakPasswordError) as error:
+        raise UsageError(args.name, str(error)) from None
+    print(_say("user_added", name=account.username, role=account.role))  # type: ignore[attr-defined]
+
+
+def _cmd_point_token(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    config = _load_config(settings)
+    if config.point(args.point_id) is None:
+        raise UsageError(settings.config_path.name, _say("unknown_point", point=args.point_id))
+    token = new_point_token()
+    print(_say("token_intro", point=args.point_id))
+    print(f"  {token}")
+    print(_say("token_hash", point=args.point_id, config=settings.config_path))
+    print(f'  token_hash = "{hash_point_token(token)}"')
+
+
+def _cmd_point_revoke(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    config = _load_config(settings)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        await sync_rooms_config(session, config)
+        return await revoke_point_token(session, args.point_id)
+
+    try:
+        count = asyncio.run(_with_database(settings, work))
+    except AccountError as error:
+        raise UsageError(args.point_id, str(error)) from None
+    print(_say("revoked", point=args.point_id, count=count))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hoinghi", description="Hội nghị truyền hình trực tuyến — hoinghi")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="rooms.toml (default: ./rooms.toml, else the bundled sample)")
+    common.add_argument("--db", help="database URL (default: SQLite in the data directory)")
+    common.add_argument("--data-dir", type=Path, help="data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    serve = verbs.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate (default: self-signed, off loopback)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(run=_cmd_serve)
+
+    user = verbs.add_parser("user", help="manage accounts").add_subparsers(dest="user_verb", required=True)
+    user_add = user.add_parser("add", parents=[common], help="create an account")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
+    user_add.add_argument("--display-name", help="full name shown in meetings and minutes")
+    user_add.add_argument("--password-file", help="read the password from this file instead of prompting")
+    user_add.set_defaults(run=_cmd_user_add)
+
+    point = verbs.add_parser("point", help="manage bridge points").add_subparsers(dest="point_verb", required=True)
+    token = point.add_parser("token", parents=[common], help="issue a new access token for a bridge point")
+    token.add_argument("point_id")
+    token.set_defaults(run=_cmd_point_token)
+    revoke = point.add_parser("revoke", parents=[common], help="revoke a bridge point's current token")
+    revoke.add_argument("point_id")
+    revoke.set_defaults(run=_cmd_point_revoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except ConfigError as error:
+        _fail("config_error", str(error))
+    except UsageError as error:
+        _fail("input_error", str(error))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

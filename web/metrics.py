@@ -1,0 +1,19 @@
+"""Prometheus metrics of one app, in a registry of its own so that apps never share counters."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "hoinghi_http_requests", "HTTP requests served", ["method", "route", "status"], registry=self.registry
+        )
+        self.http_seconds = Histogram(
+            "hoinghi_http_request_seconds", "HTTP request duration", ["route"], registry=self.registry
+        )
+        self.logins = Counter("hoinghi_logins", "Login attempts", ["kind", "result"], registry=self.registry)
+        self.socket_connections = Gauge(
+            "hoinghi_socket_connections", "Open Socket.IO connections", registry=self.registry
+        )

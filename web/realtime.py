@@ -1,0 +1,55 @@
+"""The Socket.IO server: authenticates every connection before any event is handled.
+
+A browser presents its session cookie; a headless bridge-point agent may instead pass
+`auth={"token": "hnp_..."}`. Event handlers find the principal with `principal_of_sid`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from meetings.accounts import Principal, authenticate_point_token, resolve_session
+from web.auth import SESSION_COOKIE
+from web.state import AppState
+
+log = logging.getLogger("hoinghi.realtime")
+
+
+def create_socket_server() -> socketio.AsyncServer:
+    return socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False, max_http_buffer_size=1_000_000)
+
+
+async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> Principal | None:
+    request = environ.get("aiohttp.request")
+    session_id = request.cookies.get(SESSION_COOKIE, "") if request is not None else ""
+    async with state.sessions() as session:
+        if session_id:
+            principal = await resolve_session(session, session_id)
+            if principal is not None:
+                return principal
+        if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+            return await authenticate_point_token(session, auth["token"])
+    return None
+
+
+async def principal_of_sid(sio: socketio.AsyncServer, sid: str) -> Principal:
+    return (await sio.get_session(sid))["principal"]
+
+
+def register_connection_events(state: AppState) -> None:
+    sio = state.sio
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        principal = await _authenticate(state, environ, auth)
+        if principal is None:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        await sio.save_session(sid, {"principal": principal})
+        state.metrics.socket_connections.inc()
+        await sio.emit("welcome", {"name": principal.name, "role": principal.role, "kind": principal.kind}, to=sid)
+
+    @sio.event
+    async def disconnect(sid: str, *args: Any) -> None:
+        state.metrics.socket_connections.dec()

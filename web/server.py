@@ -1,0 +1,48 @@
+"""Run the app until SIGINT or SIGTERM, then close connections and the database cleanly."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from meetings.config import RoomsConfig
+from web.app import create_app
+from web.settings import Settings
+from web.tls import ensure_self_signed, server_context
+
+log = logging.getLogger("hoinghi.server")
+# aiohttp's default backlog (128) overflows when a whole province connects at once.
+LISTEN_BACKLOG = 2048
+
+
+def _ssl_context(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.uses_tls:
+        return None
+    if settings.tls_cert and settings.tls_key:
+        return server_context(settings.tls_cert, settings.tls_key)
+    cert, key = ensure_self_signed(settings.data_dir / "tls", settings.host)
+    log.info("using self-signed certificate", extra={"cert": str(cert)})
+    return server_context(cert, key)
+
+
+async def serve(settings: Settings, config: RoomsConfig, announce=print) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings, config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, settings.host, settings.port, ssl_context=_ssl_context(settings), backlog=LISTEN_BACKLOG
+        )
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("listening", extra={"url": settings.base_url, "config": str(settings.config_path)})
+        announce(settings.base_url)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,59 @@
+"""Run-time settings of one server process, from the command line and the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from meetings.db import sqlite_url
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+BUNDLED_ROOMS_TOML = Path(__file__).with_name("sample") / "rooms.toml"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("HOINGHI_DATA_DIR", "hoinghi-data"))
+
+
+def default_config_path() -> Path:
+    """./rooms.toml when the operator has one, else the bundled sample province."""
+    local = Path("rooms.toml")
+    return local if local.is_file() else BUNDLED_ROOMS_TOML
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @classmethod
+    def build(
+        cls,
+        config_path: Path | None = None,
+        data_dir: Path | None = None,
+        database_url: str | None = None,
+        **rest: object,
+    ) -> "Settings":
+        data_dir = data_dir or default_data_dir()
+        return cls(
+            config_path=config_path or default_config_path(),
+            data_dir=data_dir,
+            database_url=database_url or os.environ.get("HOINGHI_DB") or sqlite_url(data_dir / "hoinghi.sqlite3"),
+            **rest,  # type: ignore[arg-type]
+        )
+
+    @property
+    def uses_tls(self) -> bool:
+        """Browsers grant camera and microphone only to secure contexts; loopback is one."""
+        return self.host not in LOOPBACK_HOSTS
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.uses_tls else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
