@@ -1,7 +1,7 @@
 """The Socket.IO server: authenticates every connection before any event is handled.
 
 A browser presents its session cookie; a headless bridge-point agent may instead pass
-`auth={"token": "hnp_..."}`. Event handlers find the principal with `principal_of_sid`.
+`auth={"token": "hnp_..."}`. Event handlers find the principal with `web.events.principal_of_sid`.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import socketio
 
 from meetings.accounts import Principal, authenticate_point_token, resolve_session
 from web.auth import SESSION_COOKIE
+from web.membership import leave_current_meeting
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.realtime")
@@ -34,10 +35,6 @@ async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> 
     return None
 
 
-async def principal_of_sid(sio: socketio.AsyncServer, sid: str) -> Principal:
-    return (await sio.get_session(sid))["principal"]
-
-
 def register_connection_events(state: AppState) -> None:
     sio = state.sio
 
@@ -53,3 +50,4 @@ def register_connection_events(state: AppState) -> None:
     @sio.event
     async def disconnect(sid: str, *args: Any) -> None:
         state.metrics.socket_connections.dec()
+        await leave_current_meeting(state, sid)

@@ -1,7 +1,8 @@
 """What one server process holds: settings, configuration, database and Socket.IO server."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 import socketio
 from aiohttp import web
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from meetings.config import RoomsConfig
 from web.metrics import Metrics
+from web.roster import Roster
 from web.settings import Settings
 
 
@@ -20,6 +22,9 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     sio: socketio.AsyncServer
     metrics: Metrics
+    roster: Roster = field(default_factory=Roster)
+    # Run when a connection leaves a meeting (explicitly or by disconnecting): (meeting_id, sid).
+    leave_hooks: list[Callable[[int, str], Awaitable[None]]] = field(default_factory=list)
 
 
 STATE = web.AppKey("hoinghi_state", AppState)

@@ -1,0 +1,77 @@
+"""Accounts, passwords, bridge-point tokens and sessions, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from meetings.accounts import (
+    AccountError,
+    add_account,
+    authenticate_password,
+    authenticate_point_token,
+    open_session,
+    resolve_session,
+    revoke_point_token,
+)
+from meetings.models import Account, BridgePoint
+from meetings.passwords import WeakPasswordError
+from meetings.point_tokens import hash_point_token, new_point_token
+from meetings.models import utcnow
+
+
+async def test_password_login(db_sessions) -> None:
+    async with db_sessions() as session:
+        await add_account(session, "ThuKy", "secretary", "mat-khau-dai", "Trần Thị Bình")
+        stored = (await session.execute(select(Account.password_hash))).scalar_one()
+        assert stored.startswith("$argon2id$") and "mat-khau-dai" not in stored
+        principal = await authenticate_password(session, "thuky", "mat-khau-dai")
+        assert principal is not None and principal.name == "Trần Thị Bình" and principal.role == "secretary"
+        assert await authenticate_password(session, "thuky", "sai-mat-khau") is None
+        assert await authenticate_password(session, "khongco", "mat-khau-dai") is None
+
+
+async def test_account_mistakes_change_nothing(db_sessions) -> None:
+    async with db_sessions() as session:
+        await add_account(session, "a", "delegate", "12345678")
+        with pytest.raises(AccountError, match="already exists"):
+            await add_account(session, "A", "delegate", "abcdefgh")
+        with pytest.raises(AccountError, match="role must be one of"):
+            await add_account(session, "b", "king", "abcdefgh")
+        with pytest.raises(WeakPasswordError):
+            await add_account(session, "c", "delegate", "short")
+        names = (await session.execute(select(Account.username))).scalars().all()
+        assert names == ["a"]
+
+
+async def test_disabled_account_and_expired_session(db_sessions) -> None:
+    async with db_sessions() as session:
+        await add_account(session, "chutoa", "chair", "abcdefgh")
+        principal = await authenticate_password(session, "chutoa", "abcdefgh")
+        session_id = await open_session(session, principal)
+        assert (await resolve_session(session, session_id)) == principal
+        assert await resolve_session(session, session_id, now=utcnow() + timedelta(days=1)) is None
+        await session.execute(update(Account).values(disabled=True))
+        await session.commit()
+        assert await resolve_session(session, session_id) is None
+        assert await authenticate_password(session, "chutoa", "abcdefgh") is None
+
+
+async def test_point_token_login_and_revocation(db_sessions) -> None:
+    token = new_point_token()
+    async with db_sessions() as session:
+        point = await session.get(BridgePoint, "xa-ba-che")
+        point.token_hash = hash_point_token(token)
+        await session.commit()
+        principal = await authenticate_point_token(session, token)
+        assert principal is not None and principal.kind == "point" and principal.id == "xa-ba-che"
+        assert await authenticate_point_token(session, token + "x") is None
+        session_id = await open_session(session, principal, point_token=token)
+        assert await resolve_session(session, session_id) == principal
+
+        assert await revoke_point_token(session, "xa-ba-che") == 1
+        assert await authenticate_point_token(session, token) is None
+        assert await resolve_session(session, session_id) is None
+        with pytest.raises(AccountError, match="no token_hash"):
+            await revoke_point_token(session, "tinh-uy")

@@ -1,0 +1,78 @@
+"""rooms.toml validation: every mistake names the file, the key and the reason."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meetings.config import ConfigError, load_rooms_config, parse_rooms_config
+from tests.conftest import SAMPLE_ROOMS
+
+GOOD = SAMPLE_ROOMS.read_text(encoding="utf-8")
+
+
+def test_sample_province_loads() -> None:
+    config = load_rooms_config(SAMPLE_ROOMS)
+    assert config.province.name == "Tỉnh Quảng Ninh"
+    assert {p.level for p in config.points} == {"province", "district", "commune"}
+    assert [p.id for p in config.points if p.role == "main"] == ["ubnd-tinh", "tinh-uy"]
+    assert all(point_id in {p.id for p in config.points} for room in config.rooms for point_id in room.points)
+
+
+def _error(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_rooms_config(text, "BAD.toml")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("mutation", "key", "reason"),
+    [
+        (lambda t: t.replace('id = "tinh-uy"', 'id = "ubnd-tinh"'), "points[1].id", "duplicate id 'ubnd-tinh'"),
+        (lambda t: t.replace('level = "commune"', 'level = "huyen"', 1), "points[3].level", "must be one of"),
+        (lambda t: t.replace('role = "end"', 'role = "end"\ncolor = "red"', 1), "points[2].color", "unknown key"),
+        (lambda t: t.replace('name = "Hội trường Tỉnh ủy"\n', ""), "points[1].name", "missing"),
+        (lambda t: t.replace('id = "quang-ninh"', "id = 42"), "province.id", "must be a string, not int"),
+        (lambda t: t.replace('"xa-ba-che", "dac-khu-van-don"]', '"xa-ba-che", "khong-co"]', 1), "rooms[0].points[5]", "no bridge point has id 'khong-co'"),
+        (lambda t: t.replace('role = "main"', 'role = "main"\ntoken_hash = "abc"', 1), "points[0].token_hash", "sha256:"),
+        (lambda t: t.replace("[province]", "[provinces]"), "provinces", "unknown key"),
+        (lambda t: t.replace('role = "main"', 'role = "end"'), "points", "at least one bridge point must have role"),
+        (lambda t: t + "\n[[points]\n", "(syntax)", ""),
+        (lambda t: t.replace('id = "phuong-ha-long"', 'id = "Phường Hạ Long"'), "points[3].id", "lowercase"),
+    ],
+    ids=["duplicate-id", "bad-level", "unknown-key", "missing-field", "mistyped", "unknown-point-ref",
+         "bad-token-hash", "unknown-section", "no-main-point", "syntax", "bad-id"],
+)
+def test_mistakes_are_located(mutation, key: str, reason: str) -> None:
+    bad = mutation(GOOD)
+    assert bad != GOOD, "the mutation must change the sample"
+    error = _error(bad)
+    assert error.key == key
+    assert reason in error.reason
+    assert str(error).startswith("BAD.toml: ")
+
+
+def test_missing_and_non_utf8_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_rooms_config(tmp_path / "none.toml")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[province]\nname = 'Qu\xe1ng'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_rooms_config(latin)
+
+
+def test_serve_with_bad_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "BAD.toml"
+    bad.write_text(GOOD.replace('id = "tinh-uy"', 'id = "ubnd-tinh"'), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--config", str(bad), "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "BAD.toml" in lines[0] and "points[1].id" in lines[0] and "duplicate id" in lines[0]
+    assert not data_dir.exists(), "a bad configuration must not create or touch the database"

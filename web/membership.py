@@ -1,0 +1,81 @@
+"""Socket.IO `join_meeting` / `leave_meeting`: admission, the meeting's room, presence.
+
+A connection is in at most one meeting. Leaving (explicitly, by joining another meeting,
+or by disconnecting) runs the leave hooks so media and other services free what they hold.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from meetings.accounts import Principal
+from meetings.meetings_service import attendance_role, meeting_info, set_presence
+from web.events import Ack, EventError, event_handler, ok, principal_of_sid, require
+from web.roster import RosterEntry
+from web.state import AppState
+
+log = logging.getLogger("hoinghi.membership")
+
+
+def meeting_room(meeting_id: int) -> str:
+    """The Socket.IO room every connection in a meeting is in."""
+    return f"meeting:{meeting_id}"
+
+
+def principal_key(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.id}"
+
+
+async def leave_current_meeting(state: AppState, sid: str) -> None:
+    removed = state.roster.remove(sid)
+    if removed is None:
+        return
+    meeting_id, entry = removed
+    await state.sio.leave_room(sid, meeting_room(meeting_id))
+    for hook in state.leave_hooks:
+        try:
+            await hook(meeting_id, sid)
+        except Exception:
+            log.exception("leave hook failed", extra={"meeting_id": meeting_id, "sid": sid})
+    if not state.roster.connected(meeting_id, entry.key):
+        principal = await principal_of_sid(state.sio, sid)
+        async with state.sessions() as session:
+            await set_presence(session, meeting_id, principal, False)
+    await state.sio.emit("participant_left", {"peer_id": sid, "key": entry.key}, room=meeting_room(meeting_id))
+
+
+def register_membership_events(state: AppState) -> None:
+    sio = state.sio
+
+    @sio.on("join_meeting")
+    @event_handler
+    async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
+        meeting_id = require(payload, "meeting_id", int)
+        principal = await principal_of_sid(sio, sid)
+        async with state.sessions() as session:
+            role = await attendance_role(session, meeting_id, principal)
+            if role is None:
+                raise EventError("forbidden", "you are not invited to this meeting")
+            info = await meeting_info(session, meeting_id)
+            if info.status == "closed":
+                raise EventError("conflict", "this meeting is closed")
+            await set_presence(session, meeting_id, principal, True)
+        await leave_current_meeting(state, sid)
+        entry = RosterEntry(peer_id=sid, key=principal_key(principal), name=principal.name, kind=principal.kind, role=role)
+        state.roster.add(meeting_id, entry)
+        await sio.enter_room(sid, meeting_room(meeting_id))
+        await sio.emit("participant_joined", entry.as_dict(), room=meeting_room(meeting_id), skip_sid=sid)
+        log.info("joined meeting", extra={"meeting_id": meeting_id, "key": entry.key, "sid": sid})
+        return ok(
+            meeting=asdict(info), me=entry.as_dict(),
+            roster=[e.as_dict() for e in state.roster.entries(meeting_id)],
+        )
+
+    @sio.on("leave_meeting")
+    @event_handler
+    async def leave_meeting(sid: str, payload: dict[str, Any]) -> Ack:
+        if state.roster.meeting_of(sid) is None:
+            raise EventError("conflict", "you are not in a meeting")
+        await leave_current_meeting(state, sid)
+        return ok()
