@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.accounts import Principal
-from meetings.models import Account, BridgePoint, Meeting, MeetingPoint, MeetingRoom, Participant, utcnow
+from meetings.models import Account, BridgePoint, Meeting, MeetingPoint, MeetingRoom, MeetingRoomPoint, Participant, utcnow
 
 
 class MeetingError(ValueError):
@@ -69,7 +69,10 @@ async def create_meeting(
         if await session.get(Account, account_id) is None:
             raise MeetingError("not_found", f"{role}: no account has id {account_id}")
     if point_ids is None:
-        point_ids = [p.id for p in room.points]
+        rows = await session.execute(
+            select(MeetingRoomPoint.point_id).where(MeetingRoomPoint.room_id == room_id).order_by(MeetingRoomPoint.point_id)
+        )
+        point_ids = list(rows.scalars())
     for point_id in point_ids:
         point = await session.get(BridgePoint, point_id)
         if point is None or not point.active:

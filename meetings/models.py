@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ACCOUNT_ROLES = ("chair", "secretary", "delegate", "operator", "observer", "admin")
 MEETING_STATES = ("scheduled", "open", "closed")
@@ -130,7 +130,6 @@ class MeetingRoom(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    points: Mapped[list[BridgePoint]] = relationship(secondary="meeting_room_point", order_by="BridgePoint.id")
 
 
 class MeetingRoomPoint(Base):
