@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +63,15 @@ async def add_account(
         await session.rollback()
         raise AccountError(f"an account named {name!r} already exists") from None
     return account
+
+
+async def create_first_admin(session: AsyncSession) -> str | None:
+    """On an installation with no account yet, create `admin` and return its one-time password."""
+    if (await session.execute(select(func.count(Account.id)))).scalar_one():
+        return None
+    password = secrets.token_urlsafe(12)
+    await add_account(session, "admin", "admin", password, "Quản trị hệ thống")
+    return password
 
 
 def _principal_of_account(account: Account) -> Principal:

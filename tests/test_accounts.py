@@ -75,3 +75,14 @@ async def test_point_token_login_and_revocation(db_sessions) -> None:
         assert await resolve_session(session, session_id) is None
         with pytest.raises(AccountError, match="no token_hash"):
             await revoke_point_token(session, "tinh-uy")
+
+
+async def test_first_admin_only_on_an_empty_installation(db_sessions) -> None:
+    from meetings.accounts import create_first_admin
+
+    async with db_sessions() as session:
+        password = await create_first_admin(session)
+        assert password and len(password) >= 12
+        principal = await authenticate_password(session, "admin", password)
+        assert principal is not None and principal.role == "admin"
+        assert await create_first_admin(session) is None

@@ -57,8 +57,9 @@ def test_serve_http_on_loopback_and_clean_stop(tmp_path: Path, signum: int) -> N
         assert "Đăng nhập" in body
     finally:
         code, stdout = _stop(process, signum)
-    assert code == 0
+    assert code == 0, stdout
     assert "hoinghi đang chạy tại http://127.0.0.1" in stdout and "hoinghi đã dừng." in stdout
+    assert "tên đăng nhập admin, mật khẩu " in stdout
     assert (tmp_path / "data" / "hoinghi.sqlite3").is_file()
 
 

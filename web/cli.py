@@ -29,6 +29,7 @@ _MESSAGES = {
         "config_error": "Lỗi cấu hình",
         "input_error": "Lỗi dữ liệu nhập",
         "listening": "hoinghi đang chạy tại {url} — nhấn Ctrl+C để dừng.",
+        "first_admin": "Đã tạo tài khoản quản trị đầu tiên: tên đăng nhập admin, mật khẩu {password} (chỉ hiển thị một lần; hãy đổi hoặc tạo tài khoản riêng bằng: hoinghi user add).",
         "stopped": "hoinghi đã dừng.",
         "password": "Mật khẩu cho {name}: ",
         "password_again": "Nhập lại mật khẩu: ",
@@ -44,6 +45,7 @@ _MESSAGES = {
         "config_error": "Configuration error",
         "input_error": "Input error",
         "listening": "hoinghi is running at {url} — press Ctrl+C to stop.",
+        "first_admin": "Created the first administrator account: username admin, password {password} (shown only once; create personal accounts with: hoinghi user add).",
         "stopped": "hoinghi stopped.",
         "password": "Password for {name}: ",
         "password_again": "Password again: ",
@@ -100,6 +102,12 @@ async def _with_database(settings: Settings, work: Callable) -> object:  # type:
         await engine.dispose()
 
 
+def _announce(url: str, first_admin_password: str | None) -> None:
+    if first_admin_password:
+        print(_say("first_admin", password=first_admin_password), flush=True)
+    print(_say("listening", url=url), flush=True)
+
+
 def _cmd_serve(args: argparse.Namespace) -> None:
     from web.server import serve
 
@@ -109,7 +117,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     config = _load_config(settings)
     configure_logging(args.log_level)
     try:
-        asyncio.run(serve(settings, config, announce=lambda url: print(_say("listening", url=url), flush=True)))
+        asyncio.run(serve(settings, config, announce=_announce))
     except OSError as error:
         raise UsageError(f"{settings.host}:{settings.port}", error.strerror or str(error)) from None
     print(_say("stopped"), flush=True)

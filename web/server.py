@@ -4,12 +4,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Callable
 
 from aiohttp import web
 
+from meetings.accounts import create_first_admin
 from meetings.config import RoomsConfig
 from web.app import create_app
 from web.settings import Settings
+from web.state import STATE
 from web.tls import ensure_self_signed, server_context
 
 log = logging.getLogger("hoinghi.server")
@@ -27,10 +30,15 @@ def _ssl_context(settings: Settings):  # type: ignore[no-untyped-def]
     return server_context(cert, key)
 
 
-async def serve(settings: Settings, config: RoomsConfig, announce=print) -> None:  # type: ignore[no-untyped-def]
+async def serve(
+    settings: Settings, config: RoomsConfig, announce: Callable[[str, str | None], None]
+) -> None:
+    """Serve until a signal; announce(url, first admin password or None) once listening."""
     app = create_app(settings, config)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
+    async with app[STATE].sessions() as session:
+        first_admin_password = await create_first_admin(session)
     try:
         site = web.TCPSite(
             runner, settings.host, settings.port, ssl_context=_ssl_context(settings), backlog=LISTEN_BACKLOG
@@ -41,7 +49,7 @@ async def serve(settings: Settings, config: RoomsConfig, announce=print) -> None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         log.info("listening", extra={"url": settings.base_url, "config": str(settings.config_path)})
-        announce(settings.base_url)
+        announce(settings.base_url, first_admin_password)
         await stop.wait()
         log.info("shutting down")
     finally:
