@@ -1,0 +1,56 @@
+"""hoinghi's SFU: forwards RTP packets between peers without decoding (aiortc underneath).
+
+It knows rooms, peers and tracks; nothing of meetings, agendas or Socket.IO.
+
+Signalling model (non-trickle: every SDP already holds all ICE candidates). Each peer has
+two peer connections managed by the SFU:
+
+* **publish session** - the client offers (sendonly transceivers) and the SFU answers:
+  ``answer = await sfu.publish(room, peer, offer_sdp, sources)``. Adding, removing or
+  replacing a track (e.g. screen share) is a new client offer on the same connection.
+  ``sources`` maps a mid or msid track id to 'camera' | 'microphone' | 'screen'.
+* **subscribe session** - the SFU offers (sendonly from the SFU) and the client answers:
+  ``offer = await sfu.subscribe(room, peer, [track_id, ...])`` (None: nothing to offer now)
+  then ``await sfu.answer(room, peer, answer_sdp)``. Offers the SFU makes on its own (a
+  subscribed track went away, or changes piled up while an offer was outstanding) arrive as
+  :class:`SubscriberOffer` events; answer those the same way. Each offered m-section's msid
+  is ``<publisher peer id> <track id>`` and ``SubscriberOffer.mids`` /
+  :meth:`Sfu.subscriptions` map mids to track ids.
+
+Track ids are ``"<peer_id>:<mid>"`` (see :meth:`Sfu.tracks`); :data:`ACTIVE_SPEAKER` is a
+pseudo track that always shows the active speaker's camera.
+
+Commands: join, leave, publish, subscribe, unsubscribe, answer, request_keyframe,
+set_forwarding (floor control), set_last_n (active speakers + pinned videos),
+configure_room (:class:`RoomConfig`: N loudest audio streams), audio_tap, tracks, close.
+Events: TrackPublished, TrackUnpublished, ActiveSpeakerChanged, PeerStateChanged,
+SubscriberOffer. All aiortc internals live in :mod:`sfu.aiortc_hooks`. See docs/sfu.md.
+"""
+
+from .events import (
+    ActiveSpeakerChanged,
+    PcmChunk,
+    PeerStateChanged,
+    RoomConfig,
+    SfuEvent,
+    SubscriberOffer,
+    TrackInfo,
+    TrackPublished,
+    TrackUnpublished,
+)
+from .room import ACTIVE_SPEAKER
+from .server import Sfu
+
+__all__ = [
+    "ACTIVE_SPEAKER",
+    "ActiveSpeakerChanged",
+    "PcmChunk",
+    "PeerStateChanged",
+    "RoomConfig",
+    "SfuEvent",
+    "Sfu",
+    "SubscriberOffer",
+    "TrackInfo",
+    "TrackPublished",
+    "TrackUnpublished",
+]

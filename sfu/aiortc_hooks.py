@@ -1,0 +1,321 @@
+"""Every use of aiortc (and aioice) internals, in one place. Pinned: aiortc ~= 1.16.0.
+
+aiortc has no public API for forwarding encoded media packet by packet, so the SFU takes over
+these private points (measured in DESIGN.md, "SFU on aiortc"):
+
+* **Receive.** A publisher session's ``RTCDtlsTransport._handle_rtp_data(data, arrival_ms)``
+  sees each RTP packet right after SRTP decryption. The SFU replaces it on the instance and
+  does the part of ``RTCRtpReceiver._handle_rtp_packet`` the publisher still needs (receive
+  statistics for receiver reports, the REMB estimate, NACK generation) through the receiver's
+  name-mangled fields, skipping depayloading, the jitter buffer and the decoder.
+* **Send.** A subscriber session's packets are protected with the DTLS transport's SRTP
+  session and handed to the nominated ICE pair's datagram transport, synchronously: one
+  event-loop step fans a packet out to every subscriber without a task or an await each.
+* **Sender reports.** aiortc's sender keeps sending SR/SDES/BYE for the SFU; the SFU keeps its
+  RTP loop idle with :class:`SilentTrack` and writes the SR fields (NTP/RTP time from the
+  publisher's SR, counts from the forwarding path).
+* **Subscriber RTCP.** ``RTCRtpSender._handle_rtcp_packet`` is replaced on the instance: PLI,
+  FIR and NACK go to the SFU, receiver reports and REMB still reach aiortc for its statistics.
+* **Publisher RTCP.** ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's
+  sender reports; PLIs go out through ``RTCRtpReceiver._send_rtcp_pli``.
+* **Negotiated parameters.** ``RTCRtpTransceiver._codecs`` / ``._headerExtensions``.
+
+:func:`check_compatibility` probes all of these on real objects and raises
+:class:`AiortcIncompatible` naming what moved; :class:`sfu.Sfu` calls it on construction and
+``tests/sfu/test_aiortc_hooks.py`` runs it, so an aiortc upgrade fails loudly, not silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+)
+
+from .packet import RtpView
+
+RtpHandler = Callable[[bytes, int], Awaitable[None]]
+
+
+class AiortcIncompatible(RuntimeError):
+    """The installed aiortc no longer has an internal the SFU relies on."""
+
+
+class SilentTrack(MediaStreamTrack):
+    """Keeps an ``RTCRtpSender`` busy doing nothing: ``recv()`` never returns.
+
+    With no track the sender's RTP loop wakes every 20 ms; with this one it waits forever and
+    the SFU writes packets to the transport itself. The track id becomes the ``msid`` track id
+    in the SFU's offer, so the subscriber can tell which published track a transceiver carries.
+    """
+
+    def __init__(self, kind: str, track_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+        self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self) -> Any:
+        await asyncio.shield(self._never)
+        raise AssertionError("unreachable")
+
+
+# --- publisher side -------------------------------------------------------------------------
+
+def intercept_rtp(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
+    """Route every decrypted RTP packet arriving on ``dtls`` to
+    ``handler(data, arrival_time_ms=...)``
+    instead of aiortc's parser, router and receivers."""
+    dtls._handle_rtp_data = handler  # type: ignore[method-assign]
+
+
+class ReceiverFeed:
+    """What a publisher's ``RTCRtpReceiver`` must still do for its publisher, per packet."""
+
+    __slots__ = ("_receiver", "_stats", "_nack", "_remb")
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self._receiver = receiver
+        self._stats: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        self._nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+        self._remb = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+
+    def codecs(self) -> dict[int, RTCRtpCodecParameters]:
+        """Payload type -> negotiated codec (filled once the receiver has started)."""
+        return self._receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+
+    def rtx_ssrcs(self) -> dict[int, int]:
+        """RTX SSRC -> media SSRC, from the publisher's ``ssrc-group:FID``."""
+        return self._receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
+
+    async def feed(self, view: RtpView, clock_rate: int, arrival_ms: int) -> None:
+        """Receive statistics (for the receiver reports), REMB and NACKs for ``view``."""
+        stats = self._stats.get(view.ssrc)
+        if stats is None:
+            stats = self._stats[view.ssrc] = StreamStatistics(clock_rate)
+        stats.add(view)  # type: ignore[arg-type]
+        receiver = self._receiver
+        if self._remb is not None and view.abs_send_time is not None:
+            remb = self._remb.add(
+                abs_send_time=int.from_bytes(view.abs_send_time, "big"),
+                arrival_time_ms=arrival_ms,
+                payload_size=len(view.data) - view.payload_offset,
+                ssrc=view.ssrc,
+            )
+            rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+            if remb is not None and rtcp_ssrc is not None:
+                await receiver._send_rtcp(RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)))
+        if self._nack is not None and self._nack.add(view):
+            await receiver._send_rtcp_nack(view.ssrc, sorted(self._nack.missing))
+
+    def count_retransmission(self, view: RtpView, clock_rate: int) -> None:
+        """Statistics for a packet that came on the RTX SSRC (RFC 3550 counts it there)."""
+        stats = self._stats.get(view.ssrc)
+        if stats is None:
+            stats = self._stats[view.ssrc] = StreamStatistics(clock_rate)
+        stats.add(view)  # type: ignore[arg-type]
+
+    def repaired(self, sequence_number: int) -> None:
+        """Tell the NACK generator a lost packet arrived (as RTX) so it stops asking."""
+        if self._nack is not None:
+            self._nack.missing.discard(sequence_number)
+
+    def pli(self, media_ssrc: int) -> bytes | None:
+        """An RTCP PLI for ``media_ssrc`` from this receiver (None before negotiation)."""
+        rtcp_ssrc = self._receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        if rtcp_ssrc is None:
+            return None
+        return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=rtcp_ssrc, media_ssrc=media_ssrc))
+
+
+def on_sender_report(receiver: RTCRtpReceiver,
+                     handler: Callable[[int, int, int], None]) -> None:
+    """Call ``handler(ssrc, ntp_timestamp, rtp_timestamp)`` for each SR the publisher sends
+    (aiortc still records it for its own receiver reports)."""
+    original = receiver._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        await original(packet)
+        if isinstance(packet, RtcpSrPacket):
+            info = packet.sender_info
+            handler(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
+
+    receiver._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+# --- subscriber side ------------------------------------------------------------------------
+
+class RtpSink:
+    """Sends already-rewritten RTP on a subscriber session: SRTP protect + ``sendto``.
+
+    Synchronous on purpose (no task or await per packet and subscriber). Returns False while
+    the session cannot send yet (ICE or DTLS not up) or no longer can.
+    """
+
+    __slots__ = ("_dtls", "_nominated")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._nominated = dtls.transport._connection._nominated
+
+    def send(self, data: bytes) -> bool:
+        dtls = self._dtls
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not State.CONNECTED:
+            return False
+        transport = pair.protocol.transport
+        if transport is None:
+            return False
+        transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        return True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        dtls = self._dtls
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not State.CONNECTED:
+            return False
+        transport = pair.protocol.transport
+        if transport is None:
+            return False
+        transport.sendto(dtls._tx_srtp.protect_rtcp(data), pair.remote_addr)
+        return True
+
+
+class SenderAccess:
+    """A subscriber-side ``RTCRtpSender`` seen by the SFU: its SSRC, whether aiortc started
+    it, its RTCP, and the fields of the sender reports aiortc keeps sending."""
+
+    __slots__ = ("_sender",)
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self._sender = sender
+
+    @property
+    def ssrc(self) -> int:
+        return self._sender._ssrc
+
+    @property
+    def started(self) -> bool:
+        return self._sender._RTCRtpSender__started  # type: ignore[attr-defined]
+
+    def set_stream_id(self, stream_id: str) -> None:
+        """The ``msid`` stream id in the SFU's offer (same id: the browser syncs A/V)."""
+        self._sender._stream_id = stream_id
+
+    def set_report(self, ntp_timestamp: int, rtp_timestamp: int, packets: int,
+                   octets: int) -> None:
+        s = self._sender
+        s._RTCRtpSender__ntp_timestamp = ntp_timestamp  # type: ignore[attr-defined]
+        s._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+        s._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]
+        s._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
+
+    def on_feedback(self, keyframe: Callable[[], None],
+                    nack: Callable[[list[int]], None]) -> None:
+        """PLI/FIR -> ``keyframe()``, generic NACK -> ``nack(lost)``; the rest to aiortc."""
+        sender = self._sender
+        original = sender._handle_rtcp_packet
+
+        async def handle(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                keyframe()
+            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                nack(packet.lost)
+            else:
+                await original(packet)
+
+        sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+def restrict_codecs(transceiver: RTCRtpTransceiver, mime_types: list[str]) -> str | None:
+    """Keep only the first of ``mime_types`` the remote offered (and its RTX) in the answer,
+    so a publisher sends exactly one codec and subscribers can be offered that one. Must run
+    between ``setRemoteDescription(offer)`` and ``createAnswer()``: aiortc has chosen the
+    common codecs by then and ``setCodecPreferences`` would only apply to the next offer.
+    Returns the chosen MIME type, None if none was offered."""
+    codecs = transceiver._codecs
+    for wanted in mime_types:
+        primary = next((c for c in codecs if c.mimeType.lower() == wanted.lower()), None)
+        if primary is not None:
+            transceiver._codecs = [primary] + [
+                c for c in codecs
+                if c.mimeType.lower().endswith("/rtx")
+                and c.parameters.get("apt") == primary.payloadType]
+            return primary.mimeType
+    return None
+
+
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    return list(transceiver._codecs)
+
+
+def negotiated_extensions(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """Header-extension URI -> id as negotiated for this transceiver."""
+    return {ext.uri: ext.id for ext in transceiver._headerExtensions}
+
+
+def check_compatibility() -> None:
+    """Probe every internal above on freshly made aiortc objects; raise if one is missing."""
+    missing: list[str] = []
+
+    def need(obj: object, name: str) -> None:
+        if not hasattr(obj, name):
+            missing.append(f"{type(obj).__name__}.{name}")
+
+    async def probe() -> None:
+        pc = RTCPeerConnection()
+        try:
+            transceiver = pc.addTransceiver("video", direction="sendrecv")
+            receiver, sender = transceiver.receiver, transceiver.sender
+            dtls = receiver.transport
+            for name in ("_RTCRtpReceiver__remote_streams", "_RTCRtpReceiver__nack_generator",
+                         "_RTCRtpReceiver__remote_bitrate_estimator", "_RTCRtpReceiver__codecs",
+                         "_RTCRtpReceiver__rtx_ssrc", "_RTCRtpReceiver__rtcp_ssrc",
+                         "_handle_rtcp_packet", "_send_rtcp", "_send_rtcp_nack",
+                         "_send_rtcp_pli"):
+                need(receiver, name)
+            for name in ("_ssrc", "_stream_id", "_RTCRtpSender__started",
+                         "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",
+                         "_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
+                         "_handle_rtcp_packet"):
+                need(sender, name)
+            for name in ("_handle_rtp_data", "_state", "_tx_srtp", "transport"):
+                need(dtls, name)
+            need(dtls.transport, "_connection")
+            need(dtls.transport._connection, "_nominated")
+            for name in ("_codecs", "_headerExtensions"):
+                need(transceiver, name)
+            nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+            for name in ("add", "missing"):
+                need(nack, name)
+        finally:
+            await pc.close()
+
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(probe())
+    else:  # called from inside a loop: probe in a helper thread with its own loop
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result()
+    if missing:
+        raise AiortcIncompatible("aiortc internals used by sfu/ are missing: "
+                                 + ", ".join(missing))

@@ -1,0 +1,227 @@
+"""The SFU's command interface: what ``web/`` calls. One ``Sfu`` per process.
+
+Commands for one peer are serialised (a lock per peer), so a publish renegotiation and a
+subscription change for the same peer never interleave inside aiortc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCIceServer
+
+from .aiortc_hooks import check_compatibility
+from .audiotap import AudioTap
+from .events import (
+    PeerStateChanged,
+    RoomConfig,
+    SfuEvent,
+    SubscriberOffer,
+    TrackInfo,
+    TrackPublished,
+    TrackUnpublished,
+)
+from .peer import Peer, configuration
+from .publish import PublishSession
+from .room import Room
+from .subscribe import SubscribeSession
+
+log = logging.getLogger(__name__)
+
+
+class Sfu:
+    def __init__(self, *, ice_servers: list[RTCIceServer] | None = None,
+                 on_event: Callable[[SfuEvent], None] | None = None,
+                 default_room_config: RoomConfig = RoomConfig()) -> None:
+        check_compatibility()
+        self._ice_servers = list(ice_servers or [])
+        self._on_event = on_event
+        self._default_config = default_room_config
+        self._rooms: dict[str, Room] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    # --- rooms and peers ---------------------------------------------------------------------
+
+    def configure_room(self, room_id: str, config: RoomConfig) -> None:
+        """Set a room's configuration (before or after it exists)."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            self._rooms[room_id] = Room(room_id, config, self._emit)
+        else:
+            room.config = config
+            room.apply_audio_last_n()
+
+    async def join(self, room_id: str, peer_id: str) -> None:
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = Room(room_id, self._default_config, self._emit)
+        if peer_id in room.peers:
+            raise ValueError(f"peer {peer_id!r} already in room {room_id!r}")
+        config = configuration(self._ice_servers)
+        peer = Peer(room_id=room_id, peer_id=peer_id,
+                    publish=PublishSession(peer_id=peer_id, configuration=config,
+                                           make_track=room.make_track),
+                    subscribe=SubscribeSession(peer_id=peer_id, configuration=config))
+        for name, session in (("publish", peer.publish), ("subscribe", peer.subscribe)):
+            self._watch_state(room_id, peer_id, name, session.pc)
+        room.peers[peer_id] = peer
+        self._locks[room_id, peer_id] = asyncio.Lock()
+
+    async def leave(self, room_id: str, peer_id: str) -> None:
+        """Remove the peer, its tracks (subscribers get offers without them) and every task,
+        timer, buffer and tap it had."""
+        room = self._rooms.get(room_id)
+        peer = room.peers.get(peer_id) if room else None
+        if room is None or peer is None:
+            return
+        async with self._locks[room_id, peer_id]:
+            del room.peers[peer_id]
+            changed: set[str] = set()
+            for up in list(peer.publish.tracks.values()):
+                changed.update(p.peer_id for p in room.remove_track(up))
+                self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source))
+            await peer.close()
+        del self._locks[room_id, peer_id]
+        for other in changed:
+            if other in room.peers:
+                await self._offer_later(room, room.peers[other])
+        if not room.peers and room.config == self._default_config:
+            del self._rooms[room_id]
+
+    # --- publishing --------------------------------------------------------------------------
+
+    async def publish(self, room_id: str, peer_id: str, offer_sdp: str,
+                      sources: dict[str, str] | None = None) -> str:
+        """Apply the client's offer on its publish session and return the answer."""
+        room, peer = self._peer(room_id, peer_id)
+        async with self._locks[room_id, peer_id]:
+            answer, added, removed = await peer.publish.negotiate(offer_sdp, sources or {})
+        changed: set[str] = set()
+        for up in removed:
+            changed.update(p.peer_id for p in room.remove_track(up))
+            self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source))
+        for up in added:
+            room.add_track(up)
+            if up.kind == "audio" and up.source == "microphone":
+                up.audio_listeners.extend(tap.push for tap in peer.taps)
+            self._emit(TrackPublished(room_id, peer_id, up.track_id, up.kind, up.source))
+        for other in changed:
+            if other in room.peers:
+                await self._offer_later(room, room.peers[other])
+        return answer
+
+    async def set_forwarding(self, room_id: str, peer_id: str, kind: str, enabled: bool
+                             ) -> None:
+        """Server-side mute of a publisher's tracks of ``kind`` (floor control)."""
+        room, peer = self._peer(room_id, peer_id)
+        for up in peer.publish.tracks.values():
+            if up.kind == kind:
+                up.mute("server", not enabled)
+
+    async def request_keyframe(self, room_id: str, track_id: str) -> None:
+        room = self._rooms[room_id]
+        room.tracks[track_id].keyframes.request()
+
+    def tracks(self, room_id: str) -> list[TrackInfo]:
+        room = self._rooms.get(room_id)
+        return room.info() if room else []
+
+    # --- subscribing -------------------------------------------------------------------------
+
+    async def subscribe(self, room_id: str, peer_id: str, track_ids: list[str]) -> str | None:
+        """Forward these tracks (or :data:`ACTIVE_SPEAKER`) to the peer. Returns an offer for
+        its subscribe session, or None when nothing changed or an earlier offer still awaits
+        its answer (the changes then arrive as a :class:`SubscriberOffer` event)."""
+        room, peer = self._peer(room_id, peer_id)
+        async with self._locks[room_id, peer_id]:
+            for track_id in track_ids:
+                room.subscribe(peer, track_id)
+            return await peer.subscribe.offer()
+
+    async def unsubscribe(self, room_id: str, peer_id: str, track_ids: list[str]
+                          ) -> str | None:
+        room, peer = self._peer(room_id, peer_id)
+        async with self._locks[room_id, peer_id]:
+            for track_id in track_ids:
+                peer.subscribe.remove(track_id)
+            return await peer.subscribe.offer()
+
+    async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:
+        """The client's answer to the last offer for its subscribe session."""
+        room, peer = self._peer(room_id, peer_id)
+        async with self._locks[room_id, peer_id]:
+            offer = await peer.subscribe.answer(answer_sdp)
+        if offer is not None:
+            self._emit(SubscriberOffer(room_id, peer_id, offer, peer.subscribe.mids()))
+
+    def subscriptions(self, room_id: str, peer_id: str) -> dict[str, str]:
+        """Subscribe-session transceiver mid -> subscribed track id (as last offered)."""
+        return self._peer(room_id, peer_id)[1].subscribe.mids()
+
+    async def set_last_n(self, room_id: str, peer_id: str, n: int | None,
+                         pinned: list[str] | None = None) -> None:
+        """Forward to this subscriber only the camera videos of the ``n`` most recent active
+        speakers plus ``pinned`` (peer or track ids); None: every subscribed video."""
+        room, peer = self._peer(room_id, peer_id)
+        peer.last_n = n
+        peer.pinned = set(pinned or [])
+        room.apply_video_last_n(peer)
+
+    # --- audio tap ---------------------------------------------------------------------------
+
+    def audio_tap(self, room_id: str, peer_id: str, sample_rate: int = 16000) -> AudioTap:
+        """Decoded mono s16 PCM of the peer's microphone(s), as an async iterator of
+        :class:`PcmChunk`. Starts now (also before the peer publishes), ends when the peer
+        leaves or the iterator is closed; drops packets rather than slow forwarding."""
+        room, peer = self._peer(room_id, peer_id)
+
+        def detach(tap: AudioTap) -> None:
+            if tap in peer.taps:
+                peer.taps.remove(tap)
+            for up in peer.publish.tracks.values():
+                if tap.push in up.audio_listeners:
+                    up.audio_listeners.remove(tap.push)
+
+        tap = AudioTap(peer_id, sample_rate, detach)
+        peer.taps.append(tap)
+        for up in peer.publish.tracks.values():
+            if up.kind == "audio" and up.source == "microphone":
+                up.audio_listeners.append(tap.push)
+        return tap
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        for room in list(self._rooms.values()):
+            for peer_id in list(room.peers):
+                await self.leave(room.room_id, peer_id)
+        self._rooms.clear()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _peer(self, room_id: str, peer_id: str) -> tuple[Room, Peer]:
+        room = self._rooms.get(room_id)
+        if room is None or peer_id not in room.peers:
+            raise KeyError(f"peer {peer_id!r} not in room {room_id!r}")
+        return room, room.peers[peer_id]
+
+    async def _offer_later(self, room: Room, peer: Peer) -> None:
+        async with self._locks[room.room_id, peer.peer_id]:
+            offer = await peer.subscribe.offer()
+        if offer is not None:
+            self._emit(SubscriberOffer(room.room_id, peer.peer_id, offer, peer.subscribe.mids()))
+
+    def _watch_state(self, room_id: str, peer_id: str, session: str, pc) -> None:
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            self._emit(PeerStateChanged(room_id, peer_id, session, pc.connectionState))
+
+    def _emit(self, event: SfuEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # a faulty listener must not break forwarding
+            log.exception("SFU event listener failed on %r", event)

