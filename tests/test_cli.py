@@ -1,0 +1,70 @@
+"""The operator's commands as a real process: user add, point token, point revoke."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from meetings.accounts import authenticate_password, authenticate_point_token
+from meetings.config import load_rooms_config
+from meetings.config_sync import sync_rooms_config
+from meetings.db import create_engine, session_factory, sqlite_url, upgrade_schema
+from tests.conftest import SAMPLE_ROOMS
+
+
+def hoinghi(*args: str, lang: str = "vi") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, HOINGHI_LANG=lang),
+    )
+
+
+async def test_user_add_then_login(tmp_path: Path) -> None:
+    password_file = tmp_path / "pw"
+    password_file.write_text("mat-khau-chu-toa\n", encoding="utf-8")
+    db = sqlite_url(tmp_path / "cli.sqlite3")
+    result = hoinghi("user", "add", "chutoa", "--role", "chair", "--display-name", "Phạm Thị Dung",
+                     "--password-file", str(password_file), "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Đã tạo tài khoản chutoa (chair)."
+    again = hoinghi("user", "add", "chutoa", "--role", "chair", "--password-file", str(password_file), "--db", db, lang="en")
+    assert again.returncode == 2
+    assert again.stderr.strip() == "Input error: chutoa: an account named 'chutoa' already exists"
+    assert hoinghi("user", "add", "x", "--role", "chair", "--password-file", str(tmp_path / "missing"), "--db", db).returncode == 2
+    assert hoinghi("user", "add", "x", "--role", "chair", "--password-file", str(password_file), "--db", "mysql://x").returncode == 2
+
+    engine = create_engine(db)
+    async with session_factory(engine)() as session:
+        principal = await authenticate_password(session, "chutoa", "mat-khau-chu-toa")
+    await engine.dispose()
+    assert principal is not None and principal.name == "Phạm Thị Dung"
+
+
+async def test_point_token_is_pasted_then_revoked(tmp_path: Path) -> None:
+    rooms = tmp_path / "rooms.toml"
+    rooms.write_text(SAMPLE_ROOMS.read_text(encoding="utf-8"), encoding="utf-8")
+    issued = hoinghi("point", "token", "xa-ba-che", "--config", str(rooms))
+    assert issued.returncode == 0, issued.stderr
+    token = re.search(r"^\s+(hnp_\S+)$", issued.stdout, re.M).group(1)
+    hash_line = re.search(r'^\s+(token_hash = "sha256:[0-9a-f]{64}")$', issued.stdout, re.M).group(1)
+    text = rooms.read_text(encoding="utf-8").replace('id = "xa-ba-che"', f'id = "xa-ba-che"\n{hash_line}')
+    rooms.write_text(text, encoding="utf-8")
+
+    unknown = hoinghi("point", "token", "khong-co", "--config", str(rooms))
+    assert unknown.returncode == 2 and "khong-co" in unknown.stderr and "rooms.toml" in unknown.stderr
+
+    db = sqlite_url(tmp_path / "cli.sqlite3")
+    engine = create_engine(db)
+    await upgrade_schema(engine)
+    async with session_factory(engine)() as session:
+        await sync_rooms_config(session, load_rooms_config(rooms))
+        assert (await authenticate_point_token(session, token)).id == "xa-ba-che"
+
+    revoked = hoinghi("point", "revoke", "xa-ba-che", "--config", str(rooms), "--db", db)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "Đã thu hồi mã truy cập của điểm cầu xa-ba-che" in revoked.stdout
+    async with session_factory(engine)() as session:
+        assert await authenticate_point_token(session, token) is None
+    await engine.dispose()
