@@ -64,6 +64,13 @@ def test_serve_http_on_loopback_and_clean_stop(tmp_path: Path, signum: int) -> N
 
 
 def test_serve_https_with_self_signed_certificate_off_loopback(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("mat-khau-123")
+    subprocess.run(
+        [sys.executable, "-m", "web.cli", "user", "add", "thuky", "--role", "secretary",
+         "--password-file", str(password), "--data-dir", str(tmp_path / "data")],
+        check=True, capture_output=True, timeout=60,
+    )
     port = free_port()
     process = _start(tmp_path, "--host", "127.0.0.2", "--port", str(port))
     try:
@@ -77,6 +84,13 @@ def test_serve_https_with_self_signed_certificate_off_loopback(tmp_path: Path) -
         trusting = ssl.create_default_context(cafile=str(cert))
         trusting.check_hostname = False
         assert _get(f"https://127.0.0.2:{port}/healthz", trusting)[0] == 200
+        login = urllib.request.Request(
+            f"https://127.0.0.2:{port}/login", data=b'{"username": "thuky", "password": "mat-khau-123"}',
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        with urllib.request.urlopen(login, context=trusting, timeout=10) as response:
+            cookie = response.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     finally:
         code, _ = _stop(process, signal.SIGTERM)
     assert code == 0
