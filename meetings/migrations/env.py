@@ -2,6 +2,7 @@
 from alembic import context
 
 from meetings.models import Base
+import meetings.control_models  # noqa: F401  (registers the control-plane tables for autogenerate)
 
 connection = context.config.attributes["connection"]
 context.configure(
