@@ -152,6 +152,20 @@ class Subscriber:
     async def subscribe(self, *track_ids: str) -> None:
         await self.accept(await self.sfu.subscribe(self.room, self.peer, list(track_ids)))
 
+    def spy_rtp(self) -> list[bytes]:
+        """Record every decrypted RTP packet this client receives (wraps aiortc's private
+        ``RTCDtlsTransport._handle_rtp_data``; call after the first offer was accepted)."""
+        dtls = self.pc.getTransceivers()[0].receiver.transport
+        original = dtls._handle_rtp_data
+        packets: list[bytes] = []
+
+        async def spy(data: bytes, arrival_time_ms: int) -> None:
+            packets.append(data)
+            await original(data, arrival_time_ms=arrival_time_ms)
+
+        dtls._handle_rtp_data = spy
+        return packets
+
     async def _consume(self, track: MediaStreamTrack) -> None:
         got = self.received.setdefault(track.id, Received(track.kind))
         try:
@@ -163,8 +177,8 @@ class Subscriber:
                     got.first_at = now
                 if track.kind == "video":
                     img = frame.to_ndarray(format="rgb24")
-                    corner = img[:, :64].reshape(-1, 3).mean(axis=0)
-                    got.colours.append((now, tuple(int(c) for c in corner)))
+                    background = np.median(img[::8, ::8].reshape(-1, 3), axis=0)
+                    got.colours.append((now, tuple(int(c) for c in background)))
                 else:
                     pcm = frame.to_ndarray().astype(np.float64)
                     got.energy.append(float(np.sqrt(np.mean(pcm ** 2))))
