@@ -1,0 +1,104 @@
+"""RTCP between subscribers, SFU and publisher: keyframe requests relayed at most once per
+source per 500 ms, and lost packets repaired from the SFU's history."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sfu.aiortc_hooks import RtpSink
+from sfu.packet import ExtensionIds, parse_rtp
+from sfu.sdp import media_sections
+from tests.sfu.clients import ColourTrack, DecodeErrors, Subscriber, publish, wait_for
+
+RED = (200, 30, 30)
+
+
+async def test_keyframe_requests_are_relayed_at_most_every_500_ms(sfu):
+    pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+    # count the PLIs reaching the publisher (aiortc's sender turns each into _send_keyframe)
+    sender = pub.getTransceivers()[0].sender
+    relayed: list[float] = []
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        relayed.append(time.monotonic())
+        original()
+
+    sender._send_keyframe = send_keyframe
+    [video] = sfu.tracks("r")
+    await sfu.join("r", "bob")
+    sub = Subscriber(sfu, "r", "bob")
+    await sub.subscribe(video.track_id)
+    await wait_for(lambda: video.track_id in sub.received and sub.received[video.track_id].frames > 5)
+
+    receiver = sub.pc.getTransceivers()[0].receiver
+    media_ssrc = media_sections(sub.pc.remoteDescription.sdp)[0].ssrcs[0]
+    await asyncio.sleep(0.6)
+    start = time.monotonic()
+    sent = 0
+    while time.monotonic() - start < 3.0:
+        await receiver._send_rtcp_pli(media_ssrc)  # a subscriber asking far too often
+        sent += 1
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.6)
+    in_window = [t for t in relayed if t >= start]
+    down = sfu._rooms["r"].peers["bob"].subscribe.down[video.track_id]
+
+    assert down.keyframe_requests >= sent * 0.9
+    assert 4 <= len(in_window) <= 3.0 / 0.5 + 2
+    gaps = [b - a for a, b in zip(relayed, relayed[1:])]
+    assert min(gaps) >= 0.45
+    await sub.close()
+    await pub.close()
+
+
+class LossySink:
+    """Test hook standing in for a lossy network (no netem here): drops every ``nth`` video
+    packet on its first transmission; retransmissions of the same sequence number pass."""
+
+    def __init__(self, sink: RtpSink, nth: int) -> None:
+        self._sink = sink
+        self._nth = nth
+        self._count = 0
+        self.dropped: set[int] = set()
+        self.resent: set[int] = set()
+
+    def send(self, data: bytes) -> bool:
+        seq = parse_rtp(data, ExtensionIds()).sequence_number
+        if seq in self.dropped:
+            self.resent.add(seq)
+        else:
+            self._count += 1
+            if self._count % self._nth == 0:
+                self.dropped.add(seq)
+                return True
+        return self._sink.send(data)
+
+
+async def test_nack_repair_from_the_packet_history(sfu):
+    errors = DecodeErrors()
+    logging.getLogger("aiortc").addHandler(errors)
+    try:
+        pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+        [video] = sfu.tracks("r")
+        await sfu.join("r", "bob")
+        sub = Subscriber(sfu, "r", "bob")
+        await sub.subscribe(video.track_id)
+        await wait_for(lambda: video.track_id in sub.received
+                       and sub.received[video.track_id].frames > 5)
+        down = sfu._rooms["r"].peers["bob"].subscribe.down[video.track_id]
+        lossy = LossySink(down._sink, nth=8)
+        down._sink = lossy
+        frames = sub.received[video.track_id].frames
+        await wait_for(lambda: len(lossy.dropped) >= 15)
+        await asyncio.sleep(0.5)
+        assert len(lossy.resent) >= 0.9 * len(lossy.dropped)
+        assert down.retransmitted >= len(lossy.resent)
+        assert sub.received[video.track_id].frames > frames + 20
+        assert errors.count == 0
+        await sub.close()
+        await pub.close()
+    finally:
+        logging.getLogger("aiortc").removeHandler(errors)
