@@ -115,7 +115,7 @@ async def meeting_info(session: AsyncSession, meeting_id: int) -> MeetingInfo:
 
 
 async def attendance_role(session: AsyncSession, meeting_id: int, principal: Principal) -> str | None:
-    """In which capacity the principal attends: chair, secretary, delegate, point, admin; None if not invited."""
+    """In which capacity the principal attends: chair, secretary, delegate, point, observer, admin; None if not invited."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise MeetingError("not_found", f"no meeting has id {meeting_id}")
@@ -134,6 +134,8 @@ async def attendance_role(session: AsyncSession, meeting_id: int, principal: Pri
     ).scalar_one_or_none()
     if participant is not None and participant.invited:
         return "delegate"
+    if participant is not None:
+        return "observer"  # a browser user the chair or secretary admitted from the lobby
     if principal.role == "admin":
         return "admin"
     return None

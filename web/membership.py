@@ -2,6 +2,9 @@
 
 A connection is in at most one meeting. Leaving (explicitly, by joining another meeting,
 or by disconnecting) runs the leave hooks so media and other services free what they hold.
+Uninvited browser users wait in the meeting's lobby (ack error `in_lobby`) until the chair or
+the secretary admits them (web.control); removed principals, and uninvited ones while the
+meeting is locked, are refused.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
+from meetings.moderation import is_excluded, is_locked
 from web.events import Ack, EventError, event_handler, ok, principal_of_sid, require
 from web.roster import RosterEntry
 from web.state import AppState
@@ -28,6 +32,9 @@ def principal_key(principal: Principal) -> str:
 
 
 async def leave_current_meeting(state: AppState, sid: str) -> None:
+    for meeting_id, waiting in list(state.lobby.items()):
+        if waiting.pop(sid, None) is not None:
+            await _send_lobby(state, meeting_id)
     removed = state.roster.remove(sid)
     if removed is None:
         return
@@ -45,6 +52,14 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
     await state.sio.emit("participant_left", {"peer_id": sid, "key": entry.key}, room=meeting_room(meeting_id))
 
 
+async def _send_lobby(state: AppState, meeting_id: int) -> None:
+    """Tell the chair and the secretary who is waiting in the lobby."""
+    waiting = {"meeting_id": meeting_id, "waiting": list(state.lobby.get(meeting_id, {}).values())}
+    for entry in state.roster.entries(meeting_id):
+        if entry.role in ("chair", "secretary"):
+            await state.sio.emit("lobby", waiting, to=entry.peer_id)
+
+
 def register_membership_events(state: AppState) -> None:
     sio = state.sio
 
@@ -53,20 +68,37 @@ def register_membership_events(state: AppState) -> None:
     async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
         meeting_id = require(payload, "meeting_id", int)
         principal = await principal_of_sid(sio, sid)
+        key = principal_key(principal)
         async with state.sessions() as session:
             role = await attendance_role(session, meeting_id, principal)
-            if role is None:
-                raise EventError("forbidden", "you are not invited to this meeting")
             info = await meeting_info(session, meeting_id)
             if info.status == "closed":
                 raise EventError("conflict", "this meeting is closed")
+            if await is_excluded(session, meeting_id, key):
+                raise EventError("forbidden", "you were removed from this meeting")
+            if role is None:
+                if principal.kind != "account":
+                    raise EventError("forbidden", "you are not invited to this meeting")
+                if await is_locked(session, meeting_id):
+                    raise EventError("forbidden", "the meeting is locked")
+                await leave_current_meeting(state, sid)
+                state.lobby.setdefault(meeting_id, {})[sid] = {
+                    "peer_id": sid, "account_id": principal.account_id, "name": principal.name,
+                }
+                await _send_lobby(state, meeting_id)
+                raise EventError("in_lobby", "you are waiting in the lobby for the chair to admit you")
             await set_presence(session, meeting_id, principal, True)
         await leave_current_meeting(state, sid)
-        entry = RosterEntry(peer_id=sid, key=principal_key(principal), name=principal.name, kind=principal.kind, role=role)
+        entry = RosterEntry(peer_id=sid, key=key, name=principal.name, kind=principal.kind, role=role)
         state.roster.add(meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
         await sio.emit("participant_joined", entry.as_dict(), room=meeting_room(meeting_id), skip_sid=sid)
         log.info("joined meeting", extra={"meeting_id": meeting_id, "key": entry.key, "sid": sid})
+        for hook in state.join_hooks:
+            try:
+                await hook(meeting_id, sid)
+            except Exception:
+                log.exception("join hook failed", extra={"meeting_id": meeting_id, "sid": sid})
         return ok(
             meeting=asdict(info), me=entry.as_dict(),
             roster=[e.as_dict() for e in state.roster.entries(meeting_id)],

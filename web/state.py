@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import socketio
 from aiohttp import web
@@ -25,6 +25,13 @@ class AppState:
     roster: Roster = field(default_factory=Roster)
     # Run when a connection leaves a meeting (explicitly or by disconnecting): (meeting_id, sid).
     leave_hooks: list[Callable[[int, str], Awaitable[None]]] = field(default_factory=list)
+    # Run after a connection joined a meeting: (meeting_id, sid).
+    join_hooks: list[Callable[[int, str], Awaitable[None]]] = field(default_factory=list)
+    # Set by the media side: open (True) or close (False) the floor of a participant, by principal
+    # key ("account:12", "point:ubnd-tinh"): unmute and spotlight them, or mute them again.
+    media_floor: Callable[[int, str, bool], Awaitable[None]] | None = None
+    # Browser users waiting in a meeting's lobby: meeting id -> peer id -> {peer_id, account_id, name}.
+    lobby: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 STATE = web.AppKey("hoinghi_state", AppState)

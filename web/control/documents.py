@@ -1,0 +1,165 @@
+"""REST for agenda documents: upload a PDF (chair, secretary), download it (anyone in the meeting).
+
+POST /api/meetings/{meeting_id}/agenda/{item_id}/documents   multipart/form-data, field `file`
+GET  /api/documents/{document_id}                             the PDF, with its SHA-256 as ETag
+GET  /api/meetings/{meeting_id}/audit                         the audit log and its verification
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from aiohttp import web
+
+from meetings import agenda, audit
+from meetings.control_common import Caller, PERMISSIONS
+from meetings.meetings_service import MeetingError, attendance_role
+from web.auth import PRINCIPAL, login_required
+from web.state import AppState, app_state
+
+MAX_PDF_BYTES = 50 * 1024 * 1024
+
+
+def documents_dir(state: AppState) -> Path:
+    return state.settings.data_dir / "documents"
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code, "message": message}, status=status)
+
+
+_STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+
+
+async def _caller(request: web.Request, meeting_id: int) -> Caller | None:
+    principal = request[PRINCIPAL]
+    async with app_state(request).sessions() as session:
+        capacity = await attendance_role(session, meeting_id, principal)
+    if capacity is None:
+        return None
+    return Caller(f"{principal.kind}:{principal.id}", principal.name, capacity, principal.account_id,
+                  principal.id if principal.kind == "point" else None)
+
+
+def _store(directory: Path, data: bytes, digest: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{digest}.pdf"
+    if target.exists():
+        return
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".part")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+@login_required
+async def upload(request: web.Request) -> web.StreamResponse:
+    from web.control import HUB
+
+    state = app_state(request)
+    try:
+        meeting_id, item_id = int(request.match_info["meeting_id"]), int(request.match_info["item_id"])
+    except ValueError:
+        return _error(400, "bad_request", "ids must be integers")
+    try:
+        caller = await _caller(request, meeting_id)
+    except MeetingError as error:
+        return _error(_STATUS.get(error.code, 400), error.code, str(error))
+    if caller is None or caller.capacity not in PERMISSIONS["document_upload"]:
+        return _error(403, "forbidden", "only the chair or the secretary uploads documents")
+    if not request.content_type.startswith("multipart/"):
+        return _error(400, "bad_request", "send multipart/form-data with a field named file")
+    reader = await request.multipart()
+    part = await reader.next()
+    while part is not None and getattr(part, "name", None) != "file":
+        part = await reader.next()
+    if part is None:
+        return _error(400, "bad_request", "field file: missing")
+    filename = part.filename or "document.pdf"  # type: ignore[union-attr]
+    data = bytearray()
+    while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
+        data += chunk
+        if len(data) > MAX_PDF_BYTES:
+            return _error(413, "bad_request", f"a document is at most {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+    if not bytes(data[:5]) == b"%PDF-":
+        return _error(400, "bad_request", "only PDF documents are accepted")
+    digest = hashlib.sha256(data).hexdigest()
+    await asyncio.get_running_loop().run_in_executor(None, _store, documents_dir(state), bytes(data), digest)
+    hub = request.app[HUB]
+    try:
+        async with hub.lock(meeting_id):
+            async with state.sessions() as session:
+                document_id = await agenda.add_document(session, caller, meeting_id, item_id, filename, digest, len(data))
+                await session.commit()
+                snapshot = await agenda.snapshot(session, meeting_id)
+    except MeetingError as error:
+        return _error(_STATUS.get(error.code, 400), error.code, str(error))
+    await hub.emit("agenda", snapshot, meeting_id)
+    return web.json_response(
+        {"ok": True, "document": {"id": document_id, "filename": filename, "sha256": digest, "size": len(data),
+                                  "url": f"/api/documents/{document_id}"}}
+    )
+
+
+@login_required
+async def download(request: web.Request) -> web.StreamResponse:
+    state = app_state(request)
+    try:
+        document_id = int(request.match_info["document_id"])
+    except ValueError:
+        return _error(400, "bad_request", "document id must be an integer")
+    async with state.sessions() as session:
+        found = await agenda.document(session, document_id)
+    if found is None:
+        return _error(404, "not_found", "no such document")
+    doc, meeting_id = found
+    if await _caller(request, meeting_id) is None:
+        return _error(403, "forbidden", "you do not attend this meeting")
+    if request.headers.get("If-None-Match") == f'"{doc.sha256}"':
+        return web.Response(status=304)
+    path = documents_dir(state) / f"{doc.sha256}.pdf"
+    if not path.is_file():
+        return _error(404, "not_found", "the document's file is missing on the server")
+    return web.FileResponse(path, headers={
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(doc.filename)}",
+        "ETag": f'"{doc.sha256}"',
+        "X-Content-SHA256": doc.sha256,
+        "Cache-Control": "private, max-age=3600",
+    })
+
+
+@login_required
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    try:
+        meeting_id = int(request.match_info["meeting_id"])
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        return _error(400, "bad_request", "ids must be integers")
+    principal = request[PRINCIPAL]
+    try:
+        caller = await _caller(request, meeting_id)
+    except MeetingError as error:
+        return _error(_STATUS.get(error.code, 400), error.code, str(error))
+    capacity = caller.capacity if caller else ("admin" if principal.role == "admin" else None)
+    if capacity not in PERMISSIONS["audit_read"]:
+        return _error(403, "forbidden", "only the chair, the secretary or an administrator reads the audit log")
+    async with app_state(request).sessions() as session:
+        check = await audit.verify_chain(session, meeting_id)
+        entries = await audit.entries(session, meeting_id, after_seq=after)
+    return web.json_response({
+        "ok": True, "verified": check.ok, "entries_total": check.entries, "head": check.head,
+        "first_bad_seq": check.first_bad_seq, "reason": check.reason, "entries": entries,
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/meetings/{meeting_id}/agenda/{item_id}/documents", upload)
+    app.router.add_get("/api/documents/{document_id}", download)
+    app.router.add_get("/api/meetings/{meeting_id}/audit", audit_log)

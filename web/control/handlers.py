@@ -1,0 +1,415 @@
+"""Socket.IO events of the control plane (docs/protocol.md, "Meeting control").
+
+Every handler: validate the payload → find the sender's capacity in the meeting it joined →
+call a `meetings` service under the meeting's lock, which checks the role and commits →
+ack → broadcast the new state to the meeting's room (after the ack, in commit order).
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from meetings import agenda, attendance, moderation, speaking, voting
+from meetings.control_common import Caller, allow
+from meetings.models import Meeting
+from web.control.hub import ControlHub
+from web.control.schema import F, parse, same_meeting
+from web.events import Ack, EventError, event_handler, ok
+from web.membership import leave_current_meeting
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def later(coro: Awaitable[Any]) -> None:
+    """Run a broadcast after the ack has been sent (tasks run in the order they were created)."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def meeting_state(hub: ControlHub, meeting_id: int) -> dict[str, Any]:
+    async with hub.state.sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        return {"meeting_id": meeting_id, "status": meeting.status, "locked": meeting.locked}
+
+
+def register_events(hub: ControlHub) -> None:
+    sio = hub.state.sio
+    sessions = hub.state.sessions
+
+    def on(name: str) -> Callable[[Callable[[str, dict[str, Any]], Awaitable[Ack]]], Any]:
+        def decorate(function: Callable[[str, dict[str, Any]], Awaitable[Ack]]) -> Any:
+            return sio.on(name)(event_handler(function))
+
+        return decorate
+
+    async def enter(sid: str, payload: dict[str, Any], **fields: F) -> tuple[dict[str, Any], int, Caller]:
+        parsed = parse(payload, **fields)
+        meeting_id, caller = await hub.caller(sid)
+        same_meeting(parsed, meeting_id)
+        return parsed, meeting_id, caller
+
+    async def broadcast_agenda(meeting_id: int) -> None:
+        async with sessions() as session:
+            await hub.emit("agenda", await agenda.snapshot(session, meeting_id), meeting_id)
+
+    async def broadcast_speakers(meeting_id: int) -> None:
+        async with sessions() as session:
+            await hub.emit("speakers", await speaking.snapshot(session, meeting_id), meeting_id)
+
+    async def broadcast_state(meeting_id: int) -> None:
+        await hub.emit("meeting_state", await meeting_state(hub, meeting_id), meeting_id)
+
+    # ------------------------------------------------------------------ snapshot
+
+    @on("control_state")
+    async def control_state(sid: str, payload: dict[str, Any]) -> Ack:
+        _, meeting_id, caller = await enter(sid, payload)
+        box = hub.votes.get(meeting_id)
+        if box is None:
+            try:
+                box = await hub.vote_box(meeting_id)
+            except Exception:
+                box = None
+        async with sessions() as session:
+            result = {
+                "meeting": await meeting_state(hub, meeting_id),
+                "agenda": await agenda.snapshot(session, meeting_id),
+                "speakers": await speaking.snapshot(session, meeting_id),
+                "attendance": await attendance.snapshot(session, meeting_id, hub.connected_keys(meeting_id)),
+                "results": await voting.vote_results(session, meeting_id),
+            }
+        vote = None
+        if box is not None:
+            vote = {**box.vote.public(), "tally": box.vote.tally()}
+            if caller.account_id is not None:
+                vote["you_may_vote"] = caller.account_id in box.vote.eligible
+                vote["you_voted"] = caller.account_id in box.vote.voted
+        lobby = list(hub.lobby_of(meeting_id).values()) if caller.capacity in ("chair", "secretary") else []
+        return ok(**result, vote=vote, lobby=lobby,
+                  me={"key": caller.key, "name": caller.name, "capacity": caller.capacity})
+
+    # ------------------------------------------------------------------ meeting
+
+    async def lifecycle(sid: str, payload: dict[str, Any], action: str) -> Ack:
+        _, meeting_id, caller = await enter(sid, payload)
+        ended = None
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                if action == "open":
+                    await moderation.open_meeting(session, caller, meeting_id)
+                else:
+                    ended = await moderation.close_meeting(session, caller, meeting_id)
+                await session.commit()
+        if ended is not None:
+            hub.cancel_timer(meeting_id)
+            later(hub.floor(meeting_id, ended.requester, False))
+        later(broadcast_state(meeting_id))
+        if action == "close":
+            later(broadcast_agenda(meeting_id))
+            later(broadcast_speakers(meeting_id))
+        return ok()
+
+    @on("meeting_open")
+    async def meeting_open(sid: str, payload: dict[str, Any]) -> Ack:
+        return await lifecycle(sid, payload, "open")
+
+    @on("meeting_close")
+    async def meeting_close(sid: str, payload: dict[str, Any]) -> Ack:
+        return await lifecycle(sid, payload, "close")
+
+    @on("meeting_lock")
+    async def meeting_lock(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, locked=F(bool, required=True))
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                await moderation.set_lock(session, caller, meeting_id, p["locked"])
+                await session.commit()
+        later(broadcast_state(meeting_id))
+        return ok(locked=p["locked"])
+
+    @on("meeting_configure")
+    async def meeting_configure(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, members_total=F(int, required=True, nullable=True, low=1))
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                await attendance.set_members_total(session, caller, meeting_id, p["members_total"])
+                await session.commit()
+        later(_send_attendance(meeting_id))
+        return ok()
+
+    async def _send_attendance(meeting_id: int) -> None:
+        await hub.emit("attendance", await hub.attendance(meeting_id), meeting_id)
+
+    # ------------------------------------------------------------------ agenda
+
+    async def agenda_change(sid: str, payload: dict[str, Any], fields: dict[str, F],
+                            act: Callable[[Any, Caller, int, dict[str, Any]], Awaitable[Any]]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, **fields)
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                result = await act(session, caller, meeting_id, p)
+                await session.commit()
+        later(broadcast_agenda(meeting_id))
+        return ok(**(result or {}))
+
+    item_fields = {
+        "title": F(str), "presenter": F(str), "planned_minutes": F(int, nullable=True, low=1, high=24 * 60),
+    }
+
+    @on("agenda_add")
+    async def agenda_add(sid: str, payload: dict[str, Any]) -> Ack:
+        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> dict[str, Any]:
+            if "title" not in p:
+                raise EventError("bad_request", "title: missing")
+            return {"item_id": await agenda.add_item(s, c, m, p["title"], p.get("presenter", ""), p.get("planned_minutes"))}
+
+        return await agenda_change(sid, payload, item_fields, act)
+
+    @on("agenda_update")
+    async def agenda_update(sid: str, payload: dict[str, Any]) -> Ack:
+        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
+            await agenda.update_item(s, c, m, p["item_id"], title=p.get("title"), presenter=p.get("presenter"),
+                                     planned_minutes=p.get("planned_minutes"))
+
+        return await agenda_change(sid, payload, {"item_id": F(int, required=True), **item_fields}, act)
+
+    @on("agenda_remove")
+    async def agenda_remove(sid: str, payload: dict[str, Any]) -> Ack:
+        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
+            await agenda.remove_item(s, c, m, p["item_id"])
+
+        return await agenda_change(sid, payload, {"item_id": F(int, required=True)}, act)
+
+    @on("agenda_reorder")
+    async def agenda_reorder(sid: str, payload: dict[str, Any]) -> Ack:
+        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
+            await agenda.reorder(s, c, m, p["order"])
+
+        return await agenda_change(sid, payload, {"order": F(list, required=True, items=int, max_items=200)}, act)
+
+    @on("agenda_set_current")
+    async def agenda_set_current(sid: str, payload: dict[str, Any]) -> Ack:
+        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
+            await agenda.set_current(s, c, m, p["item_id"])
+
+        return await agenda_change(sid, payload, {"item_id": F(int, required=True, nullable=True)}, act)
+
+    # ------------------------------------------------------------------ requests to speak
+
+    @on("speak_request")
+    async def speak_request(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, topic=F(str), on_behalf_of=F(str, nullable=True))
+        allow(caller, "speak_request")
+        caller = await hub.with_point(meeting_id, caller)
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                request_id = await speaking.request(session, caller, meeting_id, p.get("topic", ""), p.get("on_behalf_of"))
+                await session.commit()
+        later(broadcast_speakers(meeting_id))
+        return ok(request_id=request_id)
+
+    async def speak_change(sid: str, payload: dict[str, Any], action: str) -> Ack:
+        fields = {"request_id": F(int, required=action != "end", nullable=action == "end")}
+        if action == "grant":
+            fields["time_limit_s"] = F(int, nullable=True, high=speaking.MAX_TIME_LIMIT_S)
+        p, meeting_id, caller = await enter(sid, payload, **fields)
+        granted = ended = None
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                if action == "grant":
+                    granted, ended = await speaking.grant(session, caller, meeting_id, p["request_id"], p.get("time_limit_s"))
+                elif action == "deny":
+                    await speaking.deny(session, caller, meeting_id, p["request_id"])
+                elif action == "withdraw":
+                    await speaking.withdraw(session, caller, meeting_id, p["request_id"])
+                else:
+                    ended = await speaking.end_turn(session, caller, meeting_id, p.get("request_id"))
+                await session.commit()
+            if ended is not None:
+                hub.cancel_timer(meeting_id)
+            if granted is not None:
+                hub.start_timer(meeting_id, granted)
+        if ended is not None:
+            later(hub.floor(meeting_id, ended.requester, False))
+        if granted is not None:
+            later(hub.floor(meeting_id, granted.requester, True))
+        later(broadcast_speakers(meeting_id))
+        return ok(deadline_ms=granted.deadline_ms) if granted else ok()
+
+    @on("speak_withdraw")
+    async def speak_withdraw(sid: str, payload: dict[str, Any]) -> Ack:
+        return await speak_change(sid, payload, "withdraw")
+
+    @on("speak_grant")
+    async def speak_grant(sid: str, payload: dict[str, Any]) -> Ack:
+        return await speak_change(sid, payload, "grant")
+
+    @on("speak_deny")
+    async def speak_deny(sid: str, payload: dict[str, Any]) -> Ack:
+        return await speak_change(sid, payload, "deny")
+
+    @on("speak_end")
+    async def speak_end(sid: str, payload: dict[str, Any]) -> Ack:
+        return await speak_change(sid, payload, "end")
+
+    # ------------------------------------------------------------------ votes
+
+    @on("vote_open")
+    async def vote_open(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(
+            sid, payload, title=F(str, required=True), secret=F(bool), threshold=F(str), quorum=F(int, nullable=True),
+            voters=F(list, nullable=True, items=int, max_items=10_000), hand_seats=F(dict, items=int, high=10_000),
+            total_members=F(int, nullable=True, low=1, high=100_000), item_id=F(int, nullable=True),
+        )
+        allow(caller, "vote_open")
+        async with hub.lock(meeting_id):
+            if meeting_id in hub.votes:
+                raise EventError("conflict", "another vote is open in this meeting")
+            async with sessions() as session:
+                vote = await voting.open_vote(
+                    session, caller, meeting_id, title=p["title"], secret=p.get("secret", False),
+                    threshold=p.get("threshold", "majority"), quorum=p.get("quorum"), voters=p.get("voters"),
+                    hand_seats=p.get("hand_seats"), total_members=p.get("total_members"), item_id=p.get("item_id"),
+                )
+                await session.commit()
+            hub.vote_opened(vote)
+        announcement = {**vote.public(), "tally": vote.tally()}
+        later(hub.emit("vote_opened", announcement, meeting_id))
+        return ok(vote=announcement)
+
+    @on("vote_cast")
+    async def vote_cast(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True), choice=F(str, required=True))
+        box = await hub.vote_box(meeting_id, p["vote_id"])
+        await box.cast(caller, p["choice"])
+        return ok(vote_id=p["vote_id"])
+
+    @on("vote_hands")
+    async def vote_hands(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(
+            sid, payload, vote_id=F(int, required=True), counts=F(dict, required=True, items=int, high=10_000, max_items=3)
+        )
+        allow(caller, "vote_hands")
+        box = await hub.vote_box(meeting_id, p["vote_id"])
+        async with hub.lock(meeting_id):
+            if box.closing:
+                raise EventError("conflict", "this vote is closing")
+            async with sessions() as session:
+                counts = await voting.record_hands(session, caller, box.vote, p["counts"])
+                await session.commit()
+            assert caller.point_id is not None
+            box.vote.hands[caller.point_id] = counts
+        box.schedule_tally()
+        return ok(counts=counts)
+
+    async def finish_vote(sid: str, payload: dict[str, Any], cancel: bool) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True))
+        allow(caller, "vote_cancel" if cancel else "vote_close")
+        box = await hub.vote_box(meeting_id, p["vote_id"])
+        await box.drain()  # ballots already cast are written before the count
+        try:
+            async with hub.lock(meeting_id):
+                async with sessions() as session:
+                    result = await voting.close_vote(session, caller, meeting_id, p["vote_id"], cancel=cancel)
+                    await session.commit()
+                hub.vote_finished(meeting_id)
+        except Exception:
+            box.closing = False
+            raise
+        later(hub.emit("vote_closed", result, meeting_id))
+        return ok(result=result)
+
+    @on("vote_close")
+    async def vote_close(sid: str, payload: dict[str, Any]) -> Ack:
+        return await finish_vote(sid, payload, cancel=False)
+
+    @on("vote_cancel")
+    async def vote_cancel(sid: str, payload: dict[str, Any]) -> Ack:
+        return await finish_vote(sid, payload, cancel=True)
+
+    # ------------------------------------------------------------------ attendance
+
+    @on("headcount_report")
+    async def headcount_report(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, headcount=F(int, required=True, high=10_000))
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                await attendance.report_headcount(session, caller, meeting_id, p["headcount"])
+                await session.commit()
+        later(_send_attendance(meeting_id))
+        return ok()
+
+    # ------------------------------------------------------------------ moderation
+
+    def target_entries(meeting_id: int, target: str) -> list[Any]:
+        return [e for e in hub.state.roster.entries(meeting_id) if e.key == target]
+
+    @on("moderate_mute")
+    async def moderate_mute(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
+        allow(caller, "moderate_mute")
+        if not target_entries(meeting_id, p["target"]):
+            raise EventError("not_found", "nobody with that key is in the meeting")
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                await moderation.ask_mute(session, caller, meeting_id, p["target"])
+                await session.commit()
+        later(hub.emit_to_key("mute_requested", {"meeting_id": meeting_id, "by": caller.name}, meeting_id, p["target"]))
+        return ok()
+
+    @on("moderate_remove")
+    async def moderate_remove(sid: str, payload: dict[str, Any]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
+        allow(caller, "moderate_remove")
+        entries = target_entries(meeting_id, p["target"])
+        if not entries:
+            raise EventError("not_found", "nobody with that key is in the meeting")
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                await moderation.remove(session, caller, meeting_id, p["target"], entries[0].role)
+                await session.commit()
+
+        async def expel() -> None:
+            for entry in entries:
+                await sio.emit("removed", {"meeting_id": meeting_id}, to=entry.peer_id)
+                await leave_current_meeting(hub.state, entry.peer_id)
+
+        later(expel())
+        return ok()
+
+    async def lobby_decision(sid: str, payload: dict[str, Any], admit: bool) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, peer_id=F(str, required=True))
+        allow(caller, "lobby_admit" if admit else "lobby_reject")
+        guest = hub.lobby_of(meeting_id).get(p["peer_id"])
+        if guest is None:
+            raise EventError("not_found", "nobody with that peer_id is waiting in the lobby")
+        async with hub.lock(meeting_id):
+            async with sessions() as session:
+                if admit:
+                    await moderation.admit_guest(session, caller, meeting_id, guest["account_id"])
+                else:
+                    await moderation.reject_guest(session, caller, meeting_id, guest["account_id"])
+                await session.commit()
+        hub.lobby_of(meeting_id).pop(p["peer_id"], None)
+        later(sio.emit("lobby_admitted" if admit else "lobby_rejected", {"meeting_id": meeting_id}, to=p["peer_id"]))
+        later(hub.send_lobby(meeting_id))
+        return ok()
+
+    @on("lobby_admit")
+    async def lobby_admit(sid: str, payload: dict[str, Any]) -> Ack:
+        return await lobby_decision(sid, payload, True)
+
+    @on("lobby_reject")
+    async def lobby_reject(sid: str, payload: dict[str, Any]) -> Ack:
+        return await lobby_decision(sid, payload, False)
+
+
+EVENTS = (
+    "control_state", "meeting_open", "meeting_close", "meeting_lock", "meeting_configure",
+    "agenda_add", "agenda_update", "agenda_remove", "agenda_reorder", "agenda_set_current",
+    "speak_request", "speak_withdraw", "speak_grant", "speak_deny", "speak_end",
+    "vote_open", "vote_cast", "vote_hands", "vote_close", "vote_cancel",
+    "headcount_report", "moderate_mute", "moderate_remove", "lobby_admit", "lobby_reject",
+)
