@@ -8,7 +8,7 @@ from aiohttp import web
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import auth, health
+from web import auth, health, media
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.metrics import Metrics
@@ -45,6 +45,7 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     register_connection_events(state)
     register_membership_events(state)
     register_control_plane(app)  # agenda, documents, speaking, votes, attendance, moderation, audit
+    media.setup(app, state)  # SFU, media:* signalling, meeting page, bridge-point screen
     auth.add_routes(app)
     health.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, append_version=True)

@@ -162,7 +162,9 @@ async def point_page(request: web.Request) -> web.StreamResponse:
     principal = await principal_of(request)
     if principal is None or principal.kind != "point":
         return render(request, "point_login", province=app_state(request).config.province.name, error="")
-    return render(request, "point_home", name=principal.name, province=app_state(request).config.province.name)
+    from web.media.pages import point_screen  # the TV screen lives with the media client
+
+    return await point_screen(request, principal)
 
 
 def add_routes(app: web.Application) -> None:

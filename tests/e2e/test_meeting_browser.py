@@ -1,0 +1,210 @@
+"""Three people in browsers and one bridge-point TV screen in one meeting, in real Chromium.
+
+Every page must decode video from every other page (frames counted in the page with
+requestVideoFrameCallback) and hear every other page's microphone (a WAV tone, found in a
+WebAudio spectrum). Then one person leaves, and the server restarts mid-meeting: the pages
+must come back by themselves. Screenshots go to test-artifacts/e2e/.
+"""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.harness import CHROMIUM, PASSWORD, TONE_HZ, Deployment, chromium_args, write_tone_wav
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
+
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+POINT_NAME = "Điểm cầu xã A"
+FRAMES_WANTED = 40  # ~2 s of the fake camera
+AUDIO_LEVEL_WANTED = 0.02  # RMS; silence is ~0, the tone arrives at ~0.1–0.35
+PEAK_TOLERANCE_HZ = 40.0  # FFT bins are 48000/2048 ≈ 23 Hz
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    deployment = Deployment(root=tmp_path / "hoinghi")
+    deployment.prepare()
+    deployment.start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    wav = write_tone_wav(tmp_path / "tone.wav")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(wav))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last is True or (last and not isinstance(last, (str, list, dict))):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last state: {last}")
+
+
+class Client:
+    def __init__(self, name: str, page: Any) -> None:
+        self.name = name
+        self.page = page
+        self.console: list[str] = []
+        page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda err: self.console.append(f"pageerror: {err}"))
+
+    def stats(self) -> dict[str, Any]:
+        return self.page.evaluate("window.hoinghi && window.hoinghi.stats ? window.hoinghi.stats() : null") or {}
+
+    def remote_tiles(self) -> dict[str, dict[str, Any]]:
+        return {
+            t["name"]: t for t in self.stats().get("tiles", [])
+            if not t["local"] and t["source"] == "camera"
+        }
+
+    def missing(self, others: list[str], min_frames: int, audio: bool = True) -> list[str]:
+        """What this page still lacks from the others (empty when it sees and hears them all)."""
+        tiles = self.remote_tiles()
+        problems = []
+        cameras = [t for t in self.stats().get("tiles", []) if t["source"] == "camera"]
+        if len(cameras) != len(others) + 1:
+            problems.append(f"{self.name}: {len(cameras)} camera tiles for {len(others) + 1} participants")
+        for other in others:
+            tile = tiles.get(other)
+            if tile is None:
+                problems.append(f"{self.name}: no tile for {other}")
+                continue
+            if tile["frames"] < min_frames:
+                problems.append(f"{self.name}: {other} frames={tile['frames']}")
+            if audio and tile["audio_max"] < AUDIO_LEVEL_WANTED:
+                problems.append(f"{self.name}: {other} audio_max={tile['audio_max']:.4f}")
+            if audio and abs(tile["audio_peak_hz"] - TONE_HZ) > PEAK_TOLERANCE_HZ:
+                problems.append(f"{self.name}: {other} audio peak {tile['audio_peak_hz']:.0f} Hz")
+        return problems
+
+    def frames_of(self) -> dict[str, int]:
+        return {name: tile["frames"] for name, tile in self.remote_tiles().items()}
+
+    def screenshot(self, label: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{label}-{self.name}.png"))
+
+    def dark_tiles(self) -> list[str]:
+        """Names of remote camera tiles whose video looks black in a screenshot of the tile."""
+        from PIL import Image, ImageStat
+
+        dark = []
+        for name, tile in self.remote_tiles().items():
+            video = self.page.locator(f'[data-tile="{tile["tile"]}"] video')
+            image = Image.open(io.BytesIO(video.screenshot())).convert("L")
+            stat = ImageStat.Stat(image)
+            if stat.mean[0] < 16 or stat.stddev[0] < 4:
+                dark.append(f"{name} (mean {stat.mean[0]:.1f}, stddev {stat.stddev[0]:.1f})")
+        return dark
+
+
+def open_person(browser: Any, deployment: Deployment, index: int) -> Client:
+    person = deployment.people[index]
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=deployment.url)
+    response = context.request.post("/login", data={"username": person.username, "password": PASSWORD})
+    assert response.ok, response.text()
+    page = context.new_page()
+    client = Client(person.username, page)
+    page.goto(f"/meetings/{deployment.meeting_id}")
+    return client
+
+
+def open_point(browser: Any, deployment: Deployment) -> Client:
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=deployment.url)
+    page = context.new_page()
+    client = Client("diem-cau", page)
+    # the operator types the token once, on the point's login form
+    page.goto("/point")
+    page.fill("input[name=token]", deployment.point_tokens["xa-a"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("body.point-screen")
+    return client
+
+
+def dump_console(clients: list[Client]) -> str:
+    return "\n".join(f"--- {c.name}\n" + "\n".join(c.console[-40:]) for c in clients)
+
+
+def test_three_browsers_and_a_point_see_and_hear_each_other(deployment: Deployment, browser: Any) -> None:
+    people = [open_person(browser, deployment, i) for i in range(3)]
+    point = open_point(browser, deployment)
+    clients = [*people, point]
+    names = {c.name: n for c, n in zip(clients, [p.name for p in deployment.people] + [POINT_NAME])}
+
+    def everyone_sees_everyone(group: list[Client], min_frames: int) -> Callable[[], Any]:
+        def check() -> Any:
+            problems = []
+            for client in group:
+                problems += client.missing([names[o.name] for o in group if o is not client], min_frames)
+            return problems or True
+        return check
+
+    try:
+        # 1. everyone decodes video and hears the tone from every other page
+        wait_for("every page to see and hear every other", everyone_sees_everyone(clients, FRAMES_WANTED), 120)
+        before = {c.name: c.frames_of() for c in clients}
+        time.sleep(2)
+        for client in clients:
+            after = client.frames_of()
+            for other, frames in before[client.name].items():
+                assert after[other] > frames + 10, f"{client.name}: video from {other} stalled ({frames} → {after[other]})"
+        for client in clients:
+            client.screenshot("1-all")
+            assert not client.dark_tiles(), f"{client.name}: black tiles {client.dark_tiles()}"
+        # the TV screen shows someone large on its stage and the rest in the strip
+        assert point.page.locator("#stage .tile").count() >= 1
+        assert point.page.locator("#tiles .tile").count() >= 1
+
+        # 2. a participant who leaves disappears from the others' pages
+        leaver = people[2]
+        leaver.page.click("#btn-leave")
+        stayers = [people[0], people[1], point]
+        wait_for(
+            "the leaver's tile to disappear",
+            lambda: [c.name for c in stayers if names[leaver.name] in c.remote_tiles()] or True,
+            20,
+        )
+        leaver.page.context.close()
+
+        # 3. the server restarts mid-meeting: pages rejoin by themselves and video flows again
+        deployment.stop()
+        wait_for(
+            "pages to notice the server is gone",
+            lambda: [c.name for c in stayers if c.page.evaluate("window.hoinghi.conn && window.hoinghi.conn.joined")] or True,
+            30,
+        )
+        deployment.start()
+        wait_for("pages to rejoin after the restart", everyone_sees_everyone(stayers, FRAMES_WANTED), 120)
+        for client in stayers:
+            client.screenshot("2-after-restart")
+            assert not client.dark_tiles(), f"{client.name}: black tiles after restart {client.dark_tiles()}"
+    except BaseException:
+        for client in clients:
+            try:
+                client.screenshot("failure")
+            except Exception:
+                pass
+        print(dump_console(clients))
+        raise

@@ -1,0 +1,103 @@
+"""The meeting page (`/meetings/{id}`), the bridge-point TV screen and its meeting look-up."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+
+from meetings.accounts import Principal
+from meetings.meetings_service import MeetingError, attendance_role
+from meetings.models import Meeting, MeetingPoint, utcnow
+from web.auth import PRINCIPAL, login_required
+from web.i18n import request_language
+from web.media.texts import TEXTS
+from web.pages import render
+from web.state import app_state
+
+# A scheduled (not yet opened) meeting counts as the point's current one from this long before its start.
+EARLY_JOIN = timedelta(hours=1)
+LATE_JOIN = timedelta(hours=12)
+
+
+def _page_texts(request: web.Request) -> dict[str, str]:
+    lang = request_language(request)
+    values = {f"m_{key}": text for key, text in TEXTS[lang].items()}
+    return values
+
+
+def _texts_json(request: web.Request) -> str:
+    # inside <script type="application/json">: only "</" must not appear
+    return json.dumps(TEXTS[request_language(request)], ensure_ascii=False).replace("</", "<\\/")
+
+
+@login_required
+async def meeting_page(request: web.Request) -> web.StreamResponse:
+    principal: Principal = request[PRINCIPAL]
+    if principal.kind == "point":
+        raise web.HTTPSeeOther("/point")
+    try:
+        meeting_id = int(request.match_info["meeting_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    async with app_state(request).sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        if meeting is None:
+            raise web.HTTPNotFound(text="no such meeting")
+        try:
+            role = await attendance_role(session, meeting_id, principal)
+        except MeetingError:
+            raise web.HTTPNotFound(text="no such meeting") from None
+        title = meeting.title
+    if role is None:
+        raise web.HTTPForbidden(text="you are not invited to this meeting")
+    return render(
+        request, "meeting", raw={"texts_json": _texts_json(request)},
+        title=title, meeting_id=str(meeting_id), **_page_texts(request),
+    )
+
+
+async def point_screen(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """The TV screen of a logged-in bridge point (called by web.auth.point_page)."""
+    return render(
+        request, "point_screen", raw={"texts_json": _texts_json(request)},
+        point_name=principal.name, point_id=principal.id, province=app_state(request).config.province.name,
+        **_page_texts(request),
+    )
+
+
+async def current_meeting_of_point(request: web.Request, point_id: str) -> dict[str, object] | None:
+    """The meeting a point's screen should be in: an open one, else one scheduled about now."""
+    now = utcnow()
+    async with app_state(request).sessions() as session:
+        rows = (
+            await session.execute(
+                select(Meeting)
+                .join(MeetingPoint, MeetingPoint.meeting_id == Meeting.id)
+                .where(MeetingPoint.point_id == point_id, Meeting.status != "closed")
+            )
+        ).scalars().all()
+    open_ = sorted((m for m in rows if m.status == "open"), key=lambda m: m.opened_at or m.scheduled_start, reverse=True)
+    soon = sorted(
+        (m for m in rows if m.status == "scheduled" and now - LATE_JOIN <= m.scheduled_start <= now + EARLY_JOIN),
+        key=lambda m: abs((m.scheduled_start - now).total_seconds()),
+    )
+    chosen = (open_ or soon or [None])[0]
+    if chosen is None:
+        return None
+    return {"id": chosen.id, "title": chosen.title, "status": chosen.status, "scheduled_start": chosen.scheduled_start.isoformat()}
+
+
+@login_required
+async def point_meeting(request: web.Request) -> web.StreamResponse:
+    principal: Principal = request[PRINCIPAL]
+    if principal.kind != "point":
+        raise web.HTTPForbidden(text="only a bridge point has a current meeting")
+    return web.json_response({"meeting": await current_meeting_of_point(request, principal.id)},
+                             headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/meetings/{meeting_id}", meeting_page)
+    app.router.add_get("/api/point/meeting", point_meeting)

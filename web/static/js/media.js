@@ -1,0 +1,509 @@
+// WebRTC against the SFU, signalled over the meeting's Socket.IO connection (docs/protocol.md,
+// "Media signalling"). Two peer connections: "publish" (we offer our sendonly tracks) and
+// "subscribe" (the SFU offers what we receive). ICE is not trickled: every offer or answer is
+// sent once ICE gathering is complete, with all candidates in the SDP.
+import { call } from "./connection.js";
+
+const GATHER_TIMEOUT_MS = 4000;
+const FAILED_RESTART_MS = 2000; // restart media this long after a connection reports failure
+const DISCONNECTED_RESTART_MS = 8000; // ... or stays "disconnected" this long
+const STATS_INTERVAL_MS = 2000;
+
+function waitForGathering(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      pc.removeEventListener("icegatheringstatechange", check);
+      clearTimeout(timer);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    const timer = setTimeout(done, GATHER_TIMEOUT_MS); // e.g. an unreachable STUN server
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+// Runs async jobs one after another (negotiations must not interleave).
+class Queue {
+  constructor() { this.tail = Promise.resolve(); }
+  run(job) {
+    const next = this.tail.then(job, job);
+    this.tail = next.catch(() => {});
+    return next;
+  }
+}
+
+export class MediaSession extends EventTarget {
+  constructor(conn, tiles, { texts = {}, videoConstraints = null } = {}) {
+    super();
+    this.conn = conn;
+    this.socket = conn.socket;
+    this.tiles = tiles;
+    this.texts = texts;
+    this.videoConstraints = videoConstraints || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+    this.meetingId = conn.meetingId;
+    this.local = null; // MediaStream from the microphone and camera
+    this.screen = null; // MediaStream from getDisplayMedia
+    this.micId = localStorage.getItem("hoinghi.mic") || "";
+    this.camId = localStorage.getItem("hoinghi.cam") || "";
+    this.micOn = true;
+    this.camOn = true;
+    this.forwarding = { audio: true, video: true }; // false when the chair muted us on the server
+    this.active = false;
+    this.generation = 0; // bumps on every teardown: late answers of an old session are dropped
+    this.pub = null;
+    this.sub = null;
+    this.tracks = new Map(); // track_id -> {track_id, peer_id, kind, source}
+    this.mids = {}; // subscribe mid -> track_id
+    this.subscribed = new Set();
+    this.received = new Map(); // track_id -> MediaStreamTrack
+    this.states = {}; // peer_id -> {audio, video}
+    this.names = new Map(); // peer_id -> name
+    this.mainPoints = new Set(); // principal keys of main bridge points
+    this.keys = new Map(); // peer_id -> principal key
+    this.queue = new Queue();
+    this.quality = "unknown";
+    this._restartTimer = null;
+    this._lastStats = new Map();
+
+    this.socket.on("media:tracks", (msg) => this._onTracks(msg));
+    this.socket.on("media:offer", (msg) => this._onOffer(msg));
+    this.socket.on("media:active_speaker", (msg) => msg.meeting_id === this.meetingId && this.tiles.setActiveSpeaker(msg.peer_id));
+    this.socket.on("media:state", (msg) => this._onState(msg));
+    this.socket.on("media:forwarding", (msg) => this._onForwarding(msg));
+    this.socket.on("participant_joined", (p) => this._addPeer(p));
+    this.socket.on("participant_left", (p) => this._removePeer(p.peer_id));
+    this._statsTimer = setInterval(() => this._collectStats(), STATS_INTERVAL_MS);
+  }
+
+  // ---- local devices -------------------------------------------------------------------
+
+  async openDevices() {
+    const audio = this.micId ? { deviceId: { exact: this.micId } } : true;
+    const video = this.camId ? { ...this.videoConstraints, deviceId: { exact: this.camId } } : this.videoConstraints;
+    for (const constraints of [{ audio, video }, { audio }, { video }, { audio: true, video: true }]) {
+      try {
+        this.local = await navigator.mediaDevices.getUserMedia(constraints);
+        break;
+      } catch (err) {
+        console.warn("getUserMedia", constraints, err.name);
+      }
+    }
+    if (!this.local) {
+      this.local = new MediaStream();
+      this.dispatchEvent(new CustomEvent("notice", { detail: this.texts.no_devices }));
+    }
+    this._applyEnabled();
+    this._showSelf();
+    return this.local;
+  }
+
+  micTrack() { return this.local ? this.local.getAudioTracks()[0] || null : null; }
+  camTrack() { return this.local ? this.local.getVideoTracks()[0] || null : null; }
+
+  async listDevices() {
+    try { return await navigator.mediaDevices.enumerateDevices(); } catch (_) { return []; }
+  }
+
+  // Switch microphone or camera without renegotiating: replaceTrack on the same sender.
+  async useDevice(kind, deviceId) {
+    const constraints = kind === "audio"
+      ? { audio: deviceId ? { deviceId: { exact: deviceId } } : true }
+      : { video: deviceId ? { ...this.videoConstraints, deviceId: { exact: deviceId } } : this.videoConstraints };
+    const stream = await navigator.mediaDevices.getUserMedia(constraints);
+    const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    const old = kind === "audio" ? this.micTrack() : this.camTrack();
+    if (old) { this.local.removeTrack(old); old.stop(); }
+    this.local.addTrack(track);
+    localStorage.setItem(kind === "audio" ? "hoinghi.mic" : "hoinghi.cam", deviceId || "");
+    if (kind === "audio") this.micId = deviceId; else this.camId = deviceId;
+    this._applyEnabled();
+    const transceiver = this.pub && this.pub[kind === "audio" ? "audioTx" : "videoTx"];
+    if (transceiver) await transceiver.sender.replaceTrack(track);
+    else if (this.active) await this.restart("new device");
+    this._showSelf();
+  }
+
+  setMic(on) {
+    this.micOn = on;
+    this._applyEnabled();
+    this._sendState();
+  }
+
+  setCam(on) {
+    this.camOn = on;
+    this._applyEnabled();
+    this._sendState();
+  }
+
+  _applyEnabled() {
+    const mic = this.micTrack();
+    const cam = this.camTrack();
+    if (mic) mic.enabled = this.micOn && this.forwarding.audio;
+    if (cam) cam.enabled = this.camOn;
+    const me = this.conn.me;
+    if (me) {
+      const tile = this.tiles.get(`${me.peer_id}:camera`);
+      if (tile) { tile.setMuted("audio", !(this.micOn && this.forwarding.audio)); tile.setMuted("video", !this.camOn); }
+    }
+  }
+
+  _showSelf() {
+    const me = this.conn.me;
+    if (!me || !this.local) return;
+    const id = `${me.peer_id}:camera`;
+    // a reconnection gives us a new peer id: drop the self-view of the old one
+    for (const old of [...this.tiles.tiles.values()]) if (old.local && old.id !== id) this.tiles.remove(old.id);
+    const tile = this.tiles.ensure(id, { peerId: me.peer_id, name: me.name, source: "camera", local: true });
+    if (tile.videoTrack !== this.camTrack()) tile.setVideo(this.camTrack());
+    tile.setAudio(this.micTrack());
+    this._applyEnabled();
+  }
+
+  async startScreenShare() {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10, max: 15 } }, audio: false });
+    const track = stream.getVideoTracks()[0];
+    this.screen = stream;
+    track.addEventListener("ended", () => this.stopScreenShare());
+    await this.queue.run(() => this._publishScreen(track));
+    this.dispatchEvent(new CustomEvent("screen", { detail: true }));
+  }
+
+  async stopScreenShare() {
+    if (!this.screen) return;
+    for (const t of this.screen.getTracks()) t.stop();
+    this.screen = null;
+    await this.queue.run(() => this._publishScreen(null));
+    this.dispatchEvent(new CustomEvent("screen", { detail: false }));
+  }
+
+  // ---- session lifecycle ---------------------------------------------------------------
+
+  // Called after join_meeting succeeded (also after every reconnection).
+  async start(joinAck) {
+    this.teardown();
+    const generation = this.generation;
+    this.active = true;
+    this.names.clear();
+    this.keys.clear();
+    for (const p of joinAck.roster || []) this._addPeer(p);
+    this._showSelf();
+    const ack = await call(this.socket, "media:join", { meeting_id: this.meetingId });
+    if (generation !== this.generation) return;
+    this.iceServers = ack.ice_servers || [];
+    this.mainPoints = new Set(ack.main_points || []);
+    this.states = ack.states || {};
+    this._updateMainPeers();
+    for (const [peerId, state] of Object.entries(this.states)) this._onState({ meeting_id: this.meetingId, peer_id: peerId, ...state });
+    if (ack.active_speaker) this.tiles.setActiveSpeaker(ack.active_speaker);
+    this.sub = this._newPc("subscribe");
+    this.sub.pc.addEventListener("track", (ev) => this._onRemoteTrack(ev));
+    // what is already published; later changes arrive as media:tracks
+    this._onTracks({ meeting_id: this.meetingId, tracks: ack.tracks || [] });
+    await this.queue.run(() => this._publish(generation));
+    this._sendState();
+  }
+
+  // Drop every peer connection (on disconnect, or before starting again).
+  teardown() {
+    this.generation += 1;
+    this.active = false;
+    clearTimeout(this._restartTimer);
+    for (const side of [this.pub, this.sub]) if (side) side.pc.close();
+    this.pub = null;
+    this.sub = null;
+    this.tracks.clear();
+    this.subscribed.clear();
+    this.received.clear();
+    this.mids = {};
+    this.queue = new Queue();
+    this.tiles.clearRemote();
+    this.tiles.setActiveSpeaker(null);
+    this._setQuality("unknown");
+  }
+
+  async leave() {
+    if (this.active) {
+      try { await call(this.socket, "media:leave", { meeting_id: this.meetingId }); } catch (_) { /* gone */ }
+    }
+    this.teardown();
+  }
+
+  // Start media again on the same Socket.IO connection (ICE failed, device appeared, ...).
+  async restart(reason) {
+    console.info("media restart:", reason);
+    if (!this.conn.joined) return;
+    try {
+      await call(this.socket, "media:leave", { meeting_id: this.meetingId });
+    } catch (_) { /* start anyway */ }
+    try {
+      await this.start(this.conn.joinAck);
+    } catch (err) {
+      console.warn("media restart failed", err);
+      this._scheduleRestart("restart failed", 3000);
+    }
+  }
+
+  _scheduleRestart(reason, delay) {
+    clearTimeout(this._restartTimer);
+    const generation = this.generation;
+    this._restartTimer = setTimeout(() => {
+      if (generation === this.generation && this.active) this.restart(reason);
+    }, delay);
+  }
+
+  _newPc(role) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const side = { role, pc };
+    const generation = this.generation;
+    const watch = () => {
+      if (generation !== this.generation) return;
+      const state = pc.connectionState;
+      if (state === "failed") this._scheduleRestart(`${role} ${state}`, FAILED_RESTART_MS);
+      else if (state === "disconnected") this._scheduleRestart(`${role} ${state}`, DISCONNECTED_RESTART_MS);
+      else if (state === "connected") clearTimeout(this._restartTimer);
+      this.dispatchEvent(new CustomEvent("pcstate", { detail: { role, state } }));
+    };
+    pc.addEventListener("connectionstatechange", watch);
+    return side;
+  }
+
+  // ---- publishing ----------------------------------------------------------------------
+
+  async _publish(generation) {
+    const mic = this.micTrack();
+    const cam = this.camTrack();
+    if (!mic && !cam && !this.screen) return; // watch-only
+    const side = this._newPc("publish");
+    const stream = this.local;
+    if (mic) side.audioTx = side.pc.addTransceiver(mic, { direction: "sendonly", streams: [stream] });
+    if (cam) side.videoTx = side.pc.addTransceiver(cam, { direction: "sendonly", streams: [stream] });
+    if (this.screen) {
+      side.screenTx = side.pc.addTransceiver(this.screen.getVideoTracks()[0], { direction: "sendonly", streams: [this.screen] });
+    }
+    this.pub = side;
+    await this._offerPublish(side, generation);
+  }
+
+  async _publishScreen(track) {
+    const side = this.pub;
+    if (!side) {
+      if (track) await this._publish(this.generation);
+      return;
+    }
+    if (track) {
+      if (side.screenTx) {
+        side.screenTx.direction = "sendonly";
+        await side.screenTx.sender.replaceTrack(track);
+      } else {
+        side.screenTx = side.pc.addTransceiver(track, { direction: "sendonly", streams: [this.screen] });
+      }
+    } else if (side.screenTx) {
+      await side.screenTx.sender.replaceTrack(null);
+      side.screenTx.direction = "inactive";
+    }
+    await this._offerPublish(side, this.generation);
+  }
+
+  async _offerPublish(side, generation) {
+    const pc = side.pc;
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForGathering(pc);
+    if (generation !== this.generation) return;
+    const sources = {};
+    if (side.audioTx && side.audioTx.mid) sources[side.audioTx.mid] = "microphone";
+    if (side.videoTx && side.videoTx.mid) sources[side.videoTx.mid] = "camera";
+    if (side.screenTx && side.screenTx.mid) sources[side.screenTx.mid] = "screen";
+    const ack = await call(this.socket, "media:publish", { meeting_id: this.meetingId, sdp: pc.localDescription.sdp, sources });
+    if (generation !== this.generation) return;
+    await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+  }
+
+  _sendState() {
+    if (!this.active) return;
+    call(this.socket, "media:state", {
+      meeting_id: this.meetingId, audio: this.micOn && !!this.micTrack(), video: this.camOn && !!this.camTrack(),
+    }).catch(() => {});
+  }
+
+  _onForwarding(msg) {
+    if (msg.meeting_id !== this.meetingId) return;
+    this.forwarding[msg.kind] = !!msg.enabled;
+    this._applyEnabled();
+    this.dispatchEvent(new CustomEvent("forwarding", { detail: msg }));
+  }
+
+  // ---- subscribing ---------------------------------------------------------------------
+
+  _onTracks(msg) {
+    if (!this.active || msg.meeting_id !== this.meetingId) return;
+    const me = this.conn.me && this.conn.me.peer_id;
+    this.tracks = new Map(msg.tracks.map((t) => [t.track_id, t]));
+    const wanted = msg.tracks.filter((t) => t.peer_id !== me).map((t) => t.track_id);
+    // Tiles of tracks that are gone
+    for (const trackId of [...this.received.keys()]) if (!this.tracks.has(trackId)) this._dropTrack(trackId);
+    const same = wanted.length === this.subscribed.size && wanted.every((id) => this.subscribed.has(id));
+    if (same) return;
+    const generation = this.generation;
+    this.queue.run(async () => {
+      if (generation !== this.generation) return;
+      const ack = await call(this.socket, "media:subscribe", { meeting_id: this.meetingId, track_ids: wanted });
+      this.subscribed = new Set(ack.track_ids || wanted);
+      if (ack.offer) await this._answer(ack.offer, generation);
+    }).catch((err) => {
+      console.warn("subscribe failed", err);
+      this._scheduleRestart("subscribe failed", 3000);
+    });
+  }
+
+  _onOffer(msg) {
+    if (msg.meeting_id !== this.meetingId) return;
+    const generation = this.generation;
+    this.queue.run(() => this._answer(msg, generation)).catch((err) => {
+      console.warn("answer failed", err);
+      this._scheduleRestart("answer failed", 3000);
+    });
+  }
+
+  async _answer(offer, generation) {
+    if (generation !== this.generation || !this.sub) return;
+    const pc = this.sub.pc;
+    Object.assign(this.mids, offer.mids || {});
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForGathering(pc);
+    if (generation !== this.generation) return;
+    const ack = await call(this.socket, "media:answer", { meeting_id: this.meetingId, sdp: pc.localDescription.sdp });
+    // Labels may only be known once the transceivers are there: attach what arrived unlabelled.
+    for (const transceiver of pc.getTransceivers()) this._label(transceiver);
+    if (ack.offer) await this._answer(ack.offer, generation);
+  }
+
+  _onRemoteTrack(ev) {
+    this._label(ev.transceiver);
+  }
+
+  _label(transceiver) {
+    const mid = transceiver.mid;
+    const trackId = mid != null ? this.mids[mid] : null;
+    const track = transceiver.receiver.track;
+    if (!trackId || !track) return;
+    if (transceiver.currentDirection === "inactive") return;
+    if (this.received.get(trackId) === track) return;
+    const info = this.tracks.get(trackId);
+    if (!info) return;
+    this.received.set(trackId, track);
+    this._attach(info, track);
+  }
+
+  _tileIdOf(info) {
+    return `${info.peer_id}:${info.source === "screen" ? "screen" : "camera"}`;
+  }
+
+  _attach(info, track) {
+    const source = info.source === "screen" ? "screen" : "camera";
+    const tile = this.tiles.ensure(this._tileIdOf(info), { peerId: info.peer_id, name: this.names.get(info.peer_id) || info.name || "", source, local: false });
+    if (info.kind === "video") tile.setVideo(track);
+    else tile.setAudio(track);
+    const state = this.states[info.peer_id];
+    if (state && source === "camera") { tile.setMuted("audio", state.audio === false); tile.setMuted("video", state.video === false); }
+  }
+
+  _dropTrack(trackId) {
+    const track = this.received.get(trackId);
+    this.received.delete(trackId);
+    for (const tile of [...this.tiles.tiles.values()]) {
+      if (tile.local) continue;
+      if (tile.videoTrack === track) tile.setVideo(null);
+      if (tile.audioTrack === track) tile.setAudio(null);
+      if (tile.source === "screen" && !tile.videoTrack) this.tiles.remove(tile.id);
+    }
+  }
+
+  // ---- roster --------------------------------------------------------------------------
+
+  _addPeer(p) {
+    if (!p || !p.peer_id) return;
+    this.names.set(p.peer_id, p.name);
+    this.keys.set(p.peer_id, p.key);
+    const me = this.conn.me && this.conn.me.peer_id;
+    if (p.peer_id !== me) this.tiles.ensure(`${p.peer_id}:camera`, { peerId: p.peer_id, name: p.name, source: "camera", local: false });
+    this._updateMainPeers();
+  }
+
+  _removePeer(peerId) {
+    this.names.delete(peerId);
+    this.keys.delete(peerId);
+    this.tiles.removePeer(peerId);
+    delete this.states[peerId];
+    this._updateMainPeers();
+  }
+
+  _updateMainPeers() {
+    this.tiles.mainPeers = new Set([...this.keys].filter(([, key]) => this.mainPoints.has(key)).map(([peerId]) => peerId));
+    this.tiles.arrange();
+  }
+
+  _onState(msg) {
+    if (msg.meeting_id !== this.meetingId) return;
+    this.states[msg.peer_id] = { audio: msg.audio, video: msg.video };
+    const tile = this.tiles.get(`${msg.peer_id}:camera`);
+    if (tile && !tile.local) { tile.setMuted("audio", msg.audio === false); tile.setMuted("video", msg.video === false); }
+  }
+
+  // ---- connection quality --------------------------------------------------------------
+
+  async _collectStats() {
+    if (!this.active) return;
+    let rtt = null;
+    let lost = 0;
+    let received = 0;
+    for (const side of [this.pub, this.sub]) {
+      if (!side) continue;
+      let report;
+      try { report = await side.pc.getStats(); } catch (_) { continue; }
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded" && s.currentRoundTripTime != null) {
+          rtt = Math.max(rtt || 0, s.currentRoundTripTime);
+        }
+        if (s.type === "inbound-rtp") {
+          const prev = this._lastStats.get(s.id) || { packetsLost: 0, packetsReceived: 0 };
+          lost += Math.max(0, (s.packetsLost || 0) - prev.packetsLost);
+          received += Math.max(0, (s.packetsReceived || 0) - prev.packetsReceived);
+          this._lastStats.set(s.id, { packetsLost: s.packetsLost || 0, packetsReceived: s.packetsReceived || 0 });
+        }
+        if (s.type === "remote-inbound-rtp" && s.fractionLost != null) {
+          lost += s.fractionLost * 100;
+          received += 100;
+        }
+      });
+    }
+    const connected = [this.pub, this.sub].filter(Boolean).some((s) => s.pc.connectionState === "connected");
+    if (!connected) { this._setQuality("unknown"); return; }
+    const loss = received + lost > 0 ? lost / (received + lost) : 0;
+    const rttMs = rtt == null ? 0 : rtt * 1000;
+    const level = loss > 0.08 || rttMs > 500 ? "poor" : loss > 0.02 || rttMs > 200 ? "fair" : "good";
+    this.lastQuality = { level, loss, rtt_ms: rttMs };
+    this._setQuality(level);
+  }
+
+  _setQuality(level) {
+    if (level === this.quality) return;
+    this.quality = level;
+    this.dispatchEvent(new CustomEvent("quality", { detail: level }));
+  }
+
+  // ---- test and debugging hooks --------------------------------------------------------
+
+  stats() {
+    return {
+      active: this.active,
+      quality: this.quality,
+      publish: this.pub ? this.pub.pc.connectionState : null,
+      subscribe: this.sub ? this.sub.pc.connectionState : null,
+      tracks: [...this.tracks.values()],
+      received: [...this.received.keys()],
+      tiles: this.tiles.stats(),
+    };
+  }
+}
