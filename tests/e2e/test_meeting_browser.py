@@ -208,3 +208,31 @@ def test_three_browsers_and_a_point_see_and_hear_each_other(deployment: Deployme
                 pass
         print(dump_console(clients))
         raise
+
+
+def test_screen_share_reaches_the_others_and_ends(deployment: Deployment, browser: Any) -> None:
+    sharer, viewer = open_person(browser, deployment, 0), open_person(browser, deployment, 1)
+    clients = [sharer, viewer]
+    sharer_name, viewer_name = deployment.people[0].name, deployment.people[1].name
+
+    def screen_tile() -> Any:
+        tiles = [t for t in viewer.stats().get("tiles", []) if t["source"] == "screen" and t["name"] == sharer_name]
+        return tiles[0] if tiles else None
+
+    try:
+        wait_for("both pages to see each other", lambda: (sharer.missing([viewer_name], 20)
+                                                          + viewer.missing([sharer_name], 20)) or True, 90)
+        sharer.page.click("#btn-share")
+        wait_for("the shared screen to play at the viewer", lambda: (screen_tile() or {}).get("frames", 0) > 10, 60)
+        # a shared screen goes on the viewer's stage, large
+        assert viewer.page.locator("#stage .tile[data-source=screen]").count() == 1
+        viewer.screenshot("3-screen-share")
+        assert sharer.page.get_attribute("#btn-share", "aria-pressed") == "true"
+        sharer.page.click("#btn-share")
+        wait_for("the shared screen to disappear", lambda: screen_tile() is None, 30)
+        # the camera still plays after the renegotiations
+        frames = viewer.frames_of()[sharer_name]
+        wait_for("camera video to keep flowing", lambda: viewer.frames_of()[sharer_name] > frames + 10, 20)
+    except BaseException:
+        print(dump_console(clients))
+        raise
