@@ -34,7 +34,7 @@ async def test_healthz_reports_a_dead_database(server: RunningServer) -> None:
 
 
 async def test_login_page_is_vietnamese_with_english_switch(server: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{server.url}/") as response:
             page = await response.text()
         assert response.status == 200
