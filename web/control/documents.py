@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -81,7 +81,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
         part = await reader.next()
     if part is None:
         return _error(400, "bad_request", "field file: missing")
-    filename = part.filename or "document.pdf"  # type: ignore[union-attr]
+    # Browsers send the name as UTF-8; some clients percent-encode it (RFC 5987 style).
+    filename = unquote(part.filename or "document.pdf")  # type: ignore[union-attr]
     data = bytearray()
     while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
         data += chunk
