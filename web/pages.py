@@ -18,7 +18,7 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
 
 
-def render(request: web.Request, name: str, status: int = 200, raw: dict[str, str] | None = None, **values: str) -> web.Response:
+def render(request: web.Request, template: str, status: int = 200, raw: dict[str, str] | None = None, **values: str) -> web.Response:
     """Fill a template: $t_KEY is translated text, other $names are escaped values, raw is pre-built HTML."""
     lang = request_language(request)
     fields = {f"t_{key}": html.escape(text) for key, text in TEXTS[lang].items()}
@@ -26,7 +26,7 @@ def render(request: web.Request, name: str, status: int = 200, raw: dict[str, st
     fields.update(raw or {})
     fields["lang"] = lang
     fields["other_lang"] = "en" if lang == "vi" else "vi"
-    body = _template(name).substitute(fields)
+    body = _template(template).substitute(fields)
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
     remember_language(request, response)
     return response
