@@ -1,0 +1,243 @@
+"""SFU benchmark: CPU per forwarded packet, added latency and loss, against Janus VideoRoom.
+
+    .venv/bin/python bench/sfu.py            # 16, 128 and 512 subscriber streams
+    .venv/bin/python bench/sfu.py --quick    # 16 and 128, shorter windows
+
+For each size the same load runs through hoinghi's SFU (bench/sfu_server.py, its own
+process) and through Janus 1.1.2 VideoRoom (started here, loopback HTTP API, own config in a
+temporary folder): publishers send pre-encoded VP8 + Opus from one process, subscribers in
+several processes count and timestamp packets without decoding (bench/sfu_load.py). The
+server's CPU time over the measurement window comes from /proc/PID/stat and is divided by the
+packets subscribers received in that window. Latency is publisher send -> subscriber receive
+(both clocks are the system-wide CLOCK_MONOTONIC), so it includes two hops of the loopback
+stack and the subscriber process's own queueing; loss = 1 - received / expected by sequence
+number. One line per size: ``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ifaddr
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path[0] = str(HERE.parent)  # the repository root, so that `bench` is importable
+
+from bench import sfu_janus, sfu_media  # noqa: E402
+
+PYTHON = sys.executable
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Size:
+    streams: int  # subscriber streams = subscribers x published tracks
+    publishers: int  # each sends one audio + one video track
+    subscribers: int
+    processes: int  # subscriber processes
+
+
+SIZES = [Size(16, 1, 8, 1), Size(128, 2, 32, 2), Size(512, 4, 64, 4)]
+
+
+@dataclass
+class Result:
+    cpu_s: float
+    seconds: float
+    received: int
+    expected: int
+    latency: dict[str, list[float]]
+
+    @property
+    def cpu_per_packet_us(self) -> float:
+        return self.cpu_s / max(1, self.received) * 1e6
+
+    @property
+    def loss(self) -> float:
+        return max(0.0, 1 - self.received / max(1, self.expected))
+
+    def percentile(self, kind: str | None, q: float) -> float:
+        values = (self.latency["audio"] + self.latency["video"]) if kind is None \
+            else self.latency[kind]
+        return float(np.percentile(values, q)) if values else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def local_address() -> str:
+    """The interface address aioice pairs use (it skips loopback)."""
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("127."):
+                return ip.ip
+    raise RuntimeError("no non-loopback IPv4 address for ICE")
+
+
+class Process:
+    """A child speaking the line protocol of bench/sfu_load.py / bench/sfu_server.py."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.popen = subprocess.Popen([PYTHON, *args], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError(f"no answer from {self.popen.args[1]}")
+        line = self.popen.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.popen.args[1]} exited ({self.popen.wait()})")
+        return line.strip()
+
+    def send(self, command: str) -> None:
+        self.popen.stdin.write(command + "\n")
+        self.popen.stdin.flush()
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                self.popen.stdin.close()
+                self.popen.wait(15)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.popen.kill()
+                self.popen.wait()
+
+
+def free_port() -> int:
+    return sfu_janus.free_port()
+
+
+def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
+            seconds: float) -> Result:
+    load = str(HERE / "sfu_load.py")
+    children: list[Process] = []
+    try:
+        publishers = Process([load, json.dumps({
+            "role": "publish", "target": target, "url": url, "count": size.publishers,
+            "prefix": "p", "media": str(media)})])
+        children.append(publishers)
+        if publishers.line(60) != "ready":
+            raise RuntimeError("publishers not ready")
+        time.sleep(0.5)
+        subscribers = []
+        per = -(-size.subscribers // size.processes)
+        for k in range(size.processes):
+            count = min(per, size.subscribers - k * per)
+            process = Process([load, json.dumps({
+                "role": "subscribe", "target": target, "url": url, "count": count,
+                "prefix": f"s{k}_"})])
+            children.append(process)
+            subscribers.append(process)
+        for process in subscribers:
+            status = process.line(180)
+            if status != "ready":
+                print(f"  warning ({target}): subscribers {status}", file=sys.stderr)
+        time.sleep(1.0)  # let the first key frames and RTCP settle
+        cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
+        for process in subscribers:
+            process.send("start")
+        time.sleep(seconds)
+        for process in subscribers:
+            process.send("stop")
+        cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
+        results = [json.loads(process.line(60)) for process in subscribers]
+        return Result(cpu_s=cpu1 - cpu0, seconds=t1 - t0,
+                      received=sum(r["received"] for r in results),
+                      expected=sum(r["expected"] for r in results),
+                      latency={k: [x for r in results for x in r["latency"][k]]
+                               for k in ("audio", "video")})
+    finally:
+        for child in children:
+            child.stop()
+
+
+def run_sfu(size: Size, media: Path, seconds: float) -> Result:
+    port = free_port()
+    server = Process([str(HERE / "sfu_server.py"), str(port)])
+    try:
+        if server.line(60) != "ready":
+            raise RuntimeError("SFU server not ready")
+        return measure("sfu", f"http://127.0.0.1:{port}", server.popen.pid, size, media,
+                       seconds)
+    finally:
+        server.stop()
+
+
+def run_janus(size: Size, media: Path, seconds: float, folder: Path) -> Result:
+    janus = sfu_janus.JanusServer(folder, local_address())
+    pid = janus.start()
+    try:
+        return measure("janus", janus.url, pid, size, media, seconds)
+    finally:
+        janus.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="16 and 128 streams, 5 s windows")
+    parser.add_argument("--seconds", type=float, help="measurement window per run")
+    parser.add_argument("--sizes", help="comma-separated subscriber stream counts")
+    args = parser.parse_args()
+    sizes = [s for s in SIZES if not args.quick or s.streams <= 128]
+    if args.sizes:
+        wanted = {int(x) for x in args.sizes.split(",")}
+        sizes = [s for s in SIZES if s.streams in wanted]
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
+    if not sfu_janus.available():
+        sys.exit("bench/sfu.py: Janus (Debian package 'janus') is not installed; "
+                 "it is the baseline this benchmark compares with")
+
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-sfu-") as tmp:
+        media = Path(tmp) / "media.pickle"
+        sfu_media.save(sfu_media.make(), media)
+        rows = []
+        for size in sizes:
+            print(f"… {size.streams} streams: {size.publishers} publishers x "
+                  f"{size.subscribers} subscribers", file=sys.stderr, flush=True)
+            ours = run_sfu(size, media, seconds)
+            janus = run_janus(size, media, seconds, Path(tmp) / f"janus-{size.streams}")
+            rows.append((size, ours, janus))
+
+    print(f"{'streams':>7} {'pkt/s':>7} {'SFU cpu%':>8} {'µs/pkt':>7} {'Janus cpu%':>10} "
+          f"{'µs/pkt':>7} {'ratio':>6} {'audio p50/p99 ms':>17} {'video p50/p99 ms':>17} "
+          f"{'loss':>7} {'Janus p50/p99 ms':>17} {'Janus loss':>10}")
+    for size, ours, janus in rows:
+        print(f"{size.streams:>7} {ours.received / ours.seconds:>7.0f} "
+              f"{100 * ours.cpu_s / ours.seconds:>8.1f} {ours.cpu_per_packet_us:>7.1f} "
+              f"{100 * janus.cpu_s / janus.seconds:>10.1f} {janus.cpu_per_packet_us:>7.1f} "
+              f"{ours.cpu_per_packet_us / janus.cpu_per_packet_us:>6.2f} "
+              f"{ours.percentile('audio', 50):>8.2f}/{ours.percentile('audio', 99):<8.2f} "
+              f"{ours.percentile('video', 50):>8.2f}/{ours.percentile('video', 99):<8.2f} "
+              f"{ours.loss:>7.4f} "
+              f"{janus.percentile(None, 50):>8.2f}/{janus.percentile(None, 99):<8.2f} "
+              f"{janus.loss:>10.4f}")
+    for size, ours, janus in rows:
+        print(f"sfu subs={size.streams} cpu_per_pkt_us={ours.cpu_per_packet_us:.1f} "
+              f"janus_cpu_per_pkt_us={janus.cpu_per_packet_us:.1f} "
+              f"ratio={ours.cpu_per_packet_us / janus.cpu_per_packet_us:.2f} "
+              f"lat_p50_ms={ours.percentile(None, 50):.2f} "
+              f"lat_p99_ms={ours.percentile(None, 99):.2f} loss={ours.loss:.4f} "
+              f"audio_p50_ms={ours.percentile('audio', 50):.2f} "
+              f"audio_p99_ms={ours.percentile('audio', 99):.2f} "
+              f"video_p50_ms={ours.percentile('video', 50):.2f} "
+              f"video_p99_ms={ours.percentile('video', 99):.2f} "
+              f"janus_lat_p50_ms={janus.percentile(None, 50):.2f} "
+              f"janus_lat_p99_ms={janus.percentile(None, 99):.2f} "
+              f"janus_loss={janus.loss:.4f} pkt_per_s={ours.received / ours.seconds:.0f}")
+
+
+if __name__ == "__main__":
+    main()

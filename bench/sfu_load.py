@@ -1,0 +1,302 @@
+"""Load generator for the SFU benchmark, one role per process (run by bench/sfu.py).
+
+``python bench/sfu_load.py '<json>'`` with role ``publish`` (pre-encoded VP8 + Opus, sent by
+hand: no encoder runs) or ``subscribe`` (counts, timestamps and checks packets, decodes
+nothing), against target ``sfu`` (bench/sfu_server.py) or ``janus`` (VideoRoom).
+
+Every payload ends with the send time (``time.monotonic_ns()``, system-wide on Linux), so a
+subscriber gets publisher-to-subscriber latency per packet. Talks to bench/sfu.py over
+stdin/stdout: prints ``ready``; on ``start`` opens the measurement window, on ``stop``
+closes it and prints one JSON line of results; exits on ``exit`` or end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+# run as a script: the repository root, not bench/ (whose sfu.py would shadow the package)
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
+
+from bench import sfu_janus, sfu_media  # noqa: E402
+from sfu.aiortc_hooks import (  # noqa: E402
+    RtpSink,
+    SenderAccess,
+    SilentTrack,
+    intercept_rtp,
+    negotiated_codecs,
+    negotiated_extensions,
+)
+from sfu.packet import RTP_HEADER, ExtensionIds, build_extensions  # noqa: E402
+
+
+def config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])
+
+
+class Signalling:
+    """How a load process talks to the server under test."""
+
+    def __init__(self, target: str, url: str, http: aiohttp.ClientSession) -> None:
+        self.target = target
+        self.url = url
+        self.http = http
+        self.janus: sfu_janus.JanusSession | None = None
+
+    async def open(self) -> None:
+        if self.target == "janus":
+            self.janus = sfu_janus.JanusSession(self.http, self.url)
+            await self.janus.create()
+
+    async def _sfu(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.http.post(f"{self.url}/{path}", json=body) as response:
+            response.raise_for_status()
+            return await response.json()
+
+    async def publish(self, name: str, offer: str) -> str:
+        if self.janus is None:
+            await self._sfu("join", {"peer": name})
+            return (await self._sfu("publish", {"peer": name, "sdp": offer}))["sdp"]
+        handle = await self.janus.attach()
+        try:
+            await self.janus.request(handle, {
+                "request": "create", "room": sfu_janus.ROOM, "publishers": 64, "bitrate": 0,
+                "audiocodec": "opus", "videocodec": "vp8", "fir_freq": 0,
+                "audiolevel_ext": True, "transport_wide_cc_ext": False,
+                "playoutdelay_ext": False, "videoorient_ext": False})
+        except RuntimeError:
+            pass  # another publisher created it
+        event = await self.janus.message(handle, {
+            "request": "joinandconfigure", "room": sfu_janus.ROOM, "ptype": "publisher",
+            "display": name, "audio": True, "video": True},
+            {"type": "offer", "sdp": offer})
+        return event["jsep"]["sdp"]
+
+    async def subscribe(self, name: str, pc: RTCPeerConnection) -> int:
+        """Subscribe ``pc`` to every published track; returns how many streams it gets."""
+        if self.janus is None:
+            await self._sfu("join", {"peer": name})
+            reply = await self._sfu("subscribe", {"peer": name})
+            await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self._sfu("answer", {"peer": name, "sdp": pc.localDescription.sdp})
+            return reply["streams"]
+        handle = await self.janus.attach()
+        listing = await self.janus.request(handle, {"request": "listparticipants",
+                                                    "room": sfu_janus.ROOM})
+        feeds = [p["id"] for p in listing["participants"] if p.get("publisher")]
+        event = await self.janus.message(handle, {
+            "request": "join", "room": sfu_janus.ROOM, "ptype": "subscriber",
+            "streams": [{"feed": f} for f in feeds]})
+        await pc.setRemoteDescription(RTCSessionDescription(event["jsep"]["sdp"], "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.janus.message(handle, {"request": "start"},
+                                 {"type": "answer", "sdp": pc.localDescription.sdp})
+        return 2 * len(feeds)
+
+    async def close(self) -> None:
+        if self.janus is not None:
+            await self.janus.close()
+
+
+# --- publishers -----------------------------------------------------------------------------
+
+class Stream:
+    """One outgoing RTP stream written by hand onto a publisher session."""
+
+    def __init__(self, transceiver: Any, audio_level: int | None) -> None:
+        self.sink = RtpSink(transceiver.sender.transport)
+        self.sender = SenderAccess(transceiver.sender)
+        self.payload_type = negotiated_codecs(transceiver)[0].payloadType
+        ids = ExtensionIds.from_uris(negotiated_extensions(transceiver))
+        self.extensions = build_extensions(ids, audio_level, True, None) if audio_level else b""
+        self.seq = random.randrange(0, 32768)
+        self.ts = random.randrange(0, 1 << 32)
+        self.sent = 0
+
+    def send(self, payload: bytes, marker: bool) -> None:
+        b0 = 0x90 if self.extensions else 0x80
+        header = RTP_HEADER.pack(b0, self.payload_type | (0x80 if marker else 0), self.seq,
+                                 self.ts, self.sender.ssrc)
+        stamp = time.monotonic_ns().to_bytes(8, "big")
+        if self.sink.send(header + self.extensions + payload + stamp):
+            self.sent += 1
+        self.seq = (self.seq + 1) & 0xFFFF
+
+
+async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
+    media = sfu_media.load(Path(spec["media"]))
+    pcs, pairs = [], []
+    for i in range(spec["count"]):
+        pc = RTCPeerConnection(config())
+        audio = pc.addTransceiver(SilentTrack("audio", f"a{i}"), direction="sendonly")
+        video = pc.addTransceiver(SilentTrack("video", f"v{i}"), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await signalling.publish(f"{spec['prefix']}{i}", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        pcs.append(pc)
+        pairs.append((audio, video, 20 if i == 0 and spec["prefix"] == "p" else 60))
+    while not all(SenderAccess(t.sender).started for a, v, _ in pairs for t in (a, v)):
+        await asyncio.sleep(0.05)
+    streams = [(Stream(a, level), Stream(v, None)) for a, v, level in pairs]
+    print("ready", flush=True)
+
+    start = time.monotonic()
+    tick = 0
+    ticks_per_frame = 50 // sfu_media.FPS
+    try:
+        while True:
+            for audio, video in streams:
+                audio.send(media.audio[tick % len(media.audio)], False)
+                audio.ts = (audio.ts + 960) & 0xFFFFFFFF
+                if tick % ticks_per_frame == 0:
+                    payloads, _ = media.video[(tick // ticks_per_frame) % len(media.video)]
+                    for n, payload in enumerate(payloads):
+                        video.send(payload, n == len(payloads) - 1)
+                    video.ts = (video.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
+            tick += 1
+            await asyncio.sleep(max(0.0, start + tick * 0.02 - time.monotonic()))
+    finally:
+        for pc in pcs:
+            await pc.close()
+
+
+# --- subscribers ----------------------------------------------------------------------------
+
+class Counter:
+    """Counts packets per SSRC inside the measurement window; latency per kind."""
+
+    def __init__(self) -> None:
+        self.counting = False
+        self.seen: set[int] = set()
+        # ssrc -> [received, first extended seq, highest extended seq, last seq, cycles]
+        self.streams: dict[int, list[int]] = {}
+        self.kinds: dict[int, str] = {}  # payload type -> kind
+        self.latency = {"audio": array("d"), "video": array("d")}
+
+    def handler(self):
+        seen, streams, kinds, latency = self.seen, self.streams, self.kinds, self.latency
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
+            ssrc = int.from_bytes(data[8:12], "big")
+            seen.add(ssrc)
+            if not self.counting:
+                return
+            now = time.monotonic_ns()
+            seq = (data[2] << 8) | data[3]
+            state = streams.get(ssrc)
+            if state is None:
+                streams[ssrc] = [1, seq, seq, seq, 0]
+            else:
+                if seq < state[3] and state[3] - seq > 0x8000:
+                    state[4] += 1
+                ext = (state[4] << 16) | seq
+                if ext > state[2]:
+                    state[2] = ext
+                state[3] = seq
+                state[0] += 1
+            kind = kinds.get(data[1] & 0x7F)
+            if kind is not None:
+                latency[kind].append((now - int.from_bytes(data[-8:], "big")) / 1e6)
+
+        return on_rtp
+
+    def result(self) -> dict[str, Any]:
+        received = sum(s[0] for s in self.streams.values())
+        expected = sum(s[2] - s[1] + 1 for s in self.streams.values())
+        return {"received": received, "expected": expected,
+                "latency": {k: list(v) for k, v in self.latency.items()}}
+
+
+def payload_kinds(sdp: str) -> dict[int, str]:
+    kinds = {}
+    for line in sdp.splitlines():
+        if line.startswith("m=audio") or line.startswith("m=video"):
+            parts = line.split()
+            for pt in parts[3:]:
+                kinds[int(pt)] = parts[0][2:]
+    return kinds
+
+
+async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
+                          commands: asyncio.Queue[str]) -> None:
+    counter = Counter()
+    handler = counter.handler()
+    pcs, expected = [], []
+    for i in range(spec["count"]):
+        pc = RTCPeerConnection(config())
+        original = pc.setRemoteDescription
+
+        async def set_remote(description, pc=pc, original=original) -> None:
+            await original(description)
+            counter.kinds.update(payload_kinds(description.sdp))
+            for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
+                intercept_rtp(dtls, handler)
+
+        pc.setRemoteDescription = set_remote
+        expected.append(await signalling.subscribe(f"{spec['prefix']}{i}", pc))
+        pcs.append(pc)
+    deadline = time.monotonic() + 60
+    while len(counter.seen) < sum(expected) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    print("ready" if len(counter.seen) >= sum(expected) else
+          f"ready partial {len(counter.seen)}/{sum(expected)}", flush=True)
+    try:
+        while (command := await commands.get()) != "exit":
+            if command == "start":
+                counter.counting = True
+            elif command == "stop":
+                counter.counting = False
+                print(json.dumps(counter.result()), flush=True)
+    finally:
+        for pc in pcs:
+            await pc.close()
+
+
+async def read_commands(queue: asyncio.Queue[str]) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        await queue.put(line.strip() or "exit")
+        if not line:
+            return
+
+
+async def main(spec: dict[str, Any]) -> None:
+    commands: asyncio.Queue[str] = asyncio.Queue()
+    reader = asyncio.ensure_future(read_commands(commands))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        signalling = Signalling(spec["target"], spec["url"], http)
+        await signalling.open()
+        try:
+            if spec["role"] == "publish":
+                publishers = asyncio.ensure_future(run_publishers(signalling, spec))
+                while await commands.get() != "exit":
+                    pass
+                publishers.cancel()
+                await asyncio.gather(publishers, return_exceptions=True)
+            else:
+                await run_subscribers(signalling, spec, commands)
+        finally:
+            await signalling.close()
+    reader.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1])))
+    sys.stdout.flush()
+    # the stdin reader thread may still block in readline: do not wait for it
+    import os
+
+    os._exit(0)

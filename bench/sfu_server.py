@@ -1,0 +1,74 @@
+"""The SFU under test, alone in its process, with a minimal HTTP signalling front.
+
+Run by bench/sfu.py: ``python bench/sfu_server.py PORT``; prints ``ready`` once listening.
+Endpoints take and return JSON: /join, /publish, /subscribe (every track of the other
+peers), /answer, /stats (packets sent to subscribers so far).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+# run as a script: the repository root, not bench/ (whose sfu.py would shadow the package)
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from sfu import Sfu  # noqa: E402
+
+ROOM = "bench"
+
+
+def app(sfu: Sfu) -> web.Application:
+    async def join(request: web.Request) -> web.Response:
+        body = await request.json()
+        await sfu.join(ROOM, body["peer"])
+        return web.json_response({})
+
+    async def publish(request: web.Request) -> web.Response:
+        body = await request.json()
+        answer = await sfu.publish(ROOM, body["peer"], body["sdp"], {})
+        return web.json_response({"sdp": answer})
+
+    async def subscribe(request: web.Request) -> web.Response:
+        body = await request.json()
+        ids = [t.track_id for t in sfu.tracks(ROOM) if t.peer_id != body["peer"]]
+        offer = await sfu.subscribe(ROOM, body["peer"], ids)
+        return web.json_response({"sdp": offer, "streams": len(ids)})
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        await sfu.answer(ROOM, body["peer"], body["sdp"])
+        return web.json_response({})
+
+    async def stats(request: web.Request) -> web.Response:
+        room = sfu._rooms.get(ROOM)
+        sent = 0
+        if room is not None:
+            sent = sum(d.packets for p in room.peers.values() for d in p.subscribe.down.values())
+        return web.json_response({"sent": sent})
+
+    application = web.Application(client_max_size=4 * 1024 * 1024)
+    application.add_routes([web.post("/join", join), web.post("/publish", publish),
+                            web.post("/subscribe", subscribe), web.post("/answer", answer),
+                            web.get("/stats", stats)])
+    return application
+
+
+async def main(port: int) -> None:
+    sfu = Sfu()
+    runner = web.AppRunner(app(sfu), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    print("ready", flush=True)
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    finally:
+        await sfu.close()
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
