@@ -52,6 +52,11 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
+def _see_other(location: str) -> web.Response:
+    """A redirect that can still carry Set-Cookie (raising HTTPSeeOther cannot, cleanly)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
 def _wants_json(request: web.Request) -> bool:
     return request.content_type == "application/json"
 
@@ -83,7 +88,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if _wants_json(request):
         response = web.json_response({"ok": True, "name": principal.name, "role": principal.role})
     else:
-        response = web.HTTPSeeOther("/home")
+        response = _see_other("/home")
     _set_session_cookie(state, response, session_id, max_age=12 * 3600)
     return response
 
@@ -106,7 +111,7 @@ async def point_login(request: web.Request) -> web.StreamResponse:
     if _wants_json(request):
         response = web.json_response({"ok": True, "point": principal.id, "name": principal.name})
     else:
-        response = web.HTTPSeeOther("/point")
+        response = _see_other("/point")
     _set_session_cookie(state, response, session_id, max_age=30 * 86400)
     return response
 
@@ -116,7 +121,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if session_id:
         async with app_state(request).sessions() as session:
             await close_session(session, session_id)
-    response = web.HTTPSeeOther("/")
+    response = _see_other("/")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
