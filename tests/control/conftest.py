@@ -109,6 +109,14 @@ ROLES = ("chair", "secretary", "delegate", "point", "observer", "admin")
 @pytest.fixture
 async def room(server: RunningServer):  # type: ignore[no-untyped-def]
     """A meeting with one connection per capacity, all joined (the delegate sits at no point)."""
+    r = await make_room(server)
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+async def make_room(server: RunningServer) -> Room:
     world = await make_world(server.state.sessions, n_delegates=2, at_points=False)
     async with server.state.sessions() as session:
         session.add(Participant(meeting_id=world.meeting_id, account_id=world.observer, invited=False))
@@ -124,7 +132,4 @@ async def room(server: RunningServer):  # type: ignore[no-untyped-def]
     for who, client in r.clients.items():
         ack = await client.call("join_meeting", {"meeting_id": world.meeting_id})
         assert ack["ok"], (who, ack)
-    try:
-        yield r
-    finally:
-        await r.close()
+    return r
