@@ -114,7 +114,8 @@ class OpenVote:
         return {
             "id": self.id, "meeting_id": self.meeting_id, "title": self.title, "secret": self.secret,
             "threshold": self.threshold, "total_members": self.total_members, "quorum": self.quorum,
-            "item_id": self.item_id, "eligible": len(self.eligible), "hand_seats": self.hand_seats,
+            "item_id": self.item_id, "eligible": len(self.eligible), "voters": sorted(self.eligible),
+            "hand_seats": self.hand_seats,
             "options": list(VOTE_OPTIONS), "required": required_yes(self.total_members, self.threshold),
         }
 

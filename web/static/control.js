@@ -1,0 +1,400 @@
+/* hoinghi control panel: agenda, requests to speak, voting, attendance, moderation.
+ *
+ * Contract with the meeting page: it loads this file and control.css, has <aside id="control-panel">,
+ * sets window.hoinghi = {socket, meetingId, me} and dispatches the document event "hoinghi:joined"
+ * (detail: the join_meeting ack) after every successful join. Events: docs/protocol.md, "Meeting control".
+ * A mute request from the chair is passed on as the document event "hoinghi:mute-requested".
+ */
+(function () {
+  "use strict";
+
+  const TEXT = {
+    vi: {
+      meeting: "Cuộc họp", status_scheduled: "Sắp diễn ra", status_open: "Đang họp", status_closed: "Đã kết thúc",
+      open_meeting: "Khai mạc", close_meeting: "Bế mạc", lock: "Khóa phòng họp", unlock: "Mở khóa phòng họp",
+      locked: "Đã khóa", agenda: "Chương trình nghị sự", no_items: "Chưa có nội dung.", current: "Đang thảo luận",
+      make_current: "Chuyển sang mục này", finish_item: "Kết thúc mục", add_item: "Thêm mục", title: "Tiêu đề",
+      presenter: "Người trình bày", minutes: "Số phút dự kiến", remove: "Xóa", documents: "Tài liệu",
+      upload: "Tải lên PDF", speakers: "Đăng ký phát biểu", request_speak: "Đăng ký phát biểu",
+      topic: "Nội dung (không bắt buộc)", on_behalf: "Họ tên người phát biểu tại điểm cầu", withdraw: "Rút đăng ký",
+      grant: "Mời phát biểu", deny: "Từ chối", end_turn: "Kết thúc lượt", yield_floor: "Kết thúc phát biểu",
+      no_requests: "Chưa có đăng ký.", speaking: "Đang phát biểu", time_left: "Còn lại", no_limit: "Không giới hạn",
+      seconds: "Thời gian (giây)", voting: "Biểu quyết", open_vote: "Mở biểu quyết", vote_title: "Nội dung biểu quyết",
+      secret: "Bỏ phiếu kín", threshold: "Tỷ lệ thông qua", majority: "Quá nửa tổng số thành viên",
+      two_thirds: "Hai phần ba tổng số thành viên", hand_seats: "Số người giơ tay tại điểm cầu này",
+      yes: "Tán thành", no: "Không tán thành", abstain: "Không biểu quyết", voted: "Bạn đã biểu quyết.",
+      close_vote: "Kết thúc biểu quyết", cancel_vote: "Hủy biểu quyết", ballots: "Đã biểu quyết",
+      hands: "Giơ tay", enter_hands: "Ghi nhận kết quả giơ tay", passed: "THÔNG QUA", rejected: "KHÔNG THÔNG QUA",
+      quorum: "Số thành viên tham gia tối thiểu", quorum_met: "Đủ số lượng", quorum_not_met: "Không đủ số lượng",
+      required: "Cần tán thành", total_members: "Tổng số thành viên", by_point: "Theo điểm cầu",
+      browsers: "Trực tuyến cá nhân", results: "Kết quả biểu quyết", not_voted: "Chưa biểu quyết",
+      attendance: "Điểm danh", headcount: "Số đại biểu có mặt", report: "Báo cáo", present: "Có mặt",
+      connected: "Đã kết nối", disconnected: "Mất kết nối", participants: "Người tham dự", mute: "Đề nghị tắt mic",
+      remove_person: "Mời ra khỏi cuộc họp", lobby: "Phòng chờ", admit: "Cho vào", reject: "Từ chối",
+      confirm_remove: "Mời người này ra khỏi cuộc họp?", mute_requested: "Chủ tọa đề nghị bạn tắt micrô.",
+      removed: "Bạn đã được mời ra khỏi cuộc họp.", error: "Lỗi", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
+      you: "bạn", item: "Mục",
+    },
+    en: {
+      meeting: "Meeting", status_scheduled: "Scheduled", status_open: "In session", status_closed: "Closed",
+      open_meeting: "Open the meeting", close_meeting: "Close the meeting", lock: "Lock the meeting",
+      unlock: "Unlock the meeting", locked: "Locked", agenda: "Agenda", no_items: "No items yet.",
+      current: "Under discussion", make_current: "Move to this item", finish_item: "Finish item", add_item: "Add item",
+      title: "Title", presenter: "Presenter", minutes: "Planned minutes", remove: "Remove", documents: "Documents",
+      upload: "Upload PDF", speakers: "Requests to speak", request_speak: "Ask to speak", topic: "Topic (optional)",
+      on_behalf: "Name of the speaker at this point", withdraw: "Withdraw", grant: "Give the floor", deny: "Deny",
+      end_turn: "End turn", yield_floor: "Finish speaking", no_requests: "No requests.", speaking: "Speaking",
+      time_left: "Time left", no_limit: "No limit", seconds: "Time (seconds)", voting: "Voting", open_vote: "Open a vote",
+      vote_title: "Motion", secret: "Secret ballot", threshold: "Threshold", majority: "More than half of all members",
+      two_thirds: "Two thirds of all members", hand_seats: "Show-of-hands seats at this point", yes: "In favour",
+      no: "Against", abstain: "Not voting", voted: "Your ballot was counted.", close_vote: "Close the vote",
+      cancel_vote: "Cancel the vote", ballots: "Ballots", hands: "Hands", enter_hands: "Record the show of hands",
+      passed: "ADOPTED", rejected: "NOT ADOPTED", quorum: "Quorum", quorum_met: "Quorum met",
+      quorum_not_met: "No quorum", required: "Needed in favour", total_members: "Total members",
+      by_point: "By bridge point", browsers: "Own devices", results: "Results", not_voted: "Did not vote",
+      attendance: "Attendance", headcount: "Delegates present", report: "Report", present: "Present",
+      connected: "Connected", disconnected: "Disconnected", participants: "Participants", mute: "Ask to mute",
+      remove_person: "Remove from meeting", lobby: "Lobby", admit: "Admit", reject: "Reject",
+      confirm_remove: "Remove this person from the meeting?", mute_requested: "The chair asks you to mute your microphone.",
+      removed: "You have been removed from the meeting.", error: "Error",
+      secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", item: "Item",
+    },
+  };
+  const lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
+  const t = (key) => (TEXT[lang][key] || key).normalize("NFC");
+
+  const S = {
+    capacity: null, key: null, meeting: null, agenda: null, speakers: null, attendance: null,
+    vote: null, tally: null, results: [], lobby: [], roster: new Map(), voted: false, error: "",
+  };
+  let socket = null;
+  let panel = null;
+  let countdownTimer = null;
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") el.className = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (v === true) el.setAttribute(k, "");
+      else if (v !== false && v != null) el.setAttribute(k, v);
+    }
+    for (const c of children.flat()) {
+      if (c == null || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  function call(event, payload) {
+    return new Promise((resolve) => {
+      socket.timeout(15000).emit(event, payload || {}, (err, ack) => {
+        if (err) ack = { ok: false, error: "timeout", message: String(err) };
+        if (!ack.ok) { S.error = `${t("error")}: ${ack.message || ack.error}`; render(); }
+        else if (S.error) { S.error = ""; render(); }
+        resolve(ack);
+      });
+    });
+  }
+
+  const is = (...caps) => caps.includes(S.capacity);
+  const button = (label, onclick, cls) => h("button", { type: "button", class: cls || "", onclick }, label);
+
+  function section(title, ...body) {
+    return h("section", { class: "hn-section" }, h("h3", {}, title), ...body);
+  }
+
+  function renderMeeting() {
+    const m = S.meeting;
+    if (!m) return null;
+    const controls = [];
+    if (is("chair", "secretary") && m.status === "scheduled") controls.push(button(t("open_meeting"), () => call("meeting_open")));
+    if (is("chair") && m.status === "open") controls.push(button(t("close_meeting"), () => call("meeting_close"), "danger"));
+    if (is("chair") && m.status !== "closed") {
+      controls.push(button(m.locked ? t("unlock") : t("lock"), () => call("meeting_lock", { locked: !m.locked })));
+    }
+    return h("div", { class: "hn-status" },
+      h("span", { class: `hn-badge status-${m.status}` }, t("status_" + m.status)),
+      m.locked ? h("span", { class: "hn-badge locked" }, t("locked")) : null, ...controls);
+  }
+
+  function renderAgenda() {
+    const a = S.agenda;
+    const items = a && a.items.length ? h("ol", { class: "hn-agenda" }, a.items.map((item) => {
+      const actions = [];
+      if (is("chair") && S.meeting && S.meeting.status === "open") {
+        if (item.state === "current") actions.push(button(t("finish_item"), () => call("agenda_set_current", { item_id: null })));
+        else actions.push(button(t("make_current"), () => call("agenda_set_current", { item_id: item.id })));
+      }
+      if (is("chair", "secretary") && item.state === "pending") {
+        actions.push(button(t("remove"), () => call("agenda_remove", { item_id: item.id }), "subtle"));
+      }
+      if (is("chair", "secretary") && item.state !== "done") actions.push(uploadButton(item));
+      return h("li", { class: `state-${item.state}` },
+        h("div", { class: "hn-item-title" }, item.title, item.state === "current" ? h("em", {}, ` — ${t("current")}`) : null),
+        item.presenter || item.planned_minutes ? h("div", { class: "hn-meta" },
+          [item.presenter, item.planned_minutes ? `${item.planned_minutes}′` : null].filter(Boolean).join(" · ")) : null,
+        item.documents.length ? h("ul", { class: "hn-docs" }, item.documents.map((d) =>
+          h("li", {}, h("a", { href: d.url, target: "_blank", rel: "noopener", title: `SHA-256 ${d.sha256}` }, d.filename)))) : null,
+        actions.length ? h("div", { class: "hn-actions" }, actions) : null);
+    })) : h("p", { class: "hn-empty" }, t("no_items"));
+    let form = null;
+    if (is("chair", "secretary") && S.meeting && S.meeting.status !== "closed") {
+      const title = h("input", { placeholder: t("title"), maxlength: "500", required: true });
+      const presenter = h("input", { placeholder: t("presenter"), maxlength: "200" });
+      const minutes = h("input", { type: "number", min: "1", max: "1440", placeholder: t("minutes") });
+      form = h("form", { class: "hn-form", onsubmit: async (e) => {
+        e.preventDefault();
+        const payload = { title: title.value, presenter: presenter.value };
+        if (minutes.value) payload.planned_minutes = parseInt(minutes.value, 10);
+        if ((await call("agenda_add", payload)).ok) { title.value = ""; presenter.value = ""; minutes.value = ""; }
+      } }, title, presenter, minutes, h("button", { type: "submit" }, t("add_item")));
+    }
+    return section(t("agenda"), items, form);
+  }
+
+  function uploadButton(item) {
+    const input = h("input", { type: "file", accept: "application/pdf", hidden: true, onchange: async () => {
+      if (!input.files.length) return;
+      const body = new FormData();
+      body.append("file", input.files[0]);
+      const response = await fetch(`/api/meetings/${window.hoinghi.meetingId}/agenda/${item.id}/documents`,
+        { method: "POST", body, credentials: "same-origin" });
+      const result = await response.json().catch(() => ({ ok: false, message: response.statusText }));
+      if (!result.ok) { S.error = `${t("error")}: ${result.message}`; render(); }
+    } });
+    return h("label", { class: "hn-upload" }, input, button(t("upload"), () => input.click(), "subtle"));
+  }
+
+  function fmtLeft(deadline) {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    return `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  }
+
+  function renderSpeakers() {
+    const sp = S.speakers || { queue: [], floor: null };
+    const parts = [];
+    if (sp.floor) {
+      const f = sp.floor;
+      const mine = f.requester === S.key;
+      parts.push(h("div", { class: "hn-floor" + (mine ? " mine" : "") },
+        h("strong", {}, `${t("speaking")}: ${f.name}`), f.topic ? h("div", { class: "hn-meta" }, f.topic) : null,
+        h("div", { class: "hn-countdown", "data-deadline": f.deadline_ms || "" },
+          f.deadline_ms ? `${t("time_left")} ${fmtLeft(f.deadline_ms)}` : t("no_limit")),
+        is("chair") || mine ? button(mine ? t("yield_floor") : t("end_turn"), () => call("speak_end", { request_id: f.id })) : null));
+    }
+    if (sp.queue.length) {
+      parts.push(h("ol", { class: "hn-queue" }, sp.queue.map((r) => h("li", {},
+        h("span", {}, r.name, r.requester === S.key ? ` (${t("you")})` : ""),
+        r.topic ? h("span", { class: "hn-meta" }, ` — ${r.topic}`) : null,
+        h("span", { class: "hn-actions" },
+          is("chair") ? grantControls(r) : null,
+          r.requester === S.key ? button(t("withdraw"), () => call("speak_withdraw", { request_id: r.id }), "subtle") : null)))));
+    } else if (!sp.floor) parts.push(h("p", { class: "hn-empty" }, t("no_requests")));
+    if (is("delegate", "point") && S.meeting && S.meeting.status === "open") {
+      const topic = h("input", { placeholder: t("topic"), maxlength: "500" });
+      const name = is("point") ? h("input", { placeholder: t("on_behalf"), maxlength: "200" }) : null;
+      parts.push(h("form", { class: "hn-form", onsubmit: async (e) => {
+        e.preventDefault();
+        const payload = { topic: topic.value };
+        if (name && name.value.trim()) payload.on_behalf_of = name.value;
+        if ((await call("speak_request", payload)).ok) { topic.value = ""; if (name) name.value = ""; }
+      } }, name, topic, h("button", { type: "submit", class: "primary" }, t("request_speak"))));
+    }
+    return section(t("speakers"), parts);
+  }
+
+  function grantControls(r) {
+    const seconds = h("input", { type: "number", min: "0", max: "3600", value: "300", class: "hn-seconds", title: t("seconds") });
+    return [seconds,
+      button(t("grant"), () => call("speak_grant", { request_id: r.id, time_limit_s: parseInt(seconds.value || "0", 10) }), "primary"),
+      button(t("deny"), () => call("speak_deny", { request_id: r.id }), "subtle")];
+  }
+
+  function tallyLine(tally, vote) {
+    const parts = [`${t("ballots")}: ${tally.ballots}/${tally.eligible}`];
+    if (tally.hands) parts.push(`${t("hands")}: ${tally.hands}`);
+    if (tally.counts && !vote.secret) {
+      for (const o of ["yes", "no", "abstain"]) parts.push(`${t(o)}: ${tally.counts[o]}`);
+    }
+    return h("div", { class: "hn-tally" }, parts.join(" · "));
+  }
+
+  function renderVote() {
+    const parts = [];
+    const v = S.vote;
+    if (v) {
+      parts.push(h("div", { class: "hn-vote-title" }, v.title, v.secret ? h("span", { class: "hn-badge" }, t("secret")) : null));
+      parts.push(h("div", { class: "hn-meta" },
+        `${t(v.threshold)} · ${t("required")}: ${v.required}/${v.total_members} · ${t("quorum")}: ${v.quorum}`));
+      if (S.tally) parts.push(tallyLine(S.tally, v));
+      if (v.you_may_vote && !S.voted) {
+        parts.push(h("div", { class: "hn-ballot", role: "group", "aria-label": t("voting") },
+          ["yes", "no", "abstain"].map((o) => button(t(o), async (e) => {
+            e.target.closest(".hn-ballot").querySelectorAll("button").forEach((b) => { b.disabled = true; });
+            const ack = await call("vote_cast", { vote_id: v.id, choice: o });
+            if (ack.ok || ack.error === "conflict") { S.voted = true; }
+            render();
+          }, `choice-${o}`))));
+        if (v.secret) parts.push(h("p", { class: "hn-meta" }, t("secret_note")));
+      } else if (S.voted) parts.push(h("p", { class: "hn-voted" }, t("voted")));
+      const seats = S.key && S.key.startsWith("point:") ? (v.hand_seats || {})[S.key.slice(6)] : 0;
+      if (is("point") && seats) {
+        const inputs = Object.fromEntries(["yes", "no", "abstain"].map((o) =>
+          [o, h("input", { type: "number", min: "0", max: String(seats), value: "0", title: t(o) })]));
+        parts.push(h("form", { class: "hn-form", onsubmit: (e) => {
+          e.preventDefault();
+          const counts = Object.fromEntries(Object.entries(inputs).map(([o, i]) => [o, parseInt(i.value || "0", 10)]));
+          call("vote_hands", { vote_id: v.id, counts });
+        } }, h("div", { class: "hn-meta" }, `${t("hand_seats")}: ${seats}`),
+          ...["yes", "no", "abstain"].map((o) => h("label", {}, t(o), " ", inputs[o])),
+          h("button", { type: "submit" }, t("enter_hands"))));
+      }
+      if (is("chair")) {
+        parts.push(h("div", { class: "hn-actions" },
+          button(t("close_vote"), () => call("vote_close", { vote_id: v.id }), "primary"),
+          button(t("cancel_vote"), () => call("vote_cancel", { vote_id: v.id }), "subtle")));
+      }
+    } else if (is("chair") && S.meeting && S.meeting.status === "open") {
+      const title = h("input", { placeholder: t("vote_title"), maxlength: "500", required: true });
+      const secret = h("input", { type: "checkbox" });
+      const threshold = h("select", {}, h("option", { value: "majority" }, t("majority")),
+        h("option", { value: "two_thirds" }, t("two_thirds")));
+      parts.push(h("form", { class: "hn-form", onsubmit: async (e) => {
+        e.preventDefault();
+        const ack = await call("vote_open", { title: title.value, secret: secret.checked, threshold: threshold.value });
+        if (ack.ok) title.value = "";
+      } }, title, h("label", {}, secret, " ", t("secret")), threshold, h("button", { type: "submit", class: "primary" }, t("open_vote"))));
+    }
+    if (S.results.length) parts.push(h("div", { class: "hn-results" }, h("h4", {}, t("results")), S.results.slice().reverse().map(renderResult)));
+    return section(t("voting"), parts);
+  }
+
+  function renderResult(r) {
+    const rows = r.by_point.map((g) => h("tr", {},
+      h("td", {}, g.point_id ? g.name : t("browsers")),
+      h("td", {}, `${g.ballots}/${g.eligible}`),
+      h("td", {}, g.hands ? `${g.hands.yes}/${g.hands.no}/${g.hands.abstain}` : "—"),
+      r.secret ? null : h("td", {}, g.counts ? `${g.counts.yes}/${g.counts.no}/${g.counts.abstain}` : "")));
+    return h("details", { class: "hn-result" + (r.passed ? " passed" : " rejected"), open: true },
+      h("summary", {}, `${r.title}: `, h("strong", {}, r.state === "cancelled" ? t("cancel_vote") : r.passed ? t("passed") : t("rejected"))),
+      h("div", {}, `${t("yes")} ${r.yes} · ${t("no")} ${r.no} · ${t("abstain")} ${r.abstain} · ${t("total_members")} ${r.total_members} · ${t("required")} ${r.required}`),
+      h("div", { class: "hn-meta" }, `${t("quorum")} ${r.participated}/${r.quorum}: ${r.quorum_met ? t("quorum_met") : t("quorum_not_met")}`),
+      h("table", { class: "hn-breakdown" }, h("caption", {}, t("by_point")),
+        h("tr", {}, h("th", {}, ""), h("th", {}, t("ballots")), h("th", {}, `${t("hands")} (${t("yes")}/${t("no")}/${t("abstain")})`),
+          r.secret ? null : h("th", {}, `${t("yes")}/${t("no")}/${t("abstain")}`)), rows),
+      r.names ? h("div", { class: "hn-names" }, ["yes", "no", "abstain"].map((o) =>
+        r.names[o].length ? h("div", {}, h("strong", {}, `${t(o)}: `), r.names[o].join(", ")) : null),
+        r.not_voted && r.not_voted.length ? h("div", {}, h("strong", {}, `${t("not_voted")}: `), r.not_voted.join(", ")) : null) : null);
+  }
+
+  function renderAttendance() {
+    const a = S.attendance;
+    if (!a) return null;
+    const parts = [h("div", { class: "hn-quorum " + (a.quorum_met ? "met" : "not-met") },
+      `${t("present")}: ${a.present_members}/${a.members_total} · ${t("quorum")}: ${a.quorum_required} · `,
+      h("strong", {}, a.quorum_met ? t("quorum_met") : t("quorum_not_met")))];
+    parts.push(h("ul", { class: "hn-points" }, a.points.map((p) => h("li", { class: p.connected ? "online" : "offline" },
+      h("span", { class: "dot", title: p.connected ? t("connected") : t("disconnected") }), p.name,
+      p.headcount != null ? h("span", { class: "hn-meta" }, ` — ${t("headcount")}: ${p.headcount}`) : null))));
+    if (is("point") && S.meeting && S.meeting.status !== "closed") {
+      const n = h("input", { type: "number", min: "0", max: "10000", placeholder: t("headcount") });
+      parts.push(h("form", { class: "hn-form", onsubmit: (e) => {
+        e.preventDefault();
+        if (n.value !== "") call("headcount_report", { headcount: parseInt(n.value, 10) });
+      } }, n, h("button", { type: "submit" }, t("report"))));
+    }
+    return section(t("attendance"), parts);
+  }
+
+  function renderModeration() {
+    if (!is("chair", "secretary")) return null;
+    const parts = [];
+    if (S.lobby.length) {
+      parts.push(h("h4", {}, t("lobby")), h("ul", { class: "hn-lobby" }, S.lobby.map((g) => h("li", {}, g.name,
+        button(t("admit"), () => call("lobby_admit", { peer_id: g.peer_id }), "primary"),
+        button(t("reject"), () => call("lobby_reject", { peer_id: g.peer_id }), "subtle")))));
+    }
+    if (is("chair")) {
+      const people = new Map();
+      for (const e of S.roster.values()) if (e.key !== S.key) people.set(e.key, e);
+      parts.push(h("h4", {}, t("participants")), h("ul", { class: "hn-people" }, [...people.values()].map((e) => h("li", {},
+        e.name, h("span", { class: "hn-actions" },
+          button(t("mute"), () => call("moderate_mute", { target: e.key }), "subtle"),
+          e.role === "chair" ? null : button(t("remove_person"), () => {
+            if (window.confirm(t("confirm_remove"))) call("moderate_remove", { target: e.key });
+          }, "danger"))))));
+    }
+    return parts.length ? section(t("lobby") + " · " + t("participants"), parts) : null;
+  }
+
+  function render() {
+    if (!panel) return;
+    const focused = document.activeElement && panel.contains(document.activeElement);
+    if (focused && document.activeElement.tagName === "INPUT") return; // do not disturb typing; next update redraws
+    panel.replaceChildren(
+      S.error ? h("div", { class: "hn-error", role: "alert" }, S.error) : null,
+      renderMeeting(), renderAgenda(), renderSpeakers(), renderVote(), renderAttendance(), renderModeration());
+  }
+
+  function tick() {
+    if (!panel) return;
+    for (const el of panel.querySelectorAll(".hn-countdown[data-deadline]")) {
+      const d = parseInt(el.dataset.deadline, 10);
+      if (d) { el.textContent = `${t("time_left")} ${fmtLeft(d)}`; el.classList.toggle("ending", d - Date.now() < 30000); }
+    }
+  }
+
+  function toast(text) {
+    const el = h("div", { class: "hn-toast", role: "status" }, text);
+    document.body.append(el);
+    setTimeout(() => el.remove(), 6000);
+  }
+
+  async function refresh() {
+    const ack = await call("control_state");
+    if (!ack.ok) return;
+    S.capacity = ack.me.capacity; S.key = ack.me.key;
+    S.meeting = ack.meeting; S.agenda = ack.agenda; S.speakers = ack.speakers; S.attendance = ack.attendance;
+    S.results = ack.results; S.lobby = ack.lobby || [];
+    S.vote = ack.vote; S.tally = ack.vote ? ack.vote.tally : null; S.voted = !!(ack.vote && ack.vote.you_voted);
+    render();
+  }
+
+  function bind(sock) {
+    if (socket === sock) return;
+    socket = sock;
+    const on = (name, fn) => sock.on(name, (data) => { fn(data); render(); });
+    on("meeting_state", (d) => { S.meeting = d; });
+    on("agenda", (d) => { S.agenda = d; });
+    on("speakers", (d) => { S.speakers = d; });
+    on("attendance", (d) => { S.attendance = d; });
+    on("vote_opened", (d) => {
+      const me = S.key && S.key.startsWith("account:") ? parseInt(S.key.slice(8), 10) : null;
+      S.vote = { ...d, you_may_vote: me != null && d.voters.includes(me), you_voted: false };
+      S.tally = d.tally; S.voted = false;
+    });
+    on("vote_tally", (d) => { if (S.vote && d.vote_id === S.vote.id) S.tally = d; });
+    on("vote_closed", (d) => { S.results = S.results.filter((r) => r.vote_id !== d.vote_id).concat([d]); S.vote = null; S.tally = null; });
+    on("lobby", (d) => { S.lobby = d.waiting; });
+    on("participant_joined", (e) => { S.roster.set(e.peer_id, e); });
+    on("participant_left", (e) => { S.roster.delete(e.peer_id); });
+    sock.on("mute_requested", () => {
+      toast(t("mute_requested"));
+      document.dispatchEvent(new CustomEvent("hoinghi:mute-requested"));
+    });
+    sock.on("removed", () => { toast(t("removed")); document.dispatchEvent(new CustomEvent("hoinghi:removed")); });
+  }
+
+  document.addEventListener("hoinghi:joined", (event) => {
+    const hn = window.hoinghi;
+    panel = document.getElementById("control-panel");
+    if (!hn || !hn.socket || !panel) return;
+    panel.classList.add("hn-control");
+    panel.addEventListener("focusout", () => setTimeout(render, 0));
+    bind(hn.socket);
+    S.roster = new Map(((event.detail && event.detail.roster) || []).map((e) => [e.peer_id, e]));
+    refresh();
+    if (!countdownTimer) countdownTimer = setInterval(tick, 500);
+  });
+})();
