@@ -236,3 +236,33 @@ def test_screen_share_reaches_the_others_and_ends(deployment: Deployment, browse
     except BaseException:
         print(dump_console(clients))
         raise
+
+
+def test_network_loss_and_media_failure_heal_without_a_click(deployment: Deployment, browser: Any) -> None:
+    first, second = open_person(browser, deployment, 0), open_person(browser, deployment, 1)
+    clients = [first, second]
+    first_name, second_name = deployment.people[0].name, deployment.people[1].name
+
+    def both_see_each_other() -> Any:
+        return (first.missing([second_name], 20) + second.missing([first_name], 20)) or True
+
+    try:
+        wait_for("both pages to see each other", both_see_each_other, 90)
+        # the second page loses its network: its Socket.IO connection drops, then comes back
+        second.page.context.set_offline(True)
+        wait_for("the page to notice", lambda: not second.page.evaluate("window.hoinghi.conn.joined"), 60)
+        assert second.page.get_attribute("#conn-status", "data-state") == "reconnecting"
+        time.sleep(2)
+        second.page.context.set_offline(False)
+        wait_for("the page to rejoin", lambda: second.page.evaluate("window.hoinghi.conn.joined"), 60)
+        wait_for("video and audio to flow again after the network came back", both_see_each_other, 90)
+        # a media failure while Socket.IO stays up (ICE failed): the page starts its media again
+        before = second.frames_of()[first_name]
+        first.page.evaluate("window.hoinghi.media.restart('test')")
+        wait_for("video to flow again after a media restart",
+                 lambda: (second.remote_tiles().get(first_name) or {}).get("frames", 0) > 20
+                 and second.frames_of()[first_name] != before, 60)
+        wait_for("both directions after the media restart", both_see_each_other, 60)
+    except BaseException:
+        print(dump_console(clients))
+        raise

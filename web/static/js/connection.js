@@ -58,7 +58,10 @@ export class MeetingConnection extends EventTarget {
       if (err && err.message === "unauthorized") window.location.reload();
       else if (!this.socket.active) setTimeout(() => this.socket.connect(), 2000);
     });
+    this.roster = new Map(); // peer_id -> roster entry, kept current between joins
+    this.socket.on("participant_joined", (entry) => { if (entry && entry.peer_id) this.roster.set(entry.peer_id, entry); });
     this.socket.on("participant_left", (msg) => {
+      if (msg) this.roster.delete(msg.peer_id);
       // our own peer removed from the meeting by someone else (e.g. another tab took over)
       if (msg && this.me && msg.peer_id === this.me.peer_id) this._setJoined(false, "removed");
     });
@@ -87,6 +90,7 @@ export class MeetingConnection extends EventTarget {
       const ack = await call(this.socket, "join_meeting", { meeting_id: this.meetingId });
       this.me = ack.me;
       this.joinAck = ack;
+      this.roster = new Map((ack.roster || []).map((entry) => [entry.peer_id, entry]));
       this._setJoined(true, ack);
       this._status("connected");
     } catch (err) {

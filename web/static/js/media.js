@@ -180,13 +180,13 @@ export class MediaSession extends EventTarget {
   // ---- session lifecycle ---------------------------------------------------------------
 
   // Called after join_meeting succeeded (also after every reconnection).
-  async start(joinAck) {
+  async start() {
     this.teardown();
     const generation = this.generation;
     this.active = true;
     this.names.clear();
     this.keys.clear();
-    for (const p of joinAck.roster || []) this._addPeer(p);
+    for (const p of this.conn.roster.values()) this._addPeer(p);
     this._showSelf();
     const ack = await call(this.socket, "media:join", { meeting_id: this.meetingId });
     if (generation !== this.generation) return;
@@ -237,7 +237,7 @@ export class MediaSession extends EventTarget {
       await call(this.socket, "media:leave", { meeting_id: this.meetingId });
     } catch (_) { /* start anyway */ }
     try {
-      await this.start(this.conn.joinAck);
+      await this.start();
     } catch (err) {
       console.warn("media restart failed", err);
       this._scheduleRestart("restart failed", 3000);
