@@ -183,3 +183,54 @@ def test_public_address_is_announced_next_to_host_candidates() -> None:
     assert "a=candidate:19 1 udp 2130706430 203.0.113.10 40000 typ host\r\n" in out
     assert out.count("203.0.113.10") == 1  # srflx candidates are left alone
     assert announce_public_address(sdp, None) == sdp
+
+
+async def test_meeting_page_in_both_languages_and_only_for_the_invited(server: RunningServer) -> None:
+    import aiohttp
+
+    meeting_id, _ = await _setup(server)
+    async with server.state.sessions() as session:
+        await add_account(session, "khach", "delegate", PASSWORD, "Khách")
+    for username, status in (("daibieu", 200), ("khach", 403)):
+        jar = await login(server.url, username, PASSWORD)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            async with http.get(f"{server.url}/meetings/{meeting_id}", allow_redirects=False) as response:
+                assert response.status == status
+                if status == 200:
+                    page = await response.text()
+                    assert "Tắt micrô" in page and 'id="control-panel"' in page and "/static/control.js" in page
+                    assert 'data-meeting-id="%d"' % meeting_id in page
+            if status == 200:
+                async with http.get(f"{server.url}/meetings/{meeting_id}?lang=en") as response:
+                    assert "Mute microphone" in await response.text()
+                async with http.get(f"{server.url}/meetings/999") as response:
+                    assert response.status == 404
+                async with http.get(f"{server.url}/api/point/meeting") as response:
+                    assert response.status == 403
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/meetings/{meeting_id}", allow_redirects=False) as response:
+            assert response.status == 303  # to the login page
+
+
+async def test_point_screen_finds_its_current_meeting(server: RunningServer) -> None:
+    import aiohttp
+
+    from meetings.models import BridgePoint
+    from meetings.point_tokens import hash_point_token, new_point_token
+
+    meeting_id, _ = await _setup(server)
+    token = new_point_token()
+    async with server.state.sessions() as session:
+        (await session.get(BridgePoint, "xa-ba-che")).token_hash = hash_point_token(token)
+        await session.commit()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{server.url}/point") as response:
+            assert 'name="token"' in await response.text()  # the login form first
+        async with http.post(f"{server.url}/point/login", data={"token": token}) as response:
+            page = await response.text()  # redirected to /point: now the TV screen
+            assert 'class="point-screen"' in page and "/static/js/point.js" in page
+        async with http.get(f"{server.url}/api/point/meeting") as response:
+            answer = await response.json()
+        assert answer["meeting"]["id"] == meeting_id and answer["meeting"]["title"] == "Họp thử tín hiệu"
+        async with http.get(f"{server.url}/meetings/{meeting_id}", allow_redirects=False) as response:
+            assert response.status == 303 and response.headers["Location"] == "/point"

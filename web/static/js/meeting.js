@@ -96,6 +96,17 @@ conn.addEventListener("joined", async (ev) => {
 });
 conn.addEventListener("left", () => media.teardown());
 
+// From the control panel (control.js): the chair asks us to mute; the chair removed us.
+document.addEventListener("hoinghi:mute-requested", () => {
+  media.setMic(false);
+  setToggle($("btn-mic"), false);
+});
+document.addEventListener("hoinghi:removed", async () => {
+  await media.leave();
+  await conn.leave();
+  $("left-screen").hidden = false;
+});
+
 (async () => {
   await media.openDevices();
   await fillDevices();

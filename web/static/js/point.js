@@ -50,6 +50,7 @@ async function enter(meeting) {
     }
   });
   conn.addEventListener("left", () => media.teardown());
+  document.addEventListener("hoinghi:mute-requested", () => media.setMic(false));
   conn.addEventListener("status", (ev) => {
     // not (or no longer) invited, or the meeting closed: go back to waiting for the next one
     if (ev.detail.state === "failed" && ev.detail.error && ["forbidden", "conflict", "not_found"].includes(ev.detail.error.code)) {
