@@ -8,9 +8,11 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
   does the part of ``RTCRtpReceiver._handle_rtp_packet`` the publisher still needs (receive
   statistics for receiver reports, the REMB estimate, NACK generation) through the receiver's
   name-mangled fields, skipping depayloading, the jitter buffer and the decoder.
-* **Send.** A subscriber session's packets are protected with the DTLS transport's SRTP
-  session and handed to the nominated ICE pair's datagram transport, synchronously: one
-  event-loop step fans a packet out to every subscriber without a task or an await each.
+* **Send.** A subscriber session's packets are protected in place in the DTLS transport's
+  SRTP session buffer (pylibsrtp's ``Session._srtp/_cdata/_buffer``) and written to the
+  nominated ICE pair's socket (aioice ``Connection._nominated``, asyncio's ``_sock``),
+  synchronously: one event-loop step fans a packet out to every subscriber without a task or
+  an await each.
 * **Sender reports.** aiortc's sender keeps sending SR/SDES/BYE for the SFU; the SFU keeps its
   RTP loop idle with :class:`SilentTrack` and writes the SR fields (NTP/RTP time from the
   publisher's SR, counts from the forwarding path).
@@ -47,7 +49,13 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
+from pylibsrtp._binding import ffi as _ffi
+from pylibsrtp._binding import lib as _srtp
+
 from .packet import RtpView
+
+# pylibsrtp's session buffer is 1500 bytes; leave room for the longest SRTP trailer
+_MAX_PLAIN = 1500 - 144
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
 
@@ -162,38 +170,84 @@ def on_sender_report(receiver: RTCRtpReceiver,
 # --- subscriber side ------------------------------------------------------------------------
 
 class RtpSink:
-    """Sends already-rewritten RTP on a subscriber session: SRTP protect + ``sendto``.
+    """Sends already-rewritten RTP on a session: SRTP protect + ``sendto``, synchronously.
 
-    Synchronous on purpose (no task or await per packet and subscriber). Returns False while
-    the session cannot send yet (ICE or DTLS not up) or no longer can.
+    No task or await per packet and subscriber: one event-loop step fans a packet out to every
+    subscriber. The datagram goes straight to the nominated pair's socket (asyncio's transport
+    wrapper costs about as much as the rest of the Python per packet); if the kernel buffer is
+    full the packet is dropped, as a router would, and NACK repair takes over. Returns False
+    while the session cannot send (ICE or DTLS not up, or closed) or on such a drop.
     """
 
-    __slots__ = ("_dtls", "_nominated")
+    __slots__ = ("_dtls", "_nominated", "_pair", "_sendto", "_addr", "_session", "_srtp",
+                 "_cdata", "_buffer", "_view", "_length")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._nominated = dtls.transport._connection._nominated
+        self._pair: Any = None
+        self._sendto: Callable[[Any, Any], int] | None = None
+        self._addr: Any = None
+        self._session: Any = None
+        self._srtp: Any = None
+        self._cdata: Any = None
+        self._buffer: Any = None
+        self._view: memoryview | None = None
+        self._length = _ffi.new("int *")
 
-    def send(self, data: bytes) -> bool:
-        dtls = self._dtls
-        pair = self._nominated.get(1)
-        if pair is None or dtls._state is not State.CONNECTED:
+    def send_parts(self, header: bytes, tail: bytes) -> bool:
+        """Send RTP ``header + tail`` (12 bytes, then extensions and payload), protected in
+        place in the SRTP session's buffer: pylibsrtp's ``protect()`` allocates and copies
+        twice per call, which at one call per subscriber and packet costs more than the
+        encryption itself."""
+        if not self._route():
             return False
-        transport = pair.protocol.transport
-        if transport is None:
+        session = self._dtls._tx_srtp
+        if session is not self._session:
+            self._session = session
+            self._srtp = session._srtp[0]
+            self._cdata = session._cdata
+            self._buffer = session._buffer
+            self._view = memoryview(session._buffer)
+        size = 12 + len(tail)
+        if size > _MAX_PLAIN:
             return False
-        transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        buffer = self._buffer
+        buffer[0:12] = header
+        buffer[12:size] = tail
+        length = self._length
+        length[0] = size
+        if _srtp.srtp_protect(self._srtp, self._cdata, length) != 0:
+            return False
+        try:
+            self._sendto(self._view[:length[0]], self._addr)  # type: ignore[index,misc]
+        except OSError:  # EAGAIN (buffer full), or the socket closed under us
+            self._pair = None
+            return False
         return True
 
-    def send_rtcp(self, data: bytes) -> bool:
-        dtls = self._dtls
+    def _route(self) -> bool:
         pair = self._nominated.get(1)
-        if pair is None or dtls._state is not State.CONNECTED:
+        if pair is not self._pair:
+            self._pair = pair
+            transport = pair.protocol.transport if pair is not None else None
+            sock = getattr(transport, "_sock", None)
+            self._sendto = sock.sendto if sock is not None else None
+            self._addr = pair.remote_addr if pair is not None else None
+        return self._sendto is not None and self._dtls._state is State.CONNECTED
+
+    def send(self, data: bytes) -> bool:
+        """Send one whole RTP packet."""
+        return self.send_parts(data[:12], data[12:])
+
+    def send_rtcp(self, data: bytes) -> bool:
+        if not self._route():
             return False
-        transport = pair.protocol.transport
-        if transport is None:
+        try:
+            self._sendto(self._dtls._tx_srtp.protect_rtcp(data), self._addr)  # type: ignore[misc]
+        except OSError:
+            self._pair = None
             return False
-        transport.sendto(dtls._tx_srtp.protect_rtcp(data), pair.remote_addr)
         return True
 
 
@@ -299,6 +353,17 @@ def check_compatibility() -> None:
                 need(dtls, name)
             need(dtls.transport, "_connection")
             need(dtls.transport._connection, "_nominated")
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+            need(transport, "_sock")
+            transport.close()
+            from pylibsrtp import Policy, Session
+
+            session = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+            for name in ("_srtp", "_cdata", "_buffer"):
+                need(session, name)
+            need(_srtp, "srtp_protect")
             for name in ("_codecs", "_headerExtensions"):
                 need(transceiver, name)
             nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aiortc import RTCRtpTransceiver
 
 from .aiortc_hooks import RtpSink, SenderAccess, negotiated_codecs, negotiated_extensions
-from .packet import ExtensionIds, RtpView, rewrite_header, with_picture_id
+from .packet import ExtensionIds, RtpView, rtp_header, with_picture_id
 
 if TYPE_CHECKING:
     from .uptrack import UpTrack
@@ -125,11 +125,11 @@ class DownTrack:
             pid = (view.picture_id + self._pid_offset) & 0x7FFF
             if self._pid_offset:
                 tail = with_picture_id(view, tail, pid)
-        data = rewrite_header(view, tail, self._payload_type, seq, ts, self._ssrc)
-        if not self._sink.send(data):
+        header = rtp_header(view, tail, self._payload_type, seq, ts, self._ssrc)
+        if not self._sink.send_parts(header, tail):
             return False
         self.packets += 1
-        self.octets += len(data)
+        self.octets += len(tail)
         last = self._last_seq
         if last is None or ((seq - last) & 0xFFFF) < 0x8000:
             self._last_seq = seq

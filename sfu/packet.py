@@ -173,13 +173,19 @@ def build_extensions(ids: ExtensionIds, audio_level: int | None, voice: bool,
     return struct.pack("!HH", _ONE_BYTE_PROFILE, len(body) // 4) + body
 
 
-def rewrite_header(view: RtpView, tail: bytes, payload_type: int, sequence_number: int,
-                   timestamp: int, ssrc: int) -> bytes:
-    """The packet as one subscriber receives it: its SSRC, payload type, sequence number and
-    timestamp in front of ``tail`` (from :meth:`RtpView.tail`). CSRCs are not forwarded."""
+def rtp_header(view: RtpView, tail: bytes, payload_type: int, sequence_number: int,
+               timestamp: int, ssrc: int) -> bytes:
+    """The 12 header bytes that go in front of ``tail`` (from :meth:`RtpView.tail`) for one
+    subscriber: its SSRC, payload type, sequence number and timestamp. CSRCs are dropped."""
     b0 = 0x80 | (0x20 if view.padding else 0) | (0x10 if tail[:2] == b"\xbe\xde" else 0)
     b1 = payload_type | (0x80 if view.marker else 0)
-    return RTP_HEADER.pack(b0, b1, sequence_number, timestamp, ssrc) + tail
+    return RTP_HEADER.pack(b0, b1, sequence_number, timestamp, ssrc)
+
+
+def rewrite_header(view: RtpView, tail: bytes, payload_type: int, sequence_number: int,
+                   timestamp: int, ssrc: int) -> bytes:
+    """The whole packet as one subscriber receives it."""
+    return rtp_header(view, tail, payload_type, sequence_number, timestamp, ssrc) + tail
 
 
 def with_picture_id(view: RtpView, tail: bytes, picture_id: int) -> bytes:

@@ -65,8 +65,8 @@ class LossySink:
         self.dropped: set[int] = set()
         self.resent: set[int] = set()
 
-    def send(self, data: bytes) -> bool:
-        seq = parse_rtp(data, ExtensionIds()).sequence_number
+    def send_parts(self, header: bytes, tail: bytes) -> bool:
+        seq = parse_rtp(header + tail, ExtensionIds()).sequence_number
         if seq in self.dropped:
             self.resent.add(seq)
         else:
@@ -74,7 +74,7 @@ class LossySink:
             if self._count % self._nth == 0:
                 self.dropped.add(seq)
                 return True
-        return self._sink.send(data)
+        return self._sink.send_parts(header, tail)
 
 
 async def test_nack_repair_from_the_packet_history(sfu):
