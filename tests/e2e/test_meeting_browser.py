@@ -233,8 +233,10 @@ def test_screen_share_reaches_the_others_and_ends(deployment: Deployment, browse
         assert viewer.page.locator("#stage .tile[data-source=screen]").count() == 1
         viewer.screenshot("3-screen-share")
         assert sharer.page.get_attribute("#btn-share", "aria-pressed") == "true"
+        assert sharer.page.locator(".tile.local[data-source=screen]").count() == 1  # the sharer's preview
         sharer.page.click("#btn-share")
         wait_for("the shared screen to disappear", lambda: screen_tile() is None, 30)
+        assert sharer.page.locator(".tile[data-source=screen]").count() == 0
         # the camera still plays after the renegotiations
         frames = viewer.frames_of()[sharer_name]
         wait_for("camera video to keep flowing", lambda: viewer.frames_of()[sharer_name] > frames + 10, 20)

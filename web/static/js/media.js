@@ -153,10 +153,14 @@ export class MediaSession extends EventTarget {
     if (!me || !this.local) return;
     const id = `${me.peer_id}:camera`;
     // a reconnection gives us a new peer id: drop the self-view of the old one
-    for (const old of [...this.tiles.tiles.values()]) if (old.local && old.id !== id) this.tiles.remove(old.id);
+    for (const old of [...this.tiles.tiles.values()]) if (old.local && old.peerId !== me.peer_id) this.tiles.remove(old.id);
     const tile = this.tiles.ensure(id, { peerId: me.peer_id, name: me.name, source: "camera", local: true });
     if (tile.videoTrack !== this.camTrack()) tile.setVideo(this.camTrack());
     tile.setAudio(this.micTrack());
+    if (this.screen) {
+      const preview = this.tiles.ensure(`${me.peer_id}:screen`, { peerId: me.peer_id, name: me.name, source: "screen", local: true });
+      if (!preview.videoTrack) preview.setVideo(this.screen.getVideoTracks()[0]);
+    }
     this._applyEnabled();
   }
 
@@ -165,6 +169,8 @@ export class MediaSession extends EventTarget {
     const track = stream.getVideoTracks()[0];
     this.screen = stream;
     track.addEventListener("ended", () => this.stopScreenShare());
+    const me = this.conn.me;
+    if (me) this.tiles.ensure(`${me.peer_id}:screen`, { peerId: me.peer_id, name: me.name, source: "screen", local: true }).setVideo(track);
     await this.queue.run(() => this._publishScreen(track));
     this.dispatchEvent(new CustomEvent("screen", { detail: true }));
   }
@@ -173,6 +179,7 @@ export class MediaSession extends EventTarget {
     if (!this.screen) return;
     for (const t of this.screen.getTracks()) t.stop();
     this.screen = null;
+    for (const tile of [...this.tiles.tiles.values()]) if (tile.local && tile.source === "screen") this.tiles.remove(tile.id);
     await this.queue.run(() => this._publishScreen(null));
     this.dispatchEvent(new CustomEvent("screen", { detail: false }));
   }
