@@ -55,8 +55,12 @@ export class MeetingConnection extends EventTarget {
     this.socket.on("connect_error", (err) => {
       this._status("reconnecting");
       // A refused login (session expired, token revoked) will not heal by retrying: go to the login page.
-      if (err && err.message === "unauthorized") window.location.reload();
-      else if (!this.socket.active) setTimeout(() => this.socket.connect(), 2000);
+      // (At most one reload a minute, in case the page loads but the socket is still refused.)
+      const last = Number(sessionStorage.getItem("hoinghi.reloaded") || 0);
+      if (err && err.message === "unauthorized" && Date.now() - last > 60000) {
+        sessionStorage.setItem("hoinghi.reloaded", String(Date.now()));
+        window.location.reload();
+      } else if (!this.socket.active) setTimeout(() => this.socket.connect(), 5000);
     });
     this.roster = new Map(); // peer_id -> roster entry, kept current between joins
     this.socket.on("participant_joined", (entry) => { if (entry && entry.peer_id) this.roster.set(entry.peer_id, entry); });
