@@ -55,7 +55,7 @@ class Room:
         return changed
 
     def info(self) -> list[TrackInfo]:
-        return [TrackInfo(t.track_id, t.peer_id, t.kind, t.source, "server" not in t._muted)
+        return [TrackInfo(t.track_id, t.peer_id, t.kind, t.source, not t.muted_by("server"))
                 for t in self.tracks.values()]
 
     # --- subscriptions -----------------------------------------------------------------------

@@ -135,6 +135,9 @@ class UpTrack:
             for down in self._down:
                 down.forward(view)
 
+    def muted_by(self, reason: str) -> bool:
+        return reason in self._muted
+
     def on_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
         self.sender_report = (ntp_timestamp, rtp_timestamp)
         for down in self._down:

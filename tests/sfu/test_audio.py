@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from sfu import ActiveSpeakerChanged, RoomConfig
 from tests.sfu.clients import ColourTrack, Subscriber, ToneTrack, publish, wait_for
+
+pytestmark = pytest.mark.slow  # real peers, several seconds of media each
 
 
 async def test_audio_tap_yields_16_khz_pcm_of_the_speaker_and_ends_on_leave(sfu):

@@ -7,10 +7,14 @@ import asyncio
 import logging
 import time
 
+import pytest
+
 from sfu.aiortc_hooks import RtpSink
 from sfu.packet import ExtensionIds, parse_rtp
 from sfu.sdp import media_sections
 from tests.sfu.clients import ColourTrack, DecodeErrors, Subscriber, publish, wait_for
+
+pytestmark = pytest.mark.slow  # real peers, several seconds of media each
 
 RED = (200, 30, 30)
 
@@ -97,6 +101,56 @@ async def test_nack_repair_from_the_packet_history(sfu):
         assert len(lossy.resent) >= 0.9 * len(lossy.dropped)
         assert down.retransmitted >= len(lossy.resent)
         assert sub.received[video.track_id].frames > frames + 20
+        assert errors.count == 0
+        await sub.close()
+        await pub.close()
+    finally:
+        logging.getLogger("aiortc").removeHandler(errors)
+
+
+async def test_packets_lost_from_the_publisher_are_recovered_over_rtx(sfu):
+    """The SFU's receive side NACKs the publisher, which answers on its RTX stream; the SFU
+    unwraps the repair and forwards it, so the subscriber never notices the loss."""
+    errors = DecodeErrors()
+    logging.getLogger("aiortc").addHandler(errors)
+    try:
+        pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+        [video] = sfu.tracks("r")
+        await sfu.join("r", "bob")
+        sub = Subscriber(sfu, "r", "bob")
+        await sub.subscribe(video.track_id)
+        await wait_for(lambda: video.track_id in sub.received
+                       and sub.received[video.track_id].frames > 5)
+
+        # test hook standing in for a lossy uplink: drop every 8th media packet on arrival
+        publish_session = sfu._rooms["r"].peers["alice"].publish
+        dtls = publish_session.pc.getTransceivers()[0].receiver.transport
+        forward = dtls._handle_rtp_data
+        media_ssrc = pub.getTransceivers()[0].sender._ssrc
+        dropped: set[int] = set()
+        repaired: set[int] = set()
+        count = 0
+
+        async def lossy(data: bytes, arrival_time_ms: int) -> None:
+            nonlocal count
+            view = parse_rtp(data, ExtensionIds())
+            if view.ssrc == media_ssrc:
+                count += 1
+                if count % 8 == 0:
+                    dropped.add(view.sequence_number)
+                    return
+            elif len(view.payload) >= 2:  # RTX: original sequence number first
+                repaired.add(int.from_bytes(view.payload[:2], "big"))
+            await forward(data, arrival_time_ms=arrival_time_ms)
+
+        dtls._handle_rtp_data = lossy
+        await wait_for(lambda: len(dropped) >= 10)
+        await asyncio.sleep(0.5)
+        dtls._handle_rtp_data = forward
+        assert len(dropped & repaired) >= 0.8 * len(dropped)
+        lost = sum(s.packetsLost for s in (await sub.pc.getStats()).values()
+                   if s.type == "inbound-rtp")
+        assert lost <= 2
         assert errors.count == 0
         await sub.close()
         await pub.close()

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from sfu import ACTIVE_SPEAKER, ActiveSpeakerChanged
 from sfu.packet import ExtensionIds, inspect_vp8, parse_rtp
 from tests.sfu.clients import ColourTrack, DecodeErrors, Subscriber, ToneTrack, publish, wait_for
+
+pytestmark = pytest.mark.slow  # real peers, several seconds of media each
 
 RED, BLUE = (200, 30, 30), (30, 30, 200)
 
