@@ -160,6 +160,11 @@ async def resolve_session(session: AsyncSession, session_id: str, now: datetime 
         return None
     if await session.get(RevokedPointToken, row.point_token_hash) is not None:
         return None
+    now = now or utcnow()
+    if row.expires_at - now < POINT_SESSION_LIFETIME / 2:
+        # A room PC in daily use must never be asked for its token again: slide the expiry.
+        row.expires_at = now + POINT_SESSION_LIFETIME
+        await session.commit()
     return _principal_of_point(point)
 
 

@@ -86,3 +86,17 @@ async def test_first_admin_only_on_an_empty_installation(db_sessions) -> None:
         principal = await authenticate_password(session, "admin", password)
         assert principal is not None and principal.role == "admin"
         assert await create_first_admin(session) is None
+
+
+async def test_point_sessions_slide_while_in_use(db_sessions) -> None:
+    from meetings.accounts import POINT_SESSION_LIFETIME
+
+    token = new_point_token()
+    async with db_sessions() as session:
+        (await session.get(BridgePoint, "tinh-uy")).token_hash = hash_point_token(token)
+        await session.commit()
+        session_id = await open_session(session, await authenticate_point_token(session, token), point_token=token)
+        day_20 = utcnow() + timedelta(days=20)
+        assert await resolve_session(session, session_id, now=day_20) is not None  # used on day 20: extended
+        assert await resolve_session(session, session_id, now=day_20 + POINT_SESSION_LIFETIME - timedelta(hours=1))
+        assert await resolve_session(session, session_id, now=day_20 + 3 * POINT_SESSION_LIFETIME) is None
