@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.control_models import AuditEntry
@@ -63,14 +63,13 @@ async def _head(session: AsyncSession, meeting_id: int) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-async def append(session: AsyncSession, meeting_id: int, actor: Actor, action: str, **details: Any) -> AuditEntry:
-    """Add one entry (not committed: the caller commits it with the change it records)."""
-    return (await append_many(session, meeting_id, [(actor, action, details)]))[0]
+async def append(session: AsyncSession, meeting_id: int, actor: Actor, action: str, **details: Any) -> str:
+    """Add one entry (not committed: the caller commits it with the change it records); returns its hash."""
+    return await append_many(session, meeting_id, [(actor, action, details)])
 
 
-async def append_many(
-    session: AsyncSession, meeting_id: int, entries: list[tuple[Actor, str, dict[str, Any]]]
-) -> list[AuditEntry]:
+async def append_many(session: AsyncSession, meeting_id: int, entries: list[tuple[Actor, str, dict[str, Any]]]) -> str:
+    """Add entries in one INSERT (a batch of ballots writes hundreds); returns the new head hash."""
     seq, prev = await _head(session, meeting_id)
     at = utcnow()
     rows = []
@@ -78,16 +77,14 @@ async def append_many(
         seq += 1
         text = canonical_details(details)
         digest = entry_hash(prev, meeting_id, seq, at, actor.key, actor.name, action, text)
-        rows.append(
-            AuditEntry(
-                meeting_id=meeting_id, seq=seq, at=at, actor=actor.key, actor_name=actor.name,
-                action=action, details=text, prev_hash=prev, hash=digest,
-            )
-        )
+        rows.append({
+            "meeting_id": meeting_id, "seq": seq, "at": at, "actor": actor.key, "actor_name": actor.name,
+            "action": action, "details": text, "prev_hash": prev, "hash": digest,
+        })
         prev = digest
-    session.add_all(rows)
-    await session.flush()
-    return rows
+    if rows:
+        await session.execute(insert(AuditEntry), rows)
+    return prev
 
 
 @dataclass(frozen=True)

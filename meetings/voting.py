@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import audit
@@ -280,7 +280,7 @@ async def cast_ballots(session: AsyncSession, vote: OpenVote, ballots: Iterable[
     deltas = dict.fromkeys(VOTE_OPTIONS, 0)
     for b in accepted:
         deltas[b.choice] += 1
-    session.add_all(VoteVoter(vote_id=vote.id, account_id=b.account_id) for b in accepted)
+    await session.execute(insert(VoteVoter), [{"vote_id": vote.id, "account_id": b.account_id} for b in accepted])
     await session.execute(
         update(VoteCount)
         .where(VoteCount.vote_id == vote.id)
@@ -288,11 +288,13 @@ async def cast_ballots(session: AsyncSession, vote: OpenVote, ballots: Iterable[
     )
     entries: list[tuple[audit.Actor, str, dict[str, Any]]] = []
     now = utcnow()
+    if not vote.secret:
+        await session.execute(insert(VoteOpenChoice), [
+            {"vote_id": vote.id, "account_id": b.account_id, "choice": b.choice, "cast_at": now} for b in accepted])
     for b in accepted:
         details: dict[str, Any] = {"vote_id": vote.id}
         if not vote.secret:
             details["choice"] = b.choice
-            session.add(VoteOpenChoice(vote_id=vote.id, account_id=b.account_id, choice=b.choice, cast_at=now))
         entries.append((audit.Actor(f"account:{b.account_id}", b.name), "vote_cast", details))
     await audit.append_many(session, vote.meeting_id, entries)
     return accepted

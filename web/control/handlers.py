@@ -283,8 +283,8 @@ def register_events(hub: ControlHub) -> None:
     async def vote_cast(sid: str, payload: dict[str, Any]) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True), choice=F(str, required=True))
         box = await hub.vote_box(meeting_id, p["vote_id"])
-        await box.cast(caller, p["choice"])
-        return ok(vote_id=p["vote_id"])
+        ballots = await box.cast(caller, p["choice"])
+        return ok(vote_id=p["vote_id"], ballots=ballots)
 
     @on("vote_hands")
     async def vote_hands(sid: str, payload: dict[str, Any]) -> Ack:

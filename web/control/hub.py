@@ -40,14 +40,15 @@ class VoteBox:
     def __init__(self, hub: "ControlHub", vote: voting.OpenVote) -> None:
         self.hub = hub
         self.vote = vote
-        self.pending: list[tuple[voting.Ballot, asyncio.Future[bool]]] = []
+        self.pending: list[tuple[voting.Ballot, asyncio.Future[int]]] = []
         self.in_flight: set[int] = set()
         self.closing = False
         self._writer: asyncio.Task[None] | None = None
         self._broadcast: asyncio.TimerHandle | None = None
         self._last_broadcast = 0.0
 
-    async def cast(self, caller: Caller, choice: Any) -> None:
+    async def cast(self, caller: Caller, choice: Any) -> int:
+        """Queue a ballot and wait until it is committed; returns the ballots counted by then."""
         if self.closing:
             raise MeetingError("conflict", "this vote is closing")
         voting.check_ballot(self.vote, caller, choice)
@@ -55,13 +56,15 @@ class VoteBox:
         if caller.account_id in self.in_flight:
             raise MeetingError("conflict", "you have already voted")
         self.in_flight.add(caller.account_id)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.pending.append((voting.Ballot(caller.account_id, caller.name, choice), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         try:
-            if not await future:
+            counted = await future
+            if counted < 0:
                 raise MeetingError("conflict", "you have already voted")
+            return counted
         finally:
             self.in_flight.discard(caller.account_id)
 
@@ -80,9 +83,10 @@ class VoteBox:
                         future.set_exception(error)
                 continue
             counted = {b.account_id for b in accepted}
+            total = len(self.vote.voted)
             for ballot, future in batch:
                 if not future.done():
-                    future.set_result(ballot.account_id in counted)
+                    future.set_result(total if ballot.account_id in counted else -1)
                     counted.discard(ballot.account_id)  # a duplicate in the same batch is refused
             if accepted:
                 self.schedule_tally()
