@@ -77,6 +77,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+def raise_priority(pid: int, nice: int) -> None:
+    """Run ``pid`` (every thread: Linux nice values are per thread) at ``-nice``.
+
+    This box is shared with other engineers' test runs; without this a single-threaded
+    server gets its fair share of a loaded CPU, not the core it needs, and latency then
+    measures the neighbours. Janus's threads get the same treatment. Needs root; skipped
+    (and said) otherwise."""
+    if nice <= 0:
+        return
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.setpriority(os.PRIO_PROCESS, int(task.name), -nice)
+    except (PermissionError, FileNotFoundError, ProcessLookupError) as error:
+        print(f"  (could not raise priority of {pid}: {error})", file=sys.stderr)
+
+
 def local_address() -> str:
     """The interface address aioice pairs use (it skips loopback)."""
     for adapter in ifaddr.get_adapters():
@@ -121,7 +137,7 @@ def free_port() -> int:
 
 
 def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
-            seconds: float) -> Result:
+            seconds: float, nice: int) -> Result:
     load = str(HERE / "sfu_load.py")
     children: list[Process] = []
     try:
@@ -146,6 +162,8 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
             if status != "ready":
                 print(f"  warning ({target}): subscribers {status}", file=sys.stderr)
         time.sleep(1.0)  # let the first key frames and RTCP settle
+        for pid in [server_pid] + [child.popen.pid for child in children]:
+            raise_priority(pid, nice)
         cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
         for process in subscribers:
             process.send("start")
@@ -164,23 +182,23 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
             child.stop()
 
 
-def run_sfu(size: Size, media: Path, seconds: float) -> Result:
+def run_sfu(size: Size, media: Path, seconds: float, nice: int) -> Result:
     port = free_port()
     server = Process([str(HERE / "sfu_server.py"), str(port)])
     try:
         if server.line(60) != "ready":
             raise RuntimeError("SFU server not ready")
         return measure("sfu", f"http://127.0.0.1:{port}", server.popen.pid, size, media,
-                       seconds)
+                       seconds, nice)
     finally:
         server.stop()
 
 
-def run_janus(size: Size, media: Path, seconds: float, folder: Path) -> Result:
+def run_janus(size: Size, media: Path, seconds: float, folder: Path, nice: int) -> Result:
     janus = sfu_janus.JanusServer(folder, local_address())
     pid = janus.start()
     try:
-        return measure("janus", janus.url, pid, size, media, seconds)
+        return measure("janus", janus.url, pid, size, media, seconds, nice)
     finally:
         janus.stop()
 
@@ -190,6 +208,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="16 and 128 streams, 5 s windows")
     parser.add_argument("--seconds", type=float, help="measurement window per run")
     parser.add_argument("--sizes", help="comma-separated subscriber stream counts")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="run servers and load generators at nice -N while measuring "
+                             "(the box is shared; 0 leaves priorities alone)")
     args = parser.parse_args()
     sizes = [s for s in SIZES if not args.quick or s.streams <= 128]
     if args.sizes:
@@ -207,10 +228,13 @@ def main() -> None:
         for size in sizes:
             print(f"… {size.streams} streams: {size.publishers} publishers x "
                   f"{size.subscribers} subscribers", file=sys.stderr, flush=True)
-            ours = run_sfu(size, media, seconds)
-            janus = run_janus(size, media, seconds, Path(tmp) / f"janus-{size.streams}")
+            ours = run_sfu(size, media, seconds, args.nice)
+            janus = run_janus(size, media, seconds, Path(tmp) / f"janus-{size.streams}",
+                              args.nice)
             rows.append((size, ours, janus))
 
+    print(f"{seconds:.0f} s windows; servers and load generators at nice {-args.nice}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'streams':>7} {'pkt/s':>7} {'SFU cpu%':>8} {'µs/pkt':>7} {'Janus cpu%':>10} "
           f"{'µs/pkt':>7} {'ratio':>6} {'audio p50/p99 ms':>17} {'video p50/p99 ms':>17} "
           f"{'loss':>7} {'Janus p50/p99 ms':>17} {'Janus loss':>10}")

@@ -89,7 +89,9 @@ class RtpView:
 
     @property
     def payload(self) -> bytes:
-        return self.data[self.payload_offset:]
+        """The payload without RTP padding."""
+        end = len(self.data) - (self.data[-1] if self.padding else 0)
+        return self.data[self.payload_offset:max(self.payload_offset, end)]
 
     def tail(self, ids: ExtensionIds) -> bytes:
         """Extension block (with the subscriber's ids) + payload, shared by every subscriber
@@ -270,12 +272,13 @@ def ts_newer(a: int, b: int) -> bool:
 
 
 def rtx_original(view: RtpView, payload_type: int, ssrc: int) -> bytes | None:
-    """The original packet carried in an RTX retransmission (RFC 4588), header extensions
-    dropped (the forwarding path re-creates the ones it maps)."""
+    """The original packet carried in an RTX retransmission (RFC 4588), without padding or
+    header extensions (the forwarding path re-creates the ones it maps); None for the
+    padding-only packets senders use to probe bandwidth."""
     payload = view.payload
-    if len(payload) < 2:
+    if len(payload) <= 2:
         return None
     seq = _U16.unpack_from(payload)[0]
-    b0 = 0x80 | (0x20 if view.padding else 0)
+    b0 = 0x80
     b1 = payload_type | (0x80 if view.marker else 0)
     return RTP_HEADER.pack(b0, b1, seq, view.timestamp, ssrc) + payload[2:]

@@ -187,7 +187,7 @@ class PublishSession:
             return
         original = rtx_original(view, route.payload_type, route.media_ssrc)
         repaired = parse_rtp(original, ExtensionIds()) if original else None
-        if repaired is not None and repaired.payload_offset < len(repaired.data):
+        if repaired is not None:
             route.feed.repaired(repaired.sequence_number)
             up.handle_repair(repaired)
 

@@ -114,6 +114,14 @@ def test_rtx_unwrap_restores_the_original_packet():
     assert original.timestamp == 9000 and original.payload == b"media"
 
 
+def test_rtx_padding_only_probes_are_ignored_and_padding_is_stripped():
+    probe = struct.pack("!BBHII", 0xA0, 97, 78, 9000, 555) + b"\x00" * 255 + b"\xff"
+    assert rtx_original(parse_rtp(probe, ExtensionIds()), 96, 42) is None
+    padded = struct.pack("!BBHII", 0xA0, 97, 79, 9000, 555) + b"\x04\xd2media" + b"\x00\x00\x03"
+    original = parse_rtp(rtx_original(parse_rtp(padded, ExtensionIds()), 96, 42), ExtensionIds())
+    assert original.sequence_number == 1234 and original.payload == b"media" and not original.padding
+
+
 def test_malformed_packets_are_rejected():
     assert parse_rtp(b"\x80\x60", ExtensionIds()) is None
     assert parse_rtp(b"\x40" + b"\x00" * 11, ExtensionIds()) is None  # version 1
