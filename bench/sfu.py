@@ -78,18 +78,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def raise_priority(pid: int, nice: int) -> None:
-    """Run ``pid`` (every thread: Linux nice values are per thread) at ``-nice``.
+    """Run ``pid`` at ``-nice``: its scheduler autogroup (every child here starts its own
+    session, so each gets its own group) and every thread (nice is per thread).
 
-    This box is shared with other engineers' test runs; without this a single-threaded
-    server gets its fair share of a loaded CPU, not the core it needs, and latency then
-    measures the neighbours. Janus's threads get the same treatment. Needs root; skipped
-    (and said) otherwise."""
+    This box is shared with other engineers' test runs and the kernel groups CPU time by
+    session (autogroup): without this a single-threaded server gets a fraction of a core,
+    not the core it needs, and latency measures the neighbours. Janus gets the same
+    treatment. Needs root; skipped (and said) otherwise."""
     if nice <= 0:
         return
     try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(-nice))
         for task in Path(f"/proc/{pid}/task").iterdir():
             os.setpriority(os.PRIO_PROCESS, int(task.name), -nice)
-    except (PermissionError, FileNotFoundError, ProcessLookupError) as error:
+    except OSError as error:
         print(f"  (could not raise priority of {pid}: {error})", file=sys.stderr)
 
 
@@ -107,7 +109,8 @@ class Process:
 
     def __init__(self, args: list[str]) -> None:
         self.popen = subprocess.Popen([PYTHON, *args], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, bufsize=1)
+                                      stdout=subprocess.PIPE, text=True, bufsize=1,
+                                      start_new_session=True)
 
     def line(self, timeout: float) -> str:
         ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
@@ -147,6 +150,8 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
         children.append(publishers)
         if publishers.line(60) != "ready":
             raise RuntimeError("publishers not ready")
+        raise_priority(server_pid, nice)
+        raise_priority(publishers.popen.pid, nice)
         time.sleep(0.5)
         subscribers = []
         per = -(-size.subscribers // size.processes)
@@ -157,13 +162,13 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
                 "prefix": f"s{k}_"})])
             children.append(process)
             subscribers.append(process)
+            raise_priority(process.popen.pid, nice)
         for process in subscribers:
             status = process.line(180)
             if status != "ready":
                 print(f"  warning ({target}): subscribers {status}", file=sys.stderr)
         time.sleep(1.0)  # let the first key frames and RTCP settle
-        for pid in [server_pid] + [child.popen.pid for child in children]:
-            raise_priority(pid, nice)
+        raise_priority(server_pid, nice)  # again: threads Janus started meanwhile
         cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
         for process in subscribers:
             process.send("start")

@@ -94,7 +94,8 @@ admin: {{
         log = open(self.folder / "janus.log", "wb")
         self.process = subprocess.Popen(
             ["janus", "-F", str(self.folder), "-C", str(self.folder / "janus.jcfg"), "-o"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

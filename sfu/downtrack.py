@@ -182,13 +182,13 @@ class DownTrack:
     def handle_nack(self, lost: list[int]) -> None:
         """Resend what the subscriber lost from the source's history (same rewriting)."""
         source = self.source
-        if source is None or source.history is None or self._sync_needed:
+        if source is None or self._sync_needed:
             return
         for seq in lost:
             src_seq = (seq - self._seq_offset) & 0xFFFF
             if ((src_seq - self._first_seq) & 0xFFFF) >= 0x8000:
                 continue  # from before the current source or sync point
-            view = source.history.get(src_seq)
+            view = source.replay(src_seq)
             if view is not None and self._send(view):
                 self.retransmitted += 1
 

@@ -36,10 +36,16 @@ class ExtensionIds:
 
     @classmethod
     def from_uris(cls, uri_to_id: dict[str, int]) -> ExtensionIds:
-        return cls(
-            audio_level=uri_to_id.get(URI_AUDIO_LEVEL),
-            abs_send_time=uri_to_id.get(URI_ABS_SEND_TIME),
-        )
+        """One shared instance per mapping, so the per-packet check in :meth:`RtpView.tail`
+        is an identity test."""
+        key = (uri_to_id.get(URI_AUDIO_LEVEL), uri_to_id.get(URI_ABS_SEND_TIME))
+        ids = _INTERNED.get(key)
+        if ids is None:
+            ids = _INTERNED[key] = cls(audio_level=key[0], abs_send_time=key[1])
+        return ids
+
+
+_INTERNED: dict[tuple[int | None, int | None], ExtensionIds] = {}
 
 
 class RtpView:
@@ -61,7 +67,8 @@ class RtpView:
         "audio_level",
         "voice",
         "abs_send_time",
-        "_tails",
+        "_tail_ids",
+        "_tail",
         "keyframe",
         "picture_id_offset",
         "picture_id",
@@ -81,7 +88,8 @@ class RtpView:
         self.audio_level: int | None = None
         self.voice = False
         self.abs_send_time: bytes | None = None
-        self._tails: dict[ExtensionIds, bytes] = {}
+        self._tail_ids: ExtensionIds | None = None
+        self._tail = b""
         self.keyframe = False
         self.picture_id_offset = -1
         self.picture_id = 0
@@ -95,12 +103,13 @@ class RtpView:
 
     def tail(self, ids: ExtensionIds) -> bytes:
         """Extension block (with the subscriber's ids) + payload, shared by every subscriber
-        that negotiated the same ids: built once per packet, not once per subscriber."""
-        tail = self._tails.get(ids)
-        if tail is None:
-            tail = build_extensions(ids, self.audio_level, self.voice, self.abs_send_time)
-            tail += self.data[self.payload_offset:]
-            self._tails[ids] = tail
+        that negotiated the same ids: built once per packet, not once per subscriber (all
+        subscribe sessions are offered by the SFU, so their ids normally agree)."""
+        if ids is self._tail_ids or ids == self._tail_ids:
+            return self._tail
+        tail = build_extensions(ids, self.audio_level, self.voice, self.abs_send_time)
+        tail += self.data[self.payload_offset:]
+        self._tail_ids, self._tail = ids, tail
         return tail
 
 

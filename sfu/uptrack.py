@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .packet import RtpView, inspect_h264, inspect_vp8
+from .packet import ExtensionIds, RtpView, inspect_h264, inspect_vp8, parse_rtp
 
 if TYPE_CHECKING:
     from .downtrack import DownTrack
@@ -22,20 +22,24 @@ PLI_INTERVAL = 0.5  # seconds: at most one keyframe request per source per inter
 
 
 class PacketHistory:
-    """The last :data:`HISTORY_SIZE` packets of one source, by sequence number."""
+    """The last :data:`HISTORY_SIZE` packets of one source, by sequence number.
+
+    Keeps the packets' bytes, not their parsed views: bytes are invisible to the cyclic
+    garbage collector, so a long history does not make every full collection (a pause of the
+    whole forwarding path) longer; the rare NACK re-parses what it resends."""
 
     __slots__ = ("_slots",)
 
     def __init__(self) -> None:
-        self._slots: list[RtpView | None] = [None] * HISTORY_SIZE
+        self._slots: list[bytes | None] = [None] * HISTORY_SIZE
 
     def put(self, view: RtpView) -> None:
-        self._slots[view.sequence_number & (HISTORY_SIZE - 1)] = view
+        self._slots[view.sequence_number & (HISTORY_SIZE - 1)] = view.data
 
-    def get(self, sequence_number: int) -> RtpView | None:
-        view = self._slots[sequence_number & (HISTORY_SIZE - 1)]
-        if view is not None and view.sequence_number == sequence_number:
-            return view
+    def get(self, sequence_number: int) -> bytes | None:
+        data = self._slots[sequence_number & (HISTORY_SIZE - 1)]
+        if data is not None and (data[2] << 8 | data[3]) == sequence_number:
+            return data
         return None
 
 
@@ -134,6 +138,18 @@ class UpTrack:
         if self.forwarding:
             for down in self._down:
                 down.forward(view)
+
+    def replay(self, sequence_number: int) -> RtpView | None:
+        """A packet from the history, parsed again, for a retransmission."""
+        if self.history is None:
+            return None
+        data = self.history.get(sequence_number)
+        if data is None:
+            return None
+        view = parse_rtp(data, ExtensionIds())
+        if view is not None and self._inspect is not None:
+            self._inspect(view)
+        return view
 
     def muted_by(self, reason: str) -> bool:
         return reason in self._muted

@@ -1,5 +1,4 @@
-"""Fixtures for the SFU tests: an Sfu that is closed after each test, and a check that the
-test left no asyncio task behind."""
+"""Fixtures for the SFU tests: an Sfu (closed after each test) and the events it emitted."""
 
 from __future__ import annotations
 
