@@ -114,6 +114,10 @@ class DownTrack:
             self._sync(view)
         elif ((self._first_seq - view.sequence_number) & 0xFFFF) - 1 < 0x7FFF:
             return  # older than the packet this stream (re)started from
+        elif ((view.sequence_number - self._first_seq) & 0xFFFF) > 0x4000:
+            # keep the start marker within half the sequence space of the newest packet, or
+            # serial-number comparison with it would flip after 32768 packets
+            self._first_seq = (view.sequence_number - 0x4000) & 0xFFFF
         self._send(view)
 
     def _send(self, view: RtpView) -> bool:

@@ -270,16 +270,6 @@ def inspect_h264(view: RtpView) -> None:
         view.keyframe = bool(fu & 0x80) and (fu & 0x1F) == 5
 
 
-def seq_newer(a: int, b: int) -> bool:
-    """RFC 3550 serial-number comparison of 16-bit sequence numbers: is ``a`` after ``b``?"""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000
-
-
-def ts_newer(a: int, b: int) -> bool:
-    """The same for 32-bit RTP timestamps."""
-    return a != b and ((a - b) & 0xFFFFFFFF) < 0x80000000
-
-
 def rtx_original(view: RtpView, payload_type: int, ssrc: int) -> bytes | None:
     """The original packet carried in an RTX retransmission (RFC 4588), without padding or
     header extensions (the forwarding path re-creates the ones it maps); None for the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiortc import RTCConfiguration
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from .audiotap import AudioTap
 from .publish import PublishSession
@@ -33,8 +33,6 @@ class Peer:
         await self.subscribe.close()
 
 
-def configuration(ice_servers: list) -> RTCConfiguration:
+def configuration(ice_servers: list[RTCIceServer]) -> RTCConfiguration:
     """The SFU's sessions: max-bundle keeps one ICE/DTLS transport per session."""
-    from aiortc import RTCBundlePolicy
-
     return RTCConfiguration(iceServers=list(ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCIceServer
+from aiortc import RTCIceServer, RTCPeerConnection
 
 from .aiortc_hooks import check_compatibility
 from .audiotap import AudioTap
@@ -213,7 +213,8 @@ class Sfu:
         if offer is not None:
             self._emit(SubscriberOffer(room.room_id, peer.peer_id, offer, peer.subscribe.mids()))
 
-    def _watch_state(self, room_id: str, peer_id: str, session: str, pc) -> None:
+    def _watch_state(self, room_id: str, peer_id: str, session: str,
+                     pc: RTCPeerConnection) -> None:
         @pc.on("connectionstatechange")
         def changed() -> None:
             self._emit(PeerStateChanged(room_id, peer_id, session, pc.connectionState))
