@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CONNECT_BATCH = 20
+CONNECT_BATCH = 10
 CAST_WINDOW_S = 1.0
 
 
@@ -230,13 +230,15 @@ def run(n: int, processes: int) -> dict[str, float]:
     acks = [(acked - sent) * 1000 for sent, acked, k in casts if k > 0]
     final_held = min((seen[-1][1] if seen else 0) for seen in tallies)
     counted = closed["result"]["ballots"] if closed.get("ok") else 0
-    # Lost: a client that could not connect or got no ok ack, a client whose last tally misses a
-    # ballot, a ballot the closed vote does not count.
-    lost = (n - sum(1 for _, _, k in casts if k > 0)) + max(0, n - final_held) + (n - counted)
+    # Lost: a cast without an ok ack, a client whose last tally misses a ballot, a ballot the closed
+    # vote does not count. Clients that could not connect and join cast nothing: `unconnected`.
+    unconnected = sum(r["failed"] for r in results)
+    lost = (len(casts) - sum(1 for _, _, k in casts if k > 0)) + max(0, len(casts) - final_held) + (len(casts) - counted)
     return {
         "clients": n, "processes": processes, "connect_s": connect_s,
         "vote_p50_ms": percentile(latencies, 0.5), "vote_p99_ms": percentile(latencies, 0.99),
         "ack_p50_ms": percentile(acks, 0.5), "ack_p99_ms": percentile(acks, 0.99), "counted": counted, "lost": lost,
+        "unconnected": unconnected,
     }
 
 
@@ -252,13 +254,14 @@ def main() -> None:
         r = rows[-1]
         print(f"  {n} clients done: p50 {r['vote_p50_ms']:.0f} ms, p99 {r['vote_p99_ms']:.0f} ms, lost {r['lost']}",
               file=sys.stderr, flush=True)
-    print(f"{'clients':>8} {'procs':>5} {'connect s':>9} {'ack p50':>8} {'ack p99':>8} {'vote p50':>9} {'vote p99':>9} {'counted':>8} {'lost':>5}")
+    print(f"{'clients':>8} {'procs':>5} {'connect s':>9} {'ack p50':>8} {'ack p99':>8} {'vote p50':>9} {'vote p99':>9} {'counted':>8} {'lost':>5} {'unconn':>6}")
     for r in rows:
         print(f"{r['clients']:>8} {r['processes']:>5} {r['connect_s']:>9.1f} {r['ack_p50_ms']:>8.1f} {r['ack_p99_ms']:>8.1f} "
-              f"{r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} {r['counted']:>8} {r['lost']:>5}")
+              f"{r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} {r['counted']:>8} {r['lost']:>5} {r['unconnected']:>6}")
     print("(vote = from a ballot's cast until every client holds a tally that includes it; ms)")
     for r in rows:
-        print(f"control clients={r['clients']} vote_p50_ms={r['vote_p50_ms']:.1f} vote_p99_ms={r['vote_p99_ms']:.1f} lost={r['lost']}")
+        print(f"control clients={r['clients']} vote_p50_ms={r['vote_p50_ms']:.1f} vote_p99_ms={r['vote_p99_ms']:.1f} lost={r['lost']}"
+              + (f" unconnected={r['unconnected']}" if r["unconnected"] else ""))
 
 
 if __name__ == "__main__":
