@@ -72,10 +72,10 @@ def received(recorder: Recorder):
     return views
 
 
-def assert_continuous(views) -> None:
+def assert_continuous(views, max_ts_step: int = 90000) -> None:
     for a, b in zip(views, views[1:]):
         assert b.sequence_number == (a.sequence_number + 1) & 0xFFFF
-        assert ((b.timestamp - a.timestamp) & 0xFFFFFFFF) < 90000
+        assert ((b.timestamp - a.timestamp) & 0xFFFFFFFF) <= max_ts_step
         assert (b.picture_id - a.picture_id) & 0x7FFF in (0, 1)
     assert {v.ssrc for v in views} == {views[0].ssrc} and views[0].payload_type == 97
 
@@ -129,7 +129,7 @@ async def test_pause_resume_and_nack_map_to_the_right_packets():
         source.send_frame()
     views = received(recorder)
     assert len(views) == 20 + 10  # resumed at the key frame of frame 40 (frames 40-44)
-    assert_continuous(views)
+    assert_continuous(views, max_ts_step=31 * 3000)  # the same source: real time passed
 
     out = views[-3].sequence_number
     down.handle_nack([out, views[0].sequence_number])  # before the resume: not ours to resend
