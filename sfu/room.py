@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .downtrack import DownTrack
 from .events import ActiveSpeakerChanged, RoomConfig, SfuEvent, TrackInfo
 from .peer import Peer
 from .speaker import SpeakerDetector
@@ -60,19 +59,17 @@ class Room:
 
     # --- subscriptions -----------------------------------------------------------------------
 
-    def subscribe(self, peer: Peer, track_id: str) -> DownTrack | None:
+    def subscribe(self, peer: Peer, track_id: str) -> None:
+        """Add a down-track for ``track_id`` (a known track or :data:`ACTIVE_SPEAKER`)."""
         if track_id in peer.subscribe.down:
-            return None
+            return
         if track_id == ACTIVE_SPEAKER:
-            down = peer.subscribe.add(ACTIVE_SPEAKER, "video", ACTIVE_SPEAKER_MIME,
-                                      self._speaker_camera(peer), ACTIVE_SPEAKER)
+            peer.subscribe.add(ACTIVE_SPEAKER, "video", ACTIVE_SPEAKER_MIME,
+                               self._speaker_camera(peer), ACTIVE_SPEAKER)
         else:
-            up = self.tracks.get(track_id)
-            if up is None or up.peer_id == peer.peer_id:
-                raise KeyError(track_id)
-            down = peer.subscribe.add(track_id, up.kind, up.mime_type, up, up.peer_id)
+            up = self.tracks[track_id]
+            peer.subscribe.add(track_id, up.kind, up.mime_type, up, up.peer_id)
         self.apply_video_last_n(peer)
-        return down
 
     # --- audio levels, active speaker, Last-N ------------------------------------------------
 

@@ -25,7 +25,7 @@ from .events import (
 )
 from .peer import Peer, configuration
 from .publish import PublishSession
-from .room import Room
+from .room import ACTIVE_SPEAKER, Room
 from .subscribe import SubscribeSession
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,13 @@ class Sfu:
     async def subscribe(self, room_id: str, peer_id: str, track_ids: list[str]) -> str | None:
         """Forward these tracks (or :data:`ACTIVE_SPEAKER`) to the peer. Returns an offer for
         its subscribe session, or None when nothing changed or an earlier offer still awaits
-        its answer (the changes then arrive as a :class:`SubscriberOffer` event)."""
+        its answer (the changes then arrive as a :class:`SubscriberOffer` event). Raises
+        KeyError, changing nothing, if a track is unknown or the peer's own."""
         room, peer = self._peer(room_id, peer_id)
+        for track_id in track_ids:
+            up = room.tracks.get(track_id)
+            if track_id != ACTIVE_SPEAKER and (up is None or up.peer_id == peer_id):
+                raise KeyError(f"no track {track_id!r} to subscribe to in room {room_id!r}")
         async with self._locks[room_id, peer_id]:
             for track_id in track_ids:
                 room.subscribe(peer, track_id)
