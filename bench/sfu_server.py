@@ -2,7 +2,7 @@
 
 Run by bench/sfu.py: ``python bench/sfu_server.py PORT``; prints ``ready`` once listening.
 Endpoints take and return JSON: /join, /publish, /subscribe (every track of the other
-peers), /answer, /stats (packets sent to subscribers so far).
+peers), /answer. Exits when its standard input closes.
 """
 
 from __future__ import annotations
@@ -43,17 +43,9 @@ def app(sfu: Sfu) -> web.Application:
         await sfu.answer(ROOM, body["peer"], body["sdp"])
         return web.json_response({})
 
-    async def stats(request: web.Request) -> web.Response:
-        room = sfu._rooms.get(ROOM)
-        sent = 0
-        if room is not None:
-            sent = sum(d.packets for p in room.peers.values() for d in p.subscribe.down.values())
-        return web.json_response({"sent": sent})
-
     application = web.Application(client_max_size=4 * 1024 * 1024)
     application.add_routes([web.post("/join", join), web.post("/publish", publish),
-                            web.post("/subscribe", subscribe), web.post("/answer", answer),
-                            web.get("/stats", stats)])
+                            web.post("/subscribe", subscribe), web.post("/answer", answer)])
     return application
 
 
