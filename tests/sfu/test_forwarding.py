@@ -53,6 +53,16 @@ async def test_subscriber_decodes_video_and_hears_audio_first_frame_within_a_sec
         assert all(near(c, RED) for _, c in video().colours)
         assert min(audio().energy[10:]) > 1000  # a 0.3 full-scale tone, not silence
         assert errors.count == 0
+        # sender reports carry the forwarded counts (aiortc's own sender would report zero)
+        sent = 0
+        for _ in range(100):
+            reports = [s for s in (await sub.pc.getStats()).values()
+                       if s.type == "remote-outbound-rtp" and s.kind == "video"]
+            sent = max([r.packetsSent for r in reports], default=0)
+            if sent:
+                break
+            await asyncio.sleep(0.1)
+        assert sent > 0
         await sub.close()
         await pub.close()
     finally:

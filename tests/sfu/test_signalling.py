@@ -61,3 +61,21 @@ async def test_keyframe_on_request(sfu):
     await sfu.request_keyframe("r", video.track_id)
     await wait_for(lambda: up.keyframes.sent > sent)
     await pub.close()
+
+
+async def test_screen_share_is_a_third_track_and_always_flows(sfu):
+    pub = await publish(sfu, "r", "alice", ColourTrack((200, 30, 30)), ToneTrack(),
+                        ColourTrack((30, 200, 30)), sources={"2": "screen"})
+    by_source = {t.source: t.track_id for t in sfu.tracks("r")}
+    assert set(by_source) == {"camera", "microphone", "screen"}
+    await sfu.join("r", "bob")
+    bob = Subscriber(sfu, "r", "bob")
+    await sfu.set_last_n("r", "bob", 0, [])  # no camera at all …
+    await bob.subscribe(by_source["camera"], by_source["screen"])
+    screen = lambda: bob.received.get(by_source["screen"])  # noqa: E731
+    await wait_for(lambda: screen() is not None and screen().frames > 10)  # … screens still
+    assert abs(screen().colours[-1][1][1] - 200) < 40
+    camera = bob.received.get(by_source["camera"])
+    assert camera is None or camera.frames == 0
+    await bob.close()
+    await pub.close()
