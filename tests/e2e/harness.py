@@ -140,11 +140,11 @@ ice_servers = []
                 for person in self.people:
                     account = await add_account(session, person.username, person.role, PASSWORD, person.name)
                     person.id = account.id
-                chair, secretary, delegate = self.people
+                chair, secretary, *delegates = self.people  # everyone after the secretary is a delegate
                 self.meeting_id = await create_meeting(
                     session, room_id="phong-hop", title="Họp thử nghiệm trực tuyến",
                     scheduled_start=datetime.now(timezone.utc), chair_id=chair.id, secretary_id=secretary.id,
-                    delegates=[(delegate.id, None)],
+                    delegates=[(delegate.id, None) for delegate in delegates],
                 )
         finally:
             await engine.dispose()

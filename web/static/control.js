@@ -33,7 +33,8 @@
       remove_person: "Mời ra khỏi cuộc họp", lobby: "Phòng chờ", admit: "Cho vào", reject: "Từ chối",
       confirm_remove: "Mời người này ra khỏi cuộc họp?", mute_requested: "Chủ tọa đề nghị bạn tắt micrô.",
       removed: "Bạn đã được mời ra khỏi cuộc họp.", error: "Lỗi", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
-      you: "bạn", item: "Mục",
+      you: "bạn", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
+      no_votes: "Chưa có biểu quyết.",
     },
     en: {
       meeting: "Meeting", status_scheduled: "Scheduled", status_open: "In session", status_closed: "Closed",
@@ -58,6 +59,7 @@
       confirm_remove: "Remove this person from the meeting?", mute_requested: "The chair asks you to mute your microphone.",
       removed: "You have been removed from the meeting.", error: "Error",
       secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", item: "Item",
+      participated: "Members taking part", cancelled: "CANCELLED", no_votes: "No votes yet.",
     },
   };
   const lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
@@ -70,6 +72,23 @@
   let socket = null;
   let panel = null;
   let countdownTimer = null;
+  let pressing = false; // a mouse button or finger is down on the panel: redraw after the click
+  let pending = false; // a redraw was put off
+  let pressTimer = null;
+
+  // What the user has typed or chosen, by field key: the panel is redrawn on every broadcast,
+  // and a redraw must neither lose a half-typed form nor move the focus.
+  const drafts = {};
+  function field(tag, key, attrs, ...children) {
+    const el = h(tag, { ...attrs, "data-k": key }, ...children);
+    const checkbox = el.type === "checkbox";
+    if (key in drafts) { if (checkbox) el.checked = drafts[key]; else el.value = drafts[key]; }
+    el.addEventListener(checkbox || tag === "select" ? "change" : "input", () => {
+      drafts[key] = checkbox ? el.checked : el.value;
+    });
+    return el;
+  }
+  const forget = (...keys) => { for (const k of keys) delete drafts[k]; };
 
   function h(tag, attrs, ...children) {
     const el = document.createElement(tag);
@@ -140,15 +159,15 @@
     })) : h("p", { class: "hn-empty" }, t("no_items"));
     let form = null;
     if (is("chair", "secretary") && S.meeting && S.meeting.status !== "closed") {
-      const title = h("input", { placeholder: t("title"), maxlength: "500", required: true });
-      const presenter = h("input", { placeholder: t("presenter"), maxlength: "200" });
-      const minutes = h("input", { type: "number", min: "1", max: "1440", placeholder: t("minutes") });
-      form = h("form", { class: "hn-form", onsubmit: async (e) => {
+      const title = field("input", "agenda.title", { placeholder: t("title"), "aria-label": t("title"), maxlength: "500", required: true });
+      const presenter = field("input", "agenda.presenter", { placeholder: t("presenter"), "aria-label": t("presenter"), maxlength: "200" });
+      const minutes = field("input", "agenda.minutes", { type: "number", min: "1", max: "1440", placeholder: t("minutes"), "aria-label": t("minutes") });
+      form = h("form", { class: "hn-form hn-agenda-form", onsubmit: async (e) => {
         e.preventDefault();
         const payload = { title: title.value, presenter: presenter.value };
         if (minutes.value) payload.planned_minutes = parseInt(minutes.value, 10);
-        if ((await call("agenda_add", payload)).ok) { title.value = ""; presenter.value = ""; minutes.value = ""; }
-      } }, title, presenter, minutes, h("button", { type: "submit" }, t("add_item")));
+        if ((await call("agenda_add", payload)).ok) { forget("agenda.title", "agenda.presenter", "agenda.minutes"); render(); }
+      } }, title, presenter, minutes, h("button", { type: "submit", class: "primary" }, t("add_item")));
     }
     return section(t("agenda"), items, form);
   }
@@ -191,21 +210,22 @@
           is("chair") ? grantControls(r) : null,
           r.requester === S.key ? button(t("withdraw"), () => call("speak_withdraw", { request_id: r.id }), "subtle") : null)))));
     } else if (!sp.floor) parts.push(h("p", { class: "hn-empty" }, t("no_requests")));
-    if (is("delegate", "point") && S.meeting && S.meeting.status === "open") {
-      const topic = h("input", { placeholder: t("topic"), maxlength: "500" });
-      const name = is("point") ? h("input", { placeholder: t("on_behalf"), maxlength: "200" }) : null;
-      parts.push(h("form", { class: "hn-form", onsubmit: async (e) => {
+    const waiting = sp.queue.some((r) => r.requester === S.key) || (sp.floor && sp.floor.requester === S.key);
+    if ((is("point") || (is("delegate") && !waiting)) && S.meeting && S.meeting.status === "open") {
+      const topic = field("input", "speak.topic", { placeholder: t("topic"), "aria-label": t("topic"), maxlength: "500" });
+      const name = is("point") ? field("input", "speak.name", { placeholder: t("on_behalf"), "aria-label": t("on_behalf"), maxlength: "200" }) : null;
+      parts.push(h("form", { class: "hn-form hn-speak-form", onsubmit: async (e) => {
         e.preventDefault();
         const payload = { topic: topic.value };
         if (name && name.value.trim()) payload.on_behalf_of = name.value;
-        if ((await call("speak_request", payload)).ok) { topic.value = ""; if (name) name.value = ""; }
+        if ((await call("speak_request", payload)).ok) { forget("speak.topic", "speak.name"); render(); }
       } }, name, topic, h("button", { type: "submit", class: "primary" }, t("request_speak"))));
     }
     return section(t("speakers"), parts);
   }
 
   function grantControls(r) {
-    const seconds = h("input", { type: "number", min: "0", max: "3600", value: "300", class: "hn-seconds", title: t("seconds") });
+    const seconds = field("input", `grant.${r.id}`, { type: "number", min: "0", max: "3600", value: "300", class: "hn-seconds", title: t("seconds"), "aria-label": t("seconds") });
     return [seconds,
       button(t("grant"), () => call("speak_grant", { request_id: r.id, time_limit_s: parseInt(seconds.value || "0", 10) }), "primary"),
       button(t("deny"), () => call("speak_deny", { request_id: r.id }), "subtle")];
@@ -226,7 +246,7 @@
     if (v) {
       parts.push(h("div", { class: "hn-vote-title" }, v.title, v.secret ? h("span", { class: "hn-badge" }, t("secret")) : null));
       parts.push(h("div", { class: "hn-meta" },
-        `${t(v.threshold)} · ${t("required")}: ${v.required}/${v.total_members} · ${t("quorum")}: ${v.quorum}`));
+        `${t(v.threshold)} · ${t("total_members")}: ${v.total_members} · ${t("required")}: ${v.required} · ${t("quorum")}: ${v.quorum}`));
       if (S.tally) parts.push(tallyLine(S.tally, v));
       if (v.you_may_vote && !S.voted) {
         parts.push(h("div", { class: "hn-ballot", role: "group", "aria-label": t("voting") },
@@ -241,7 +261,7 @@
       const seats = S.key && S.key.startsWith("point:") ? (v.hand_seats || {})[S.key.slice(6)] : 0;
       if (is("point") && seats) {
         const inputs = Object.fromEntries(["yes", "no", "abstain"].map((o) =>
-          [o, h("input", { type: "number", min: "0", max: String(seats), value: "0", title: t(o) })]));
+          [o, field("input", `hands.${v.id}.${o}`, { type: "number", min: "0", max: String(seats), value: "0", title: t(o) })]));
         parts.push(h("form", { class: "hn-form", onsubmit: (e) => {
           e.preventDefault();
           const counts = Object.fromEntries(Object.entries(inputs).map(([o, i]) => [o, parseInt(i.value || "0", 10)]));
@@ -256,33 +276,46 @@
           button(t("cancel_vote"), () => call("vote_cancel", { vote_id: v.id }), "subtle")));
       }
     } else if (is("chair") && S.meeting && S.meeting.status === "open") {
-      const title = h("input", { placeholder: t("vote_title"), maxlength: "500", required: true });
-      const secret = h("input", { type: "checkbox" });
-      const threshold = h("select", {}, h("option", { value: "majority" }, t("majority")),
+      // the vote is on the current agenda item (the server's default): its title is the default motion
+      const current = S.agenda && S.agenda.items.find((i) => i.state === "current");
+      const title = field("input", "vote.title", { placeholder: t("vote_title"), "aria-label": t("vote_title"), maxlength: "500", required: true });
+      if (current && !("vote.title" in drafts)) title.value = current.title;
+      const secret = field("input", "vote.secret", { type: "checkbox" });
+      const threshold = field("select", "vote.threshold", { "aria-label": t("threshold") }, h("option", { value: "majority" }, t("majority")),
         h("option", { value: "two_thirds" }, t("two_thirds")));
-      parts.push(h("form", { class: "hn-form", onsubmit: async (e) => {
+      parts.push(h("form", { class: "hn-form hn-vote-form", onsubmit: async (e) => {
         e.preventDefault();
         const ack = await call("vote_open", { title: title.value, secret: secret.checked, threshold: threshold.value });
-        if (ack.ok) title.value = "";
-      } }, title, h("label", {}, secret, " ", t("secret")), threshold, h("button", { type: "submit", class: "primary" }, t("open_vote"))));
+        if (ack.ok) { forget("vote.title", "vote.secret", "vote.threshold"); render(); }
+      } }, current ? h("div", { class: "hn-meta hn-vote-item" }, `${t("item")}: ${current.title}`) : null,
+        title, h("label", { class: "hn-check" }, secret, " ", t("secret")), threshold,
+        h("button", { type: "submit", class: "primary" }, t("open_vote"))));
     }
+    if (!parts.length && !S.results.length) parts.push(h("p", { class: "hn-empty" }, t("no_votes")));
     if (S.results.length) parts.push(h("div", { class: "hn-results" }, h("h4", {}, t("results")), S.results.slice().reverse().map(renderResult)));
     return section(t("voting"), parts);
   }
 
   function renderResult(r) {
+    // by bridge point: ballots from devices, the show of hands, and per option what is known
+    // (an open vote: ballots + hands; a secret vote: only the hands, counted in the room)
+    const OPTIONS = ["yes", "no", "abstain"];
+    const anyHands = r.by_point.some((g) => g.hand_seats || g.hands);
+    const perOption = !r.secret || anyHands;
+    const sum = (c) => (c ? c.yes + c.no + c.abstain : 0);
     const rows = r.by_point.map((g) => h("tr", {},
-      h("td", {}, g.point_id ? g.name : t("browsers")),
+      h("th", { scope: "row" }, g.point_id ? g.name : t("browsers")),
       h("td", {}, `${g.ballots}/${g.eligible}`),
-      h("td", {}, g.hands ? `${g.hands.yes}/${g.hands.no}/${g.hands.abstain}` : "—"),
-      r.secret ? null : h("td", {}, g.counts ? `${g.counts.yes}/${g.counts.no}/${g.counts.abstain}` : "")));
-    return h("details", { class: "hn-result" + (r.passed ? " passed" : " rejected"), open: true },
-      h("summary", {}, `${r.title}: `, h("strong", {}, r.state === "cancelled" ? t("cancel_vote") : r.passed ? t("passed") : t("rejected"))),
-      h("div", {}, `${t("yes")} ${r.yes} · ${t("no")} ${r.no} · ${t("abstain")} ${r.abstain} · ${t("total_members")} ${r.total_members} · ${t("required")} ${r.required}`),
-      h("div", { class: "hn-meta" }, `${t("quorum")} ${r.participated}/${r.quorum}: ${r.quorum_met ? t("quorum_met") : t("quorum_not_met")}`),
+      anyHands ? h("td", {}, g.hand_seats ? `${sum(g.hands)}/${g.hand_seats}` : "—") : null,
+      perOption ? OPTIONS.map((o) => h("td", {}, r.secret ? (g.hands ? String(g.hands[o]) : "—") : String(g.counts ? g.counts[o] : 0))) : null));
+    const state = r.state === "cancelled" ? t("cancelled") : r.passed ? t("passed") : t("rejected");
+    return h("details", { class: "hn-result" + (r.state === "cancelled" ? " cancelled" : r.passed ? " passed" : " rejected"), open: true },
+      h("summary", {}, `${r.title}: `, h("strong", {}, state)),
+      h("div", { class: "hn-counts" }, `${t("yes")} ${r.yes} · ${t("no")} ${r.no} · ${t("abstain")} ${r.abstain} · ${t("total_members")} ${r.total_members} · ${t("required")} ${r.required}`),
+      h("div", { class: "hn-meta" }, `${t("participated")}: ${r.participated} · ${t("quorum")}: ${r.quorum} · ${r.quorum_met ? t("quorum_met") : t("quorum_not_met")}`),
       h("table", { class: "hn-breakdown" }, h("caption", {}, t("by_point")),
-        h("tr", {}, h("th", {}, ""), h("th", {}, t("ballots")), h("th", {}, `${t("hands")} (${t("yes")}/${t("no")}/${t("abstain")})`),
-          r.secret ? null : h("th", {}, `${t("yes")}/${t("no")}/${t("abstain")}`)), rows),
+        h("tr", {}, h("th", {}, ""), h("th", { scope: "col" }, t("ballots")), anyHands ? h("th", { scope: "col" }, t("hands")) : null,
+          perOption ? OPTIONS.map((o) => h("th", { scope: "col" }, t(o))) : null), rows),
       r.names ? h("div", { class: "hn-names" }, ["yes", "no", "abstain"].map((o) =>
         r.names[o].length ? h("div", {}, h("strong", {}, `${t(o)}: `), r.names[o].join(", ")) : null),
         r.not_voted && r.not_voted.length ? h("div", {}, h("strong", {}, `${t("not_voted")}: `), r.not_voted.join(", ")) : null) : null);
@@ -298,7 +331,7 @@
       h("span", { class: "dot", title: p.connected ? t("connected") : t("disconnected") }), p.name,
       p.headcount != null ? h("span", { class: "hn-meta" }, ` — ${t("headcount")}: ${p.headcount}`) : null))));
     if (is("point") && S.meeting && S.meeting.status !== "closed") {
-      const n = h("input", { type: "number", min: "0", max: "10000", placeholder: t("headcount") });
+      const n = field("input", "headcount", { type: "number", min: "0", max: "10000", placeholder: t("headcount"), "aria-label": t("headcount") });
       parts.push(h("form", { class: "hn-form", onsubmit: (e) => {
         e.preventDefault();
         if (n.value !== "") call("headcount_report", { headcount: parseInt(n.value, 10) });
@@ -311,30 +344,52 @@
     if (!is("chair", "secretary")) return null;
     const parts = [];
     if (S.lobby.length) {
-      parts.push(h("h4", {}, t("lobby")), h("ul", { class: "hn-lobby" }, S.lobby.map((g) => h("li", {}, g.name,
+      if (is("chair")) parts.push(h("h4", {}, t("lobby")));
+      parts.push(h("ul", { class: "hn-lobby" }, S.lobby.map((g) => h("li", {}, g.name,
         button(t("admit"), () => call("lobby_admit", { peer_id: g.peer_id }), "primary"),
         button(t("reject"), () => call("lobby_reject", { peer_id: g.peer_id }), "subtle")))));
     }
     if (is("chair")) {
       const people = new Map();
       for (const e of S.roster.values()) if (e.key !== S.key) people.set(e.key, e);
-      parts.push(h("h4", {}, t("participants")), h("ul", { class: "hn-people" }, [...people.values()].map((e) => h("li", {},
+      if (S.lobby.length) parts.push(h("h4", {}, t("participants")));
+      parts.push(h("ul", { class: "hn-people" }, [...people.values()].map((e) => h("li", {},
         e.name, h("span", { class: "hn-actions" },
           button(t("mute"), () => call("moderate_mute", { target: e.key }), "subtle"),
           e.role === "chair" ? null : button(t("remove_person"), () => {
             if (window.confirm(t("confirm_remove"))) call("moderate_remove", { target: e.key });
           }, "danger"))))));
     }
-    return parts.length ? section(t("lobby") + " · " + t("participants"), parts) : null;
+    return parts.length ? section(S.lobby.length && is("chair") ? `${t("lobby")} · ${t("participants")}` : S.lobby.length ? t("lobby") : t("participants"), parts) : null;
   }
 
   function render() {
     if (!panel) return;
-    const focused = document.activeElement && panel.contains(document.activeElement);
-    if (focused && document.activeElement.tagName === "INPUT") return; // do not disturb typing; next update redraws
-    panel.replaceChildren(
+    const active = panel.contains(document.activeElement) ? document.activeElement : null;
+    // a click in progress: the button under the pointer must still be there on release
+    if (pressing) { pending = true; return; }
+    pending = false;
+    const key = active && active.dataset.k;
+    let selection = null;
+    try { if (key && active.selectionStart != null) selection = [active.selectionStart, active.selectionEnd]; } catch (_) { /* number inputs */ }
+    // (replaceChildren, like append, would turn a null into the text "null": keep only nodes)
+    panel.replaceChildren(...[
       S.error ? h("div", { class: "hn-error", role: "alert" }, S.error) : null,
-      renderMeeting(), renderAgenda(), renderSpeakers(), renderVote(), renderAttendance(), renderModeration());
+      renderMeeting(), renderAgenda(), renderSpeakers(), renderVote(), renderAttendance(), renderModeration(),
+    ].filter(Boolean));
+    if (key) {
+      const again = panel.querySelector(`[data-k="${CSS.escape(key)}"]`);
+      if (again) {
+        again.focus({ preventScroll: true });
+        try { if (selection) again.setSelectionRange(...selection); } catch (_) { /* not a text field */ }
+      }
+    }
+  }
+
+  function released() {
+    if (!pressing) return;
+    clearTimeout(pressTimer);
+    setTimeout(() => { pressing = false; if (pending) render(); }, 0); // after the click has been handled
   }
 
   function tick() {
@@ -390,8 +445,16 @@
     const hn = window.hoinghi;
     panel = document.getElementById("control-panel");
     if (!hn || !hn.socket || !panel) return;
-    panel.classList.add("hn-control");
-    panel.addEventListener("focusout", () => setTimeout(render, 0));
+    if (!panel.classList.contains("hn-control")) {
+      panel.classList.add("hn-control");
+      panel.addEventListener("pointerdown", () => {
+        pressing = true;
+        clearTimeout(pressTimer);
+        pressTimer = setTimeout(() => { pressing = true; released(); }, 5000); // a release we never saw
+      });
+      document.addEventListener("pointerup", released, true);
+      document.addEventListener("pointercancel", released, true);
+    }
     bind(hn.socket);
     S.roster = new Map(((event.detail && event.detail.roster) || []).map((e) => [e.peer_id, e]));
     refresh();
