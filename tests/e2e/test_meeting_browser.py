@@ -174,10 +174,11 @@ def test_three_browsers_and_a_point_see_and_hear_each_other(deployment: Deployme
             client.screenshot("1-all")
             assert not client.dark_tiles(), f"{client.name}: black tiles {client.dark_tiles()}"
         # the active speaker is highlighted and the connection-quality indicator is lit on every page
-        wait_for("an active-speaker highlight on every page",
-                 lambda: [c.name for c in clients if c.page.locator(".tile.speaking").count() == 0] or True, 30)
+        wait_for("one active-speaker highlight on every page",
+                 lambda: all(c.page.locator(".tile.speaking").count() == 1 for c in clients), 60)
         for client in clients:
-            assert client.page.get_attribute("#quality", "data-level") in ("good", "fair"), client.name
+            # The level itself depends on how loaded the machine is; that it is measured does not.
+            assert client.page.get_attribute("#quality", "data-level") in ("good", "fair", "poor"), client.name
         # the TV screen shows someone large on its stage and the rest in the strip
         assert point.page.locator("#stage .tile").count() >= 1
         assert point.page.locator("#tiles .tile").count() >= 1
