@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ifaddr
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[0] = str(HERE.parent)  # the repository root, so that `bench` is importable
@@ -67,9 +66,11 @@ class Result:
         return max(0.0, 1 - self.received / max(1, self.expected))
 
     def percentile(self, kind: str | None, q: float) -> float:
-        values = (self.latency["audio"] + self.latency["video"]) if kind is None \
-            else self.latency[kind]
-        return float(np.percentile(values, q)) if values else float("nan")
+        values = sorted((self.latency["audio"] + self.latency["video"]) if kind is None
+                        else self.latency[kind])
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(q / 100 * len(values)))]
 
 
 def cpu_seconds(pid: int) -> float:

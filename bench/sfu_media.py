@@ -8,11 +8,13 @@ packetiser: real descriptors, picture ids, a key frame every 2 s) and 20 ms Opus
 from __future__ import annotations
 
 import fractions
+import math
 import pickle
+import random
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 from av import AudioFrame, VideoFrame
@@ -29,15 +31,20 @@ class Media:
     audio: list[bytes]  # one Opus payload per 20 ms
 
 
-def make(width: int = 480, height: int = 270, bitrate: int = 350_000) -> Media:
+def make(width: int = 480, height: int = 272, bitrate: int = 350_000) -> Media:
+    """Encode the loop (a few seconds of CPU, once per benchmark run). No numpy: the
+    benchmark needs only the runtime dependencies."""
     encoder = Vp8Encoder()
     encoder.target_bitrate = bitrate
-    rng = np.random.default_rng(1)
-    noise = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    noise = random.Random(1).randbytes(width * height * 2)  # scrolled: every frame differs
+    grey = bytes([128]) * (width * height // 4)
     video = []
     for n in range(FPS * SECONDS):
-        img = np.roll(noise, n * 4, axis=1) // 2 + 64
-        frame = VideoFrame.from_ndarray(img, format="rgb24")
+        frame = VideoFrame(width, height, "yuv420p")
+        shift = (n * 4) % width
+        frame.planes[0].update(noise[shift:shift + width * height])
+        frame.planes[1].update(grey)
+        frame.planes[2].update(grey)
         frame.pts = n * 90000 // FPS
         frame.time_base = fractions.Fraction(1, 90000)
         payloads, _ = encoder.encode(frame, force_keyframe=n % GOP == 0)
@@ -46,9 +53,10 @@ def make(width: int = 480, height: int = 270, bitrate: int = 350_000) -> Media:
     audio: list[bytes] = []
     samples = AUDIO_RATE // 50
     for n in range(50 * SECONDS):
-        t = (np.arange(samples) + n * samples) / AUDIO_RATE
-        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
-        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        pcm = array("h", (int(8000 * math.sin(2 * math.pi * 440 * (i + n * samples) / AUDIO_RATE))
+                          for i in range(samples)))
+        frame = AudioFrame(format="s16", layout="mono", samples=samples)
+        frame.planes[0].update(pcm.tobytes())
         frame.sample_rate = AUDIO_RATE
         frame.pts = n * samples
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
