@@ -11,7 +11,9 @@ server's CPU time over the measurement window comes from /proc/PID/stat and is d
 packets subscribers received in that window. Latency is publisher send -> subscriber receive
 (both clocks are the system-wide CLOCK_MONOTONIC), so it includes two hops of the loopback
 stack and the subscriber process's own queueing; loss = 1 - received / expected by sequence
-number. One line per size: ``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
+number. "wait%" is the time the SFU was runnable but waiting for a CPU (schedstat): when it
+is high the box, shared with other work, set the pace. One line per size:
+``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ SIZES = [Size(16, 1, 8, 1), Size(128, 2, 32, 2), Size(512, 4, 64, 4)]
 @dataclass
 class Result:
     cpu_s: float
+    wait_s: float  # time the server's threads were runnable but waiting for a CPU
     seconds: float
     received: int
     expected: int
@@ -94,6 +97,19 @@ def raise_priority(pid: int, nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, int(task.name), -nice)
     except OSError as error:
         print(f"  (could not raise priority of {pid}: {error})", file=sys.stderr)
+
+
+def runqueue_wait_seconds(pid: int) -> float:
+    """Summed over the process's threads: time spent runnable but not running
+    (/proc/PID/task/TID/schedstat, second field, ns). High means the box, not the server,
+    set the pace."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total / 1e9
 
 
 def local_address() -> str:
@@ -171,14 +187,16 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
         time.sleep(1.0)  # let the first key frames and RTCP settle
         raise_priority(server_pid, nice)  # again: threads Janus started meanwhile
         cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
+        wait0 = runqueue_wait_seconds(server_pid)
         for process in subscribers:
             process.send("start")
         time.sleep(seconds)
         for process in subscribers:
             process.send("stop")
         cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
+        wait1 = runqueue_wait_seconds(server_pid)
         results = [json.loads(process.line(60)) for process in subscribers]
-        return Result(cpu_s=cpu1 - cpu0, seconds=t1 - t0,
+        return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
                       received=sum(r["received"] for r in results),
                       expected=sum(r["expected"] for r in results),
                       latency={k: [x for r in results for x in r["latency"][k]]
@@ -241,12 +259,14 @@ def main() -> None:
 
     print(f"{seconds:.0f} s windows; servers and load generators at nice {-args.nice}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'streams':>7} {'pkt/s':>7} {'SFU cpu%':>8} {'µs/pkt':>7} {'Janus cpu%':>10} "
+    print(f"{'streams':>7} {'pkt/s':>7} {'SFU cpu%':>8} {'wait%':>6} {'µs/pkt':>7} "
+          f"{'Janus cpu%':>10} "
           f"{'µs/pkt':>7} {'ratio':>6} {'audio p50/p99 ms':>17} {'video p50/p99 ms':>17} "
           f"{'loss':>7} {'Janus p50/p99 ms':>17} {'Janus loss':>10}")
     for size, ours, janus in rows:
         print(f"{size.streams:>7} {ours.received / ours.seconds:>7.0f} "
-              f"{100 * ours.cpu_s / ours.seconds:>8.1f} {ours.cpu_per_packet_us:>7.1f} "
+              f"{100 * ours.cpu_s / ours.seconds:>8.1f} {100 * ours.wait_s / ours.seconds:>6.1f} "
+              f"{ours.cpu_per_packet_us:>7.1f} "
               f"{100 * janus.cpu_s / janus.seconds:>10.1f} {janus.cpu_per_packet_us:>7.1f} "
               f"{ours.cpu_per_packet_us / janus.cpu_per_packet_us:>6.2f} "
               f"{ours.percentile('audio', 50):>8.2f}/{ours.percentile('audio', 99):<8.2f} "
@@ -266,7 +286,9 @@ def main() -> None:
               f"video_p99_ms={ours.percentile('video', 99):.2f} "
               f"janus_lat_p50_ms={janus.percentile(None, 50):.2f} "
               f"janus_lat_p99_ms={janus.percentile(None, 99):.2f} "
-              f"janus_loss={janus.loss:.4f} pkt_per_s={ours.received / ours.seconds:.0f}")
+              f"janus_loss={janus.loss:.4f} pkt_per_s={ours.received / ours.seconds:.0f} "
+              f"sfu_cpu_pct={100 * ours.cpu_s / ours.seconds:.1f} "
+              f"sfu_runq_wait_pct={100 * ours.wait_s / ours.seconds:.1f}")
 
 
 if __name__ == "__main__":
