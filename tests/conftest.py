@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -16,6 +15,7 @@ from meetings.config import load_rooms_config
 from meetings.db import create_engine, session_factory, sqlite_url, upgrade_schema
 from meetings.config_sync import sync_rooms_config
 from tests.pg_server import PostgresServer, PostgresUnavailable
+from tests.ports import free_port
 from web.app import create_app
 from web.settings import Settings
 from web.state import STATE, AppState
@@ -49,12 +49,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings.build(config_path=SAMPLE_ROOMS, data_dir=tmp_path / "data", database_url=database_url, port=free_port())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -10,11 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.ports import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -26,12 +27,6 @@ def _bin_dir() -> Path:
     if not candidates:
         raise PostgresUnavailable("PostgreSQL server binaries not found (apt-get install postgresql)")
     return Path(candidates[-1]).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -51,7 +46,7 @@ class PostgresServer:
             entry = pwd.getpwnam(user)
             os.chown(directory, entry.pw_uid, entry.pw_gid)
         data = directory / "data"
-        port = _free_port()
+        port = free_port()
 
         def run(*args: str) -> None:
             command = list(args)

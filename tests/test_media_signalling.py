@@ -5,7 +5,6 @@ import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
-import pytest
 import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_ROOMS, free_port
+from tests.conftest import SAMPLE_ROOMS
+from tests.ports import free_port
 
 
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen:

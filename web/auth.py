@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import select
 
 from meetings.accounts import (
+    POINT_SESSION_LIFETIME,
+    SESSION_LIFETIME,
     Principal,
     authenticate_password,
     authenticate_point_token,
@@ -17,7 +20,7 @@ from meetings.accounts import (
 )
 from meetings.models import Meeting
 from web.pages import render, text
-from web.state import AppState, app_state
+from web.state import app_state
 
 SESSION_COOKIE = "hoinghi_session"
 PRINCIPAL = web.RequestKey("hoinghi_principal", Principal)
@@ -33,11 +36,16 @@ async def principal_of(request: web.Request) -> Principal | None:
         return await resolve_session(session, session_id)
 
 
-def _set_session_cookie(state: AppState, response: web.StreamResponse, session_id: str, max_age: int) -> None:
+def _logged_in(
+    request: web.Request, session_id: str, page: str, lifetime: timedelta, summary: dict[str, str]
+) -> web.Response:
+    """JSON clients get the summary, forms go to the page; both get the session cookie."""
+    response = web.json_response({"ok": True, **summary}) if _wants_json(request) else _see_other(page)
     response.set_cookie(
-        SESSION_COOKIE, session_id, max_age=max_age, httponly=True, samesite="Strict",
-        secure=state.settings.uses_tls, path="/",
+        SESSION_COOKIE, session_id, max_age=int(lifetime.total_seconds()), httponly=True, samesite="Strict",
+        secure=app_state(request).settings.uses_tls, path="/",
     )
+    return response
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:
@@ -84,13 +92,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         error = text(request, "login_failed" if username and password else "login_missing")
         return render(request, "login", status=401, province=state.config.province.name, error=error, username=username)
     log.info("login", extra={"account_id": principal.id, "remote": request.remote})
-    response: web.StreamResponse
-    if _wants_json(request):
-        response = web.json_response({"ok": True, "name": principal.name, "role": principal.role})
-    else:
-        response = _see_other("/home")
-    _set_session_cookie(state, response, session_id, max_age=12 * 3600)
-    return response
+    return _logged_in(request, session_id, "/home", SESSION_LIFETIME, {"name": principal.name, "role": principal.role})
 
 
 async def point_login(request: web.Request) -> web.StreamResponse:
@@ -107,13 +109,7 @@ async def point_login(request: web.Request) -> web.StreamResponse:
         return render(request, "point_login", status=401, province=state.config.province.name,
                       error=text(request, "point_login_failed"))
     log.info("point login", extra={"point_id": principal.id, "remote": request.remote})
-    response: web.StreamResponse
-    if _wants_json(request):
-        response = web.json_response({"ok": True, "point": principal.id, "name": principal.name})
-    else:
-        response = _see_other("/point")
-    _set_session_cookie(state, response, session_id, max_age=30 * 86400)
-    return response
+    return _logged_in(request, session_id, "/point", POINT_SESSION_LIFETIME, {"point": principal.id, "name": principal.name})
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

@@ -23,7 +23,8 @@ from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, sqlite_url, upgrade_schema
 from meetings.meetings_service import create_meeting
 from meetings.point_tokens import hash_point_token, new_point_token
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
+from tests.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "mật khẩu thử nghiệm 2026"

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.harness import CHROMIUM, PASSWORD, TONE_HZ, Deployment, chromium_args, write_tone_wav
+from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -35,20 +35,6 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         yield deployment
     finally:
         deployment.stop()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    wav = write_tone_wav(tmp_path / "tone.wav")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(wav))
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
