@@ -30,6 +30,7 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ from aiortc.rtp import (
     RtcpSrPacket,
     pack_remb_fci,
 )
-
+from pylibsrtp import Policy, Session
 from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _srtp
 
@@ -358,8 +359,6 @@ def check_compatibility() -> None:
                 asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
             need(transport, "_sock")
             transport.close()
-            from pylibsrtp import Policy, Session
-
             session = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
             for name in ("_srtp", "_cdata", "_buffer"):
                 need(session, name)
@@ -371,8 +370,6 @@ def check_compatibility() -> None:
                 need(nack, name)
         finally:
             await pc.close()
-
-    import concurrent.futures
 
     try:
         asyncio.get_running_loop()
