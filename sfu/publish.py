@@ -118,7 +118,7 @@ class PublishSession:
                        media_ssrc=section.ssrcs[0] if section.ssrcs else None)
         up = self._make_track(
             track_id=f"{self.peer_id}:{section.mid}", peer_id=self.peer_id,
-            kind=section.kind, source=source, mid=section.mid, mime_type=mime,
+            kind=section.kind, source=source, mime_type=mime,
             clock_rate=codec.clockRate, send_pli=route.send_pli)
         route.up = up
         route.payload_type = codec.payloadType

@@ -80,6 +80,11 @@ class Room:
                 self._set_speaker(current.peer_id if current is not None else None)
             self.apply_audio_last_n()
 
+    def silence(self, up: UpTrack) -> None:
+        """A microphone muted by the chair stops counting as a speaker at once."""
+        if self.speakers.remove(up):
+            self._set_speaker(None)
+
     def _set_speaker(self, peer_id: str | None) -> None:
         if peer_id == self.active_speaker:
             return

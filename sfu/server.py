@@ -114,11 +114,15 @@ class Sfu:
 
     async def set_forwarding(self, room_id: str, peer_id: str, kind: str, enabled: bool
                              ) -> None:
-        """Server-side mute of a publisher's tracks of ``kind`` (floor control)."""
+        """Server-side mute of a publisher's tracks of ``kind`` (floor control). A muted
+        microphone stops counting for the active speaker (an ActiveSpeakerChanged(None)
+        follows if it was the speaker); the audio tap still hears it."""
         room, peer = self._peer(room_id, peer_id)
         for up in peer.publish.tracks.values():
             if up.kind == kind:
                 up.mute("server", not enabled)
+                if kind == "audio" and not enabled:
+                    room.silence(up)
 
     async def request_keyframe(self, room_id: str, track_id: str) -> None:
         room = self._rooms[room_id]

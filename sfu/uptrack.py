@@ -80,14 +80,12 @@ class KeyframeRequester:
 class UpTrack:
     """One track a peer publishes (camera, microphone or screen) and its subscribers."""
 
-    def __init__(self, *, track_id: str, peer_id: str, kind: str, source: str, mid: str,
-                 mime_type: str, clock_rate: int, send_pli: Callable[[], None],
+    def __init__(self, *, track_id: str, peer_id: str, kind: str, source: str, mime_type: str, clock_rate: int, send_pli: Callable[[], None],
                  on_audio_level: Callable[[UpTrack, int], None] | None = None) -> None:
         self.track_id = track_id
         self.peer_id = peer_id
         self.kind = kind
         self.source = source
-        self.mid = mid
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self.forwarding = True
@@ -104,10 +102,6 @@ class UpTrack:
             inspect_vp8 if mime == "video/vp8" else inspect_h264 if mime == "video/h264"
             else None)
 
-    @property
-    def down_tracks(self) -> tuple[DownTrack, ...]:
-        return self._down
-
     def attach(self, down: DownTrack) -> None:
         self._down = (*self._down, down)
 
@@ -121,7 +115,9 @@ class UpTrack:
             self._inspect(view)
             self.history.put(view)  # type: ignore[union-attr]
         elif self.kind == "audio":
-            if view.audio_level is not None and self._on_audio_level is not None:
+            # a publisher muted by the chair cannot become the active speaker
+            if (view.audio_level is not None and self._on_audio_level is not None
+                    and "server" not in self._muted):
                 self._on_audio_level(self, view.audio_level)
             for listener in self.audio_listeners:
                 listener(view)

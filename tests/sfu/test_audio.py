@@ -98,3 +98,20 @@ async def test_last_n_video_shows_recent_speakers_and_pinned(sfu, events):
     for pc in (alice, bob):
         await pc.close()
     await carol.close()
+
+
+async def test_a_microphone_muted_by_the_chair_is_not_the_active_speaker(sfu, events):
+    alice = await publish(sfu, "r", "alice", ToneTrack(0.5))
+    bob_voice = ToneTrack(0.0)
+    bob = await publish(sfu, "r", "bob", bob_voice)
+    speakers = lambda: [e.peer_id for e in events if isinstance(e, ActiveSpeakerChanged)]  # noqa: E731
+    await wait_for(lambda: speakers() == ["alice"])
+
+    await sfu.set_forwarding("r", "alice", "audio", False)
+    assert speakers() == ["alice", None]
+    await asyncio.sleep(1.0)  # alice still talks loudly, muted
+    assert speakers() == ["alice", None]
+    bob_voice.amplitude = 0.2
+    await wait_for(lambda: speakers()[-1] == "bob")
+    for pc in (alice, bob):
+        await pc.close()

@@ -51,7 +51,7 @@ class Source:
 
 
 def make_up(name: str) -> UpTrack:
-    return UpTrack(track_id=f"{name}:0", peer_id=name, kind="video", source="camera", mid="0",
+    return UpTrack(track_id=f"{name}:0", peer_id=name, kind="video", source="camera",
                    mime_type="video/VP8", clock_rate=90000, send_pli=lambda: None)
 
 
