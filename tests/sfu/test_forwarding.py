@@ -10,7 +10,6 @@ import threading
 import time
 import weakref
 
-import pytest
 from aiortc import RTCSessionDescription
 
 from sfu import SubscriberOffer, TrackPublished, TrackUnpublished
