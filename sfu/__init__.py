@@ -20,7 +20,8 @@ two peer connections managed by the SFU:
 Track ids are ``"<peer_id>:<mid>"`` (see :meth:`Sfu.tracks`); :data:`ACTIVE_SPEAKER` is a
 pseudo track that always shows the active speaker's camera.
 
-Commands: join, leave, publish, subscribe, unsubscribe, answer, request_keyframe,
+Commands: join, leave, publish, subscribe, unsubscribe, set_subscriptions (exactly these
+tracks, one offer), answer, subscriptions, request_keyframe,
 set_forwarding (floor control), set_last_n (active speakers + pinned videos),
 configure_room (:class:`RoomConfig`: N loudest audio streams), audio_tap, tracks, close.
 Events: TrackPublished, TrackUnpublished, ActiveSpeakerChanged, PeerStateChanged,

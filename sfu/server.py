@@ -157,6 +157,23 @@ class Sfu:
                 peer.subscribe.remove(track_id)
             return await peer.subscribe.offer()
 
+    async def set_subscriptions(self, room_id: str, peer_id: str, track_ids: list[str]
+                                ) -> str | None:
+        """Make the peer's subscriptions exactly ``track_ids`` in one step and one offer
+        (unknown and own track ids are skipped: tracks come and go between a client's view
+        and this call). Removals come first, so their transceivers carry the additions.
+        Returns an offer or None, as :meth:`subscribe`."""
+        room, peer = self._peer(room_id, peer_id)
+        async with self._locks[room_id, peer_id]:
+            wanted = [t for t in dict.fromkeys(track_ids) if t == ACTIVE_SPEAKER or (
+                t in room.tracks and room.tracks[t].peer_id != peer_id)]
+            for track_id in list(peer.subscribe.down):
+                if track_id not in wanted:
+                    peer.subscribe.remove(track_id)
+            for track_id in wanted:
+                room.subscribe(peer, track_id)
+            return await peer.subscribe.offer()
+
     async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:
         """The client's answer to the last offer for its subscribe session."""
         room, peer = self._peer(room_id, peer_id)
@@ -166,7 +183,9 @@ class Sfu:
             self._emit(SubscriberOffer(room_id, peer_id, offer, peer.subscribe.mids()))
 
     def subscriptions(self, room_id: str, peer_id: str) -> dict[str, str]:
-        """Subscribe-session transceiver mid -> subscribed track id (as last offered)."""
+        """Subscribe-session transceiver mid -> subscribed track id, for transceivers that
+        have been offered (a track added while an offer is outstanding shows up once the
+        next offer, a SubscriberOffer event, carries it)."""
         return self._peer(room_id, peer_id)[1].subscribe.mids()
 
     async def set_last_n(self, room_id: str, peer_id: str, n: int | None,

@@ -79,3 +79,26 @@ async def test_screen_share_is_a_third_track_and_always_flows(sfu):
     assert camera is None or camera.frames == 0
     await bob.close()
     await pub.close()
+
+
+async def test_set_subscriptions_swaps_tracks_in_one_offer(sfu, events):
+    alice = await publish(sfu, "r", "alice", ColourTrack((200, 30, 30)), ToneTrack())
+    bob = await publish(sfu, "r", "bob", ColourTrack((30, 30, 200)))
+    ids = {(t.peer_id, t.kind): t.track_id for t in sfu.tracks("r")}
+    await sfu.join("r", "carol")
+    carol = Subscriber(sfu, "r", "carol")
+    await carol.accept(await sfu.set_subscriptions(
+        "r", "carol", [ids["alice", "video"], ids["alice", "audio"], "carol:0", "nobody:1"]))
+    assert sorted(sfu.subscriptions("r", "carol").values()) == sorted(
+        [ids["alice", "video"], ids["alice", "audio"]])
+    assert await sfu.set_subscriptions("r", "carol", [ids["alice", "audio"], ids["alice", "video"]]) is None
+
+    offer = await sfu.set_subscriptions("r", "carol", [ids["alice", "audio"], ids["bob", "video"]])
+    assert len(media_sections(offer)) == 2  # bob's video reuses alice's video m-section
+    await carol.accept(offer)
+    assert sorted(sfu.subscriptions("r", "carol").values()) == sorted(
+        [ids["alice", "audio"], ids["bob", "video"]])
+    assert not [e for e in events if isinstance(e, SubscriberOffer)]
+    for pc in (alice, bob):
+        await pc.close()
+    await carol.close()
