@@ -22,7 +22,7 @@ from meetings.models import ACCOUNT_ROLES
 from meetings.passwords import WeakPasswordError
 from meetings.point_tokens import hash_point_token, new_point_token
 from web.logs import configure_logging
-from web.settings import Settings
+from web.settings import Settings, tally_interval_from_env
 
 _MESSAGES = {
     "vi": {
@@ -84,6 +84,10 @@ def _settings(args: argparse.Namespace) -> Settings:
             normalise_url(args.db)
         except DatabaseUrlError as error:
             raise UsageError("--db", str(error)) from None
+    try:
+        extra["tally_interval_ms"] = tally_interval_from_env()
+    except ValueError as error:
+        raise UsageError("HOINGHI_TALLY_INTERVAL_MS", str(error)) from None
     return Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
 
 

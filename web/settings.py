@@ -15,6 +15,24 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("HOINGHI_DATA_DIR", "hoinghi-data"))
 
 
+DEFAULT_TALLY_INTERVAL_MS = 50
+
+
+def tally_interval_from_env() -> int:
+    """HOINGHI_TALLY_INTERVAL_MS: how often an open vote's changed tally is broadcast, at most
+    (default 50; 0 broadcasts after every ballot, the naive design DESIGN.md measured)."""
+    raw = os.environ.get("HOINGHI_TALLY_INTERVAL_MS", "").strip()
+    if not raw:
+        return DEFAULT_TALLY_INTERVAL_MS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"not a whole number of milliseconds: {raw!r}") from None
+    if not 0 <= value <= 60_000:
+        raise ValueError(f"must be between 0 and 60000 ms, not {value}")
+    return value
+
+
 def default_config_path() -> Path:
     """./rooms.toml when the operator has one, else the bundled sample province."""
     local = Path("rooms.toml")
@@ -30,6 +48,7 @@ class Settings:
     port: int = 8080
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tally_interval_ms: int = DEFAULT_TALLY_INTERVAL_MS
 
     @classmethod
     def build(
@@ -40,6 +59,8 @@ class Settings:
         **rest: object,
     ) -> "Settings":
         data_dir = data_dir or default_data_dir()
+        if "tally_interval_ms" not in rest:
+            rest["tally_interval_ms"] = tally_interval_from_env()
         return cls(
             config_path=config_path or default_config_path(),
             data_dir=data_dir,

@@ -4,8 +4,10 @@
   committed and broadcast in order.
 - Ballots are written in batches (group commit): whatever arrived while the previous batch
   was being committed goes into the next transaction. Each ballot is acked after its batch
-  commits. The tally is broadcast at most every TALLY_INTERVAL, never per ballot
-  (DESIGN.md, "Control plane": per-ballot broadcasts cost p50 5.3 s at 500 voters).
+  commits. The tally is broadcast at most every `tally_interval_ms` (50 ms by default,
+  HOINGHI_TALLY_INTERVAL_MS), never per ballot (DESIGN.md, "Control plane": per-ballot
+  broadcasts cost p50 5.3 s at 500 voters). 0 restores that naive design — one tally
+  broadcast per ballot applied, even within a batch — as bench/control.py's baseline.
 - gc.freeze() while a vote is open keeps the collector from scanning long-lived objects
   during the burst of ballots.
 - Speaking-time limits run as timers that end the turn (and mute the speaker) when due.
@@ -30,7 +32,6 @@ from web.membership import meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.control")
-TALLY_INTERVAL = 0.05
 ATTENDANCE_INTERVAL = 1.0
 
 
@@ -76,7 +77,14 @@ class VoteBox:
                     async with self.hub.state.sessions() as session:
                         accepted = await voting.cast_ballots(session, self.vote, [b for b, _ in batch])
                         await session.commit()
-                voting.apply_batch(self.vote, accepted)
+                per_ballot = self.hub.tally_interval == 0
+                if per_ballot:  # the naive design: one tally per ballot, each including just it
+                    tallies = []
+                    for ballot in accepted:
+                        voting.apply_batch(self.vote, [ballot])
+                        tallies.append(self._tally())
+                else:
+                    voting.apply_batch(self.vote, accepted)
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
@@ -88,7 +96,10 @@ class VoteBox:
                 if not future.done():
                     future.set_result(total if ballot.account_id in counted else -1)
                     counted.discard(ballot.account_id)  # a duplicate in the same batch is refused
-            if accepted:
+            if per_ballot:
+                for tally in tallies:
+                    await self.hub.emit("vote_tally", tally, self.vote.meeting_id)
+            elif accepted:
                 self.schedule_tally()
 
     async def drain(self) -> None:
@@ -101,15 +112,18 @@ class VoteBox:
         if self._broadcast is not None:
             return  # the next broadcast will carry this change too
         loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_broadcast + TALLY_INTERVAL - loop.time())
+        delay = max(0.0, self._last_broadcast + self.hub.tally_interval - loop.time())
         self._broadcast = loop.call_later(delay, self._send_tally)
+
+    def _tally(self) -> dict[str, Any]:
+        tally = self.vote.tally()
+        tally["server_ms"] = int(time.time() * 1000)
+        return tally
 
     def _send_tally(self) -> None:
         self._broadcast = None
         self._last_broadcast = asyncio.get_running_loop().time()
-        tally = self.vote.tally()
-        tally["server_ms"] = int(time.time() * 1000)
-        asyncio.create_task(self.hub.emit("vote_tally", tally, self.vote.meeting_id))
+        asyncio.create_task(self.hub.emit("vote_tally", self._tally(), self.vote.meeting_id))
 
     def stop(self) -> None:
         if self._broadcast is not None:
@@ -125,6 +139,11 @@ class ControlHub:
     timers: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # meeting id -> turn timer
     _attendance_due: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     _frozen: int = 0
+
+    @property
+    def tally_interval(self) -> float:
+        """Seconds between two tally broadcasts of an open vote, at most (0: after every ballot)."""
+        return self.state.settings.tally_interval_ms / 1000
 
     def lobby_of(self, meeting_id: int) -> dict[str, dict[str, Any]]:
         """Browser users waiting to be admitted: peer id -> {peer_id, account_id, name}."""
