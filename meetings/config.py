@@ -64,6 +64,7 @@ class NetworkConfig:
 
     ice_servers: tuple[IceServerConfig, ...] = ()
     public_address: str | None = None
+    udp_ports: range | None = None  # the UDP ports media may use (a firewall's open range)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,27 @@ def _token_hash(value: str) -> str | None:
     return "must be 'sha256:' followed by 64 hex digits (print one with: hoinghi point token ID)"
 
 
+_PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$")
+
+
+def _port_range_problem(value: str) -> str | None:
+    match = _PORT_RANGE.match(value)
+    if not match:
+        return f"must look like \"40000-40999\", not {value!r}"
+    first, last = int(match[1]), int(match[2])
+    if not 1024 <= first <= last <= 65535:
+        return "ports must lie within 1024-65535, the first not above the last"
+    if last - first + 1 < 16:
+        return "give at least 16 ports: each participant needs two, per network address"
+    return None
+
+
+def _port_range(value: str) -> range:
+    match = _PORT_RANGE.match(value)
+    assert match is not None  # validated by _port_range_problem
+    return range(int(match[1]), int(match[2]) + 1)
+
+
 @dataclass(frozen=True)
 class _Field:
     type: type
@@ -128,6 +150,7 @@ _ROOM_FIELDS = {
 }
 _NETWORK_FIELDS = {
     "public_address": _Field(str, required=False, check=_non_blank),
+    "udp_ports": _Field(str, required=False, check=_port_range_problem),
     "ice_servers": _Field(list, required=False),
 }
 _ICE_FIELDS = {
@@ -244,7 +267,10 @@ def parse_rooms_config(text: str, path: Path | str = "rooms.toml") -> RoomsConfi
                 if not url.startswith(("stun:", "turn:", "turns:")):
                     raise reader.fail(f"{key}.urls[{url_index}]", "must start with stun:, turn: or turns:")
             servers.append(IceServerConfig(urls=urls, username=entry["username"], credential=entry["credential"]))
-        network = NetworkConfig(ice_servers=tuple(servers), public_address=net["public_address"])
+        network = NetworkConfig(
+            ice_servers=tuple(servers), public_address=net["public_address"],
+            udp_ports=_port_range(net["udp_ports"]) if net["udp_ports"] else None,
+        )
 
     return RoomsConfig(path=str(path), province=province, points=points, rooms=tuple(rooms), network=network)
 

@@ -21,6 +21,11 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
 * **Publisher RTCP.** ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's
   sender reports; PLIs go out through ``RTCRtpReceiver._send_rtcp_pli``.
 * **Negotiated parameters.** ``RTCRtpTransceiver._codecs`` / ``._headerExtensions``.
+* **UDP port range.** aioice binds every host candidate to port 0
+  (``Connection.get_component_candidates`` → ``loop.create_datagram_endpoint(local_addr=
+  (address, 0))``) and offers no option. :func:`udp_port_range` wraps the running loop's
+  ``create_datagram_endpoint`` so that, inside the context it opens, such binds take a port of
+  the configured range; elsewhere (test peers, other code) nothing changes.
 
 :func:`check_compatibility` probes all of these on real objects and raises
 :class:`AiortcIncompatible` naming what moved; :class:`sfu.Sfu` calls it on construction and
@@ -30,8 +35,13 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
 from __future__ import annotations
 
 import asyncio
+import logging
+import errno
+import random
 import concurrent.futures
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver
@@ -59,6 +69,9 @@ from .packet import RtpView
 _MAX_PLAIN = 1500 - 144
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+_UDP_PORTS: ContextVar[range | None] = ContextVar("sfu_udp_ports", default=None)
 
 
 class AiortcIncompatible(RuntimeError):
@@ -381,3 +394,43 @@ def check_compatibility() -> None:
     if missing:
         raise AiortcIncompatible("aiortc internals used by sfu/ are missing: "
                                  + ", ".join(missing))
+
+
+@contextmanager
+def udp_port_range(ports: range | None) -> Iterator[None]:
+    """Within this context, ICE host candidates bind to a free port of ``ports`` (firewalls
+    of government networks open a fixed range). ``None`` keeps aioice's random ports."""
+    if ports is not None:
+        _bind_ports_on(asyncio.get_running_loop())
+    token = _UDP_PORTS.set(ports)
+    try:
+        yield
+    finally:
+        _UDP_PORTS.reset(token)
+
+
+def _bind_ports_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Wrap this loop's create_datagram_endpoint once; it obeys the context's port range."""
+    if getattr(loop, "_sfu_port_range_installed", False):
+        return
+    original = loop.create_datagram_endpoint
+
+    async def create_datagram_endpoint(protocol_factory, local_addr=None, **kwargs):  # type: ignore[no-untyped-def]
+        ports = _UDP_PORTS.get()
+        if ports is None or local_addr is None or local_addr[1] != 0:
+            return await original(protocol_factory, local_addr=local_addr, **kwargs)
+        start = random.randrange(len(ports))  # spread peers over the range
+        for index in range(len(ports)):
+            port = ports[(start + index) % len(ports)]
+            try:
+                return await original(protocol_factory, local_addr=(local_addr[0], port), **kwargs)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+        message = f"no free UDP port in {ports.start}-{ports.stop - 1} on {local_addr[0]}"
+        # aioice swallows bind errors (it skips the address), so say it where operators look.
+        log.warning("%s: widen [network] udp_ports", message)
+        raise OSError(errno.EADDRINUSE, message)
+
+    loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
+    loop._sfu_port_range_installed = True  # type: ignore[attr-defined]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from aiortc import RTCIceServer, RTCPeerConnection
 
-from .aiortc_hooks import check_compatibility
+from .aiortc_hooks import check_compatibility, udp_port_range
 from .audiotap import AudioTap
 from .events import (
     PeerStateChanged,
@@ -34,15 +35,27 @@ log = logging.getLogger(__name__)
 class Sfu:
     def __init__(self, *, ice_servers: list[RTCIceServer] | None = None,
                  on_event: Callable[[SfuEvent], None] | None = None,
-                 default_room_config: RoomConfig = RoomConfig()) -> None:
+                 default_room_config: RoomConfig = RoomConfig(),
+                 udp_ports: range | None = None) -> None:
+        """``udp_ports``: the UDP ports ICE may bind (a firewall's open range); None for any."""
         check_compatibility()
+        if udp_ports is not None and (len(udp_ports) == 0 or udp_ports.start < 1024 or udp_ports.stop > 65536):
+            raise ValueError(f"udp_ports must be a non-empty range within 1024-65535, not {udp_ports}")
         self._ice_servers = list(ice_servers or [])
+        self._udp_ports = udp_ports
         self._on_event = on_event
         self._default_config = default_room_config
         self._rooms: dict[str, Room] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # --- rooms and peers ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _serialised(self, room_id: str, peer_id: str) -> AsyncIterator[None]:
+        """One command at a time per peer; any ICE gathering inside binds within udp_ports."""
+        async with self._locks[room_id, peer_id]:
+            with udp_port_range(self._udp_ports):
+                yield
 
     def configure_room(self, room_id: str, config: RoomConfig) -> None:
         """Set a room's configuration (before or after it exists)."""
@@ -76,7 +89,7 @@ class Sfu:
         peer = room.peers.get(peer_id) if room else None
         if room is None or peer is None:
             return
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             del room.peers[peer_id]
             changed: set[str] = set()
             for up in list(peer.publish.tracks.values()):
@@ -96,7 +109,7 @@ class Sfu:
                       sources: dict[str, str] | None = None) -> str:
         """Apply the client's offer on its publish session and return the answer."""
         room, peer = self._peer(room_id, peer_id)
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             answer, added, removed = await peer.publish.negotiate(offer_sdp, sources or {})
         changed: set[str] = set()
         for up in removed:
@@ -144,7 +157,7 @@ class Sfu:
             up = room.tracks.get(track_id)
             if track_id != ACTIVE_SPEAKER and (up is None or up.peer_id == peer_id):
                 raise KeyError(f"no track {track_id!r} to subscribe to in room {room_id!r}")
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             for track_id in track_ids:
                 room.subscribe(peer, track_id)
             return await peer.subscribe.offer()
@@ -152,7 +165,7 @@ class Sfu:
     async def unsubscribe(self, room_id: str, peer_id: str, track_ids: list[str]
                           ) -> str | None:
         room, peer = self._peer(room_id, peer_id)
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             for track_id in track_ids:
                 peer.subscribe.remove(track_id)
             return await peer.subscribe.offer()
@@ -164,7 +177,7 @@ class Sfu:
         and this call). Removals come first, so their transceivers carry the additions.
         Returns an offer or None, as :meth:`subscribe`."""
         room, peer = self._peer(room_id, peer_id)
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             wanted = [t for t in dict.fromkeys(track_ids) if t == ACTIVE_SPEAKER or (
                 t in room.tracks and room.tracks[t].peer_id != peer_id)]
             for track_id in list(peer.subscribe.down):
@@ -177,7 +190,7 @@ class Sfu:
     async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:
         """The client's answer to the last offer for its subscribe session."""
         room, peer = self._peer(room_id, peer_id)
-        async with self._locks[room_id, peer_id]:
+        async with self._serialised(room_id, peer_id):
             offer = await peer.subscribe.answer(answer_sdp)
         if offer is not None:
             self._emit(SubscriberOffer(room_id, peer_id, offer, peer.subscribe.mids()))
@@ -236,7 +249,7 @@ class Sfu:
         return room, room.peers[peer_id]
 
     async def _offer_later(self, room: Room, peer: Peer) -> None:
-        async with self._locks[room.room_id, peer.peer_id]:
+        async with self._serialised(room.room_id, peer.peer_id):
             offer = await peer.subscribe.offer()
         if offer is not None:
             self._emit(SubscriberOffer(room.room_id, peer.peer_id, offer, peer.subscribe.mids()))

@@ -41,9 +41,13 @@ def _error(text: str) -> ConfigError:
         (lambda t: t.replace('role = "main"', 'role = "end"'), "points", "at least one bridge point must have role"),
         (lambda t: t + "\n[[points]\n", "(syntax)", ""),
         (lambda t: t.replace('id = "phuong-ha-long"', 'id = "Phường Hạ Long"'), "points[3].id", "lowercase"),
+        (lambda t: t + '\n[network]\nudp_ports = "40000-39000"\n', "network.udp_ports", "first not above the last"),
+        (lambda t: t + '\n[network]\nudp_ports = "40000:41000"\n', "network.udp_ports", "must look like"),
+        (lambda t: t + '\n[network]\nudp_ports = "40000-40003"\n', "network.udp_ports", "at least 16 ports"),
     ],
     ids=["duplicate-id", "bad-level", "unknown-key", "missing-field", "mistyped", "unknown-point-ref",
-         "bad-token-hash", "unknown-section", "no-main-point", "syntax", "bad-id"],
+         "bad-token-hash", "unknown-section", "no-main-point", "syntax", "bad-id",
+         "reversed-ports", "port-syntax", "too-few-ports"],
 )
 def test_mistakes_are_located(mutation, key: str, reason: str) -> None:
     bad = mutation(GOOD)
@@ -76,3 +80,19 @@ def test_serve_with_bad_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "BAD.toml" in lines[0] and "points[1].id" in lines[0] and "duplicate id" in lines[0]
     assert not data_dir.exists(), "a bad configuration must not create or touch the database"
+
+
+def test_network_section() -> None:
+    text = GOOD + '''
+[network]
+public_address = "203.0.113.10"
+udp_ports = " 40000 - 40999 "
+[[network.ice_servers]]
+urls = ["turn:turn.example.gov.vn:3478"]
+username = "hoinghi"
+credential = "bi-mat"
+'''
+    network = parse_rooms_config(text).network
+    assert network.udp_ports == range(40000, 41000)
+    assert network.public_address == "203.0.113.10"
+    assert network.ice_servers[0].urls == ("turn:turn.example.gov.vn:3478",)

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 import socketio
+from aiohttp import web as aiohttp_web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
 from meetings.accounts import add_account
+from meetings.config import NetworkConfig, load_rooms_config
 from meetings.meetings_service import create_meeting
 from tests.conftest import RunningServer, login
+from tests.sfu.test_port_range import free_udp_range
+from web.app import create_app
 from web.media import MEDIA
 from web.media.sdp import announce_public_address
 
@@ -233,3 +239,34 @@ async def test_point_screen_finds_its_current_meeting(server: RunningServer) -> 
         assert answer["meeting"]["id"] == meeting_id and answer["meeting"]["title"] == "Họp thử tín hiệu"
         async with http.get(f"{server.url}/meetings/{meeting_id}", allow_redirects=False) as response:
             assert response.status == 303 and response.headers["Location"] == "/point"
+
+
+async def test_rooms_toml_udp_ports_reach_the_sfu(settings) -> None:  # type: ignore[no-untyped-def]
+    """[network] udp_ports bounds the ports in the SFU's answers to browsers."""
+    ports = free_udp_range(32)
+    config = load_rooms_config(settings.config_path)
+    config = dataclasses.replace(config, network=NetworkConfig(udp_ports=ports))
+    app = create_app(settings, config)
+    runner = aiohttp_web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await aiohttp_web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    server = RunningServer(url=settings.base_url, app=app)
+    try:
+        meeting_id, _ = await _setup(server)
+        alice = await Client().connect(server, "chutoa")
+        publish = _pc()
+        try:
+            assert (await alice.call("join_meeting", {"meeting_id": meeting_id}))["ok"]
+            assert (await alice.call("media:join", {"meeting_id": meeting_id}))["ok"]
+            publish.addTransceiver(VideoStreamTrack(), direction="sendonly")
+            await publish.setLocalDescription(await publish.createOffer())
+            ack = await alice.call("media:publish", {"meeting_id": meeting_id, "sdp": publish.localDescription.sdp,
+                                                     "sources": {publish.getTransceivers()[0].mid: "camera"}})
+            assert ack["ok"], ack
+            answered = [int(p) for p in re.findall(r"^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", ack["sdp"], re.M | re.I)]
+            assert answered and all(port in ports for port in answered), answered
+        finally:
+            await publish.close()
+            await alice.sio.disconnect()
+    finally:
+        await runner.cleanup()

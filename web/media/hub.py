@@ -96,7 +96,8 @@ class MediaHub:
 
     async def start(self) -> None:
         self.public_ip = resolve_public_address(self.state.config.network.public_address)
-        self.sfu = Sfu(ice_servers=self.sfu_ice_servers(), on_event=self._on_sfu_event)
+        self.sfu = Sfu(ice_servers=self.sfu_ice_servers(), on_event=self._on_sfu_event,
+                       udp_ports=self.state.config.network.udp_ports)
         self._outbox = asyncio.Queue()
         self._sender = asyncio.create_task(self._send_loop(), name="hoinghi-media-outbox")
         log.info("media ready", extra={"public_ip": self.public_ip or "", "ice_servers": len(self.client_ice_servers())})
