@@ -4,10 +4,20 @@ Measures, for every ballot, the time from its cast until EVERY client holds a ta
 includes it (the ack says how many ballots were counted with it; a `vote_tally` with at least
 that many includes it). The server (`hoinghi serve`) and the clients run in separate processes.
 
-    .venv/bin/python bench/control.py                 # 100, 500 and 1000 clients
-    .venv/bin/python bench/control.py --clients 500
+Each size runs twice, each time against its own fresh server: the product configuration (the
+tally broadcast at most every 50 ms) and, as the same-run baseline, the naive design DESIGN.md
+measured — the tally broadcast after every ballot (HOINGHI_TALLY_INTERVAL_MS=0).
+`ratio_p99` = product p99 / baseline p99 (lower is better). The baseline runs only up to
+--baseline-max clients (default 500): at 1,000 clients it needs a million tally messages and
+minutes of CPU on a 2-core box, and its result (seconds) is already clear from 500.
 
-Prints a table and one line per size: `control clients=N vote_p50_ms=.. vote_p99_ms=.. lost=..`.
+    .venv/bin/python bench/control.py                 # 100, 500 and 1000 clients (baseline at 100, 500)
+    .venv/bin/python bench/control.py --quick         # 100 clients, with baseline
+    .venv/bin/python bench/control.py --clients 500 --baseline-max 0   # no baseline
+
+Prints a table and one line per size: `control clients=N vote_p50_ms=.. vote_p99_ms=.. lost=..
+baseline_p50_ms=.. baseline_p99_ms=.. ratio_p99=..` (the baseline keys are absent where it did
+not run).
 """
 from __future__ import annotations
 
@@ -30,8 +40,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CONNECT_BATCH = 10
+CONNECT_IN_FLIGHT = int(os.environ.get('BENCH_CONNECT_IN_FLIGHT', '32'))  # per client process: connections being opened and joined at once
 CAST_WINDOW_S = 1.0
+PRODUCT_INTERVAL_MS = 50  # web.settings.DEFAULT_TALLY_INTERVAL_MS
+BASELINE_INTERVAL_MS = 0  # the tally after every ballot
 
 
 def free_port() -> int:
@@ -73,15 +85,22 @@ async def prepare(db_url: str, config_path: Path, n: int) -> tuple[int, str, lis
 
 # ------------------------------------------------------------------ client processes
 
-def client_process(url: str, meeting_id: int, cookies: list[str], total: int, conn) -> None:  # type: ignore[no-untyped-def]
-    asyncio.run(_client_main(url, meeting_id, cookies, total, conn))
+def client_process(url: str, meeting_id: int, cookies: list[str], total: int, settle_s: float, conn) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(_client_main(url, meeting_id, cookies, total, settle_s, conn))
 
 
-async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int, conn) -> None:  # type: ignore[no-untyped-def]
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (this one by default), from /proc."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int, settle_s: float, conn) -> None:  # type: ignore[no-untyped-def]
     import socketio
 
     from web.auth import SESSION_COOKIE
 
+    cpu_started = cpu_seconds()
     loop = asyncio.get_running_loop()
     clients = []
     tallies: list[list[tuple[float, int]]] = []
@@ -104,11 +123,22 @@ async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int
         clients.append(client)
         tallies.append(seen)
 
+    # A pool rather than lock-step batches: the server always has joins queued, none waits for the
+    # slowest of its batch (the listen backlog of `hoinghi serve` is 2,048).
+    waiting = list(reversed(cookies))
     failed = 0
-    for start in range(0, len(cookies), CONNECT_BATCH):
-        outcomes = await asyncio.gather(*(connect(c) for c in cookies[start:start + CONNECT_BATCH]), return_exceptions=True)
-        failed += sum(1 for o in outcomes if isinstance(o, BaseException))
+
+    async def connector() -> None:
+        nonlocal failed
+        while waiting:
+            try:
+                await connect(waiting.pop())
+            except Exception:
+                failed += 1
+
+    await asyncio.gather(*(connector() for _ in range(CONNECT_IN_FLIGHT)))
     conn.send("ready")
+    cpu_connected = cpu_seconds() - cpu_started
     vote_id, t0 = await loop.run_in_executor(None, conn.recv)
     rng = random.Random(os.getpid())
     casts: list[tuple[float, float, int]] = []  # (cast time, ack time, ballots counted with it; -1 lost)
@@ -118,16 +148,17 @@ async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int
         sent = time.time()
         try:
             ack = await client.call("vote_cast", {"vote_id": vote_id, "choice": rng.choice(["yes", "no", "abstain"])},
-                                    timeout=30)
+                                    timeout=30 + settle_s)
             casts.append((sent, time.time(), ack["ballots"] if ack.get("ok") else -1))
         except Exception:
             casts.append((sent, time.time(), -1))
 
     await asyncio.gather(*(cast(c) for c in clients))
-    deadline = time.time() + 15
+    deadline = time.time() + settle_s
     while time.time() < deadline and any(not s or s[-1][1] < total for s in tallies):
         await asyncio.sleep(0.05)
-    conn.send(json.dumps({"casts": casts, "tallies": tallies, "failed": failed}))
+    conn.send(json.dumps({"casts": casts, "tallies": tallies, "failed": failed,
+                          "cpu_connect_s": cpu_connected, "cpu_vote_s": cpu_seconds() - cpu_started - cpu_connected}))
     await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
 
 
@@ -152,7 +183,8 @@ async def _chair(url: str, cookie: str, meeting_id: int):  # type: ignore[no-unt
     return chair
 
 
-def run(n: int, processes: int) -> dict[str, float]:
+def run(n: int, processes: int, interval_ms: int, settle_s: float) -> dict[str, float]:
+    """One size against a fresh server whose tally broadcast interval is `interval_ms`."""
     workdir = Path(tempfile.mkdtemp(prefix="hoinghi-bench-control-"))
     db_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
     config = REPO / "rooms.toml" if (REPO / "rooms.toml").is_file() else REPO / "web" / "sample" / "rooms.toml"
@@ -163,6 +195,7 @@ def run(n: int, processes: int) -> dict[str, float]:
         [sys.executable, "-c", "import sys; from web.cli import main; main(sys.argv[1:])", "serve",
          "--config", str(config), "--db", db_url, "--data-dir", str(workdir), "--port", str(port), "--log-level", "WARNING"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(workdir / "server.log", "w"),
+        env={**os.environ, "HOINGHI_TALLY_INTERVAL_MS": str(interval_ms)},
     )
     ctx = mp.get_context("spawn")
     workers = []
@@ -175,10 +208,12 @@ def run(n: int, processes: int) -> dict[str, float]:
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
+        server_cpu_started = cpu_seconds(server.pid)
         started = time.time()
         for i in range(processes):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=client_process, args=(url, meeting_id, cookies[i::processes], n, child), daemon=True)
+            proc = ctx.Process(target=client_process, args=(url, meeting_id, cookies[i::processes], n, settle_s, child),
+                               daemon=True)
             proc.start()
             workers.append((proc, parent))
         for _, pipe in workers:
@@ -186,6 +221,7 @@ def run(n: int, processes: int) -> dict[str, float]:
                 raise RuntimeError("clients did not connect in time")
             assert pipe.recv() == "ready"
         connect_s = time.time() - started
+        server_cpu_connected = cpu_seconds(server.pid) - server_cpu_started
 
         async def vote() -> tuple[dict, list[dict]]:
             chair = await _chair(url, chair_cookie, meeting_id)
@@ -203,6 +239,7 @@ def run(n: int, processes: int) -> dict[str, float]:
             return closed, results
 
         closed, results = asyncio.run(vote())
+        server_cpu_vote = cpu_seconds(server.pid) - server_cpu_started - server_cpu_connected
     finally:
         for proc, _ in workers:
             proc.join(30)
@@ -235,33 +272,67 @@ def run(n: int, processes: int) -> dict[str, float]:
     unconnected = sum(r["failed"] for r in results)
     lost = (len(casts) - sum(1 for _, _, k in casts if k > 0)) + max(0, len(casts) - final_held) + (len(casts) - counted)
     return {
-        "clients": n, "processes": processes, "connect_s": connect_s,
+        "clients": n, "processes": processes, "interval_ms": interval_ms, "connect_s": connect_s,
+        "server_cpu_connect_s": server_cpu_connected, "server_cpu_vote_s": server_cpu_vote,
+        "client_cpu_connect_s": sum(r["cpu_connect_s"] for r in results),
+        "client_cpu_vote_s": sum(r["cpu_vote_s"] for r in results),
         "vote_p50_ms": percentile(latencies, 0.5), "vote_p99_ms": percentile(latencies, 0.99),
         "ack_p50_ms": percentile(acks, 0.5), "ack_p99_ms": percentile(acks, 0.99), "counted": counted, "lost": lost,
         "unconnected": unconnected,
     }
 
 
+def fmt(value: float) -> str:
+    return "nan" if value != value else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, nargs="*", default=[100, 500, 1000])
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 500, 1000], help="sizes (default: 100 500 1000)")
+    parser.add_argument("--quick", action="store_true", help="100 clients only (product and baseline)")
+    parser.add_argument("--baseline-max", type=int, default=500,
+                        help="run the per-ballot baseline only up to this many clients (default 500; 0: never)")
     parser.add_argument("--processes", type=int, default=0, help="client processes (default: 1 per 250 clients, 1–4)")
     args = parser.parse_args()
-    rows = []
-    for n in args.clients:
+    sizes = [100] if args.quick else args.clients
+    rows: list[tuple[dict, dict | None]] = []
+    for n in sizes:
         processes = args.processes or max(1, min(4, (n + 249) // 250))
-        rows.append(run(n, processes))
-        r = rows[-1]
-        print(f"  {n} clients done: p50 {r['vote_p50_ms']:.0f} ms, p99 {r['vote_p99_ms']:.0f} ms, lost {r['lost']}",
-              file=sys.stderr, flush=True)
-    print(f"{'clients':>8} {'procs':>5} {'connect s':>9} {'ack p50':>8} {'ack p99':>8} {'vote p50':>9} {'vote p99':>9} {'counted':>8} {'lost':>5} {'unconn':>6}")
-    for r in rows:
-        print(f"{r['clients']:>8} {r['processes']:>5} {r['connect_s']:>9.1f} {r['ack_p50_ms']:>8.1f} {r['ack_p99_ms']:>8.1f} "
-              f"{r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} {r['counted']:>8} {r['lost']:>5} {r['unconnected']:>6}")
-    print("(vote = from a ballot's cast until every client holds a tally that includes it; ms)")
-    for r in rows:
-        print(f"control clients={r['clients']} vote_p50_ms={r['vote_p50_ms']:.1f} vote_p99_ms={r['vote_p99_ms']:.1f} lost={r['lost']}"
-              + (f" unconnected={r['unconnected']}" if r["unconnected"] else ""))
+        product = run(n, processes, PRODUCT_INTERVAL_MS, settle_s=15)
+        print(f"  {n} clients: connect {product['connect_s']:.1f} s, p50 {product['vote_p50_ms']:.0f} ms, "
+              f"p99 {product['vote_p99_ms']:.0f} ms, lost {product['lost']}", file=sys.stderr, flush=True)
+        baseline = None
+        if n <= args.baseline_max:
+            # The naive design takes seconds per size; give its clients time to receive every tally.
+            baseline = run(n, processes, BASELINE_INTERVAL_MS, settle_s=180)
+            print(f"  {n} clients, baseline: connect {baseline['connect_s']:.1f} s, p50 {baseline['vote_p50_ms']:.0f} ms, "
+                  f"p99 {baseline['vote_p99_ms']:.0f} ms, lost {baseline['lost']}", file=sys.stderr, flush=True)
+        rows.append((product, baseline))
+    print(f"{'clients':>7} {'tally every':>11} {'procs':>5} {'connect s':>9} {'srv cpu s':>9} {'cli cpu s':>9} "
+          f"{'ack p50':>8} {'ack p99':>8} {'vote p50':>9} {'vote p99':>9} {'counted':>7} {'lost':>4} {'unconn':>6}")
+    for product, baseline in rows:
+        for r in (product, baseline):
+            if r is None:
+                continue
+            every = f"{r['interval_ms']} ms" if r["interval_ms"] else "ballot"
+            print(f"{r['clients']:>7} {every:>11} {r['processes']:>5} {r['connect_s']:>9.1f} "
+                  f"{r['server_cpu_connect_s']:>4.0f}+{r['server_cpu_vote_s']:<4.1f} "
+                  f"{r['client_cpu_connect_s']:>4.0f}+{r['client_cpu_vote_s']:<4.1f} "
+                  f"{r['ack_p50_ms']:>8.1f} {r['ack_p99_ms']:>8.1f} {r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} "
+                  f"{r['counted']:>7} {r['lost']:>4} {r['unconnected']:>6}")
+    print("(vote = from a ballot's cast until every client holds a tally that includes it; ms. cpu = connect + vote phase.\n"
+          f" Baseline = tally after every ballot (HOINGHI_TALLY_INTERVAL_MS=0), same run, own server; up to {args.baseline_max} clients.)")
+    for product, baseline in rows:
+        line = (f"control clients={product['clients']} vote_p50_ms={fmt(product['vote_p50_ms'])} "
+                f"vote_p99_ms={fmt(product['vote_p99_ms'])} lost={product['lost']}")
+        if product["unconnected"]:
+            line += f" unconnected={product['unconnected']}"
+        if baseline is not None:
+            line += (f" baseline_p50_ms={fmt(baseline['vote_p50_ms'])} baseline_p99_ms={fmt(baseline['vote_p99_ms'])}"
+                     f" ratio_p99={product['vote_p99_ms'] / baseline['vote_p99_ms']:.3f}")
+            if baseline["lost"]:
+                line += f" baseline_lost={baseline['lost']}"
+        print(line)
 
 
 if __name__ == "__main__":

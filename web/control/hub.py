@@ -47,6 +47,7 @@ class VoteBox:
         self._writer: asyncio.Task[None] | None = None
         self._broadcast: asyncio.TimerHandle | None = None
         self._last_broadcast = 0.0
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def cast(self, caller: Caller, choice: Any) -> int:
         """Queue a ballot and wait until it is committed; returns the ballots counted by then."""
@@ -97,8 +98,8 @@ class VoteBox:
                     future.set_result(total if ballot.account_id in counted else -1)
                     counted.discard(ballot.account_id)  # a duplicate in the same batch is refused
             if per_ballot:
-                for tally in tallies:
-                    await self.hub.emit("vote_tally", tally, self.vote.meeting_id)
+                for tally in tallies:  # each sent as soon as the loop can: the writer does not wait
+                    self._emit_tally(tally)
             elif accepted:
                 self.schedule_tally()
 
@@ -123,7 +124,12 @@ class VoteBox:
     def _send_tally(self) -> None:
         self._broadcast = None
         self._last_broadcast = asyncio.get_running_loop().time()
-        asyncio.create_task(self.hub.emit("vote_tally", self._tally(), self.vote.meeting_id))
+        self._emit_tally(self._tally())
+
+    def _emit_tally(self, tally: dict[str, Any]) -> None:
+        task = asyncio.create_task(self.hub.emit("vote_tally", tally, self.vote.meeting_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def stop(self) -> None:
         if self._broadcast is not None:
