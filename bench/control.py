@@ -40,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+SESSION_COOKIE = "hoinghi_session"  # web.auth.SESSION_COOKIE (checked in main)
 CONNECT_IN_FLIGHT = int(os.environ.get('BENCH_CONNECT_IN_FLIGHT', '32'))  # per client process: connections being opened and joined at once
 CAST_WINDOW_S = 1.0
 PRODUCT_INTERVAL_MS = 50  # web.settings.DEFAULT_TALLY_INTERVAL_MS
@@ -96,9 +97,7 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int, settle_s: float, conn) -> None:  # type: ignore[no-untyped-def]
-    import socketio
-
-    from web.auth import SESSION_COOKIE
+    import socketio  # not web.auth: its imports (SQLAlchemy, Alembic) cost each client process a second of CPU
 
     cpu_started = cpu_seconds()
     loop = asyncio.get_running_loop()
@@ -294,6 +293,9 @@ def main() -> None:
                         help="run the per-ballot baseline only up to this many clients (default 500; 0: never)")
     parser.add_argument("--processes", type=int, default=0, help="client processes (default: 1 per 250 clients, 1–4)")
     args = parser.parse_args()
+    from web.auth import SESSION_COOKIE as cookie_name
+
+    assert cookie_name == SESSION_COOKIE, cookie_name
     sizes = [100] if args.quick else args.clients
     rows: list[tuple[dict, dict | None]] = []
     for n in sizes:
