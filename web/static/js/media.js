@@ -33,6 +33,22 @@ class Queue {
   }
 }
 
+// Start media each time the connection (re)joins its meeting, and tear it down when it leaves;
+// the page's control panel hears of every join through the document event hoinghi:joined.
+export function followConnection(conn, media) {
+  conn.addEventListener("joined", async (ev) => {
+    window.hoinghi.me = ev.detail.me;
+    document.dispatchEvent(new CustomEvent("hoinghi:joined", { detail: ev.detail }));
+    try {
+      await media.start(ev.detail);
+    } catch (err) {
+      console.warn("media start failed", err);
+      media._scheduleRestart("start failed", 3000);
+    }
+  });
+  conn.addEventListener("left", () => media.teardown());
+}
+
 export class MediaSession extends EventTarget {
   constructor(conn, tiles, { texts = {}, videoConstraints = null } = {}) {
     super();

@@ -1,6 +1,6 @@
 // The meeting page of a person in a browser.
 import { MeetingConnection, pageTexts } from "./connection.js";
-import { MediaSession } from "./media.js";
+import { MediaSession, followConnection } from "./media.js";
 import { TileManager, unlockAudioOnInput } from "./tiles.js";
 import { bindStatus } from "./status.js";
 
@@ -84,17 +84,7 @@ $("sel-out").addEventListener("change", (ev) => {
 });
 navigator.mediaDevices && navigator.mediaDevices.addEventListener("devicechange", fillDevices);
 
-conn.addEventListener("joined", async (ev) => {
-  window.hoinghi.me = ev.detail.me;
-  document.dispatchEvent(new CustomEvent("hoinghi:joined", { detail: ev.detail }));
-  try {
-    await media.start(ev.detail);
-  } catch (err) {
-    console.warn("media start failed", err);
-    media._scheduleRestart("start failed", 3000);
-  }
-});
-conn.addEventListener("left", () => media.teardown());
+followConnection(conn, media);
 
 // From the control panel (control.js): the chair asks us to mute; the chair removed us.
 document.addEventListener("hoinghi:mute-requested", () => {

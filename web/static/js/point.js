@@ -1,7 +1,7 @@
 // The bridge-point TV screen: no mouse, no clicks. It finds the point's current meeting, joins,
 // publishes the room's camera and microphones, and rejoins by itself after any failure.
 import { MeetingConnection, pageTexts } from "./connection.js";
-import { MediaSession } from "./media.js";
+import { MediaSession, followConnection } from "./media.js";
 import { TileManager, unlockAudioOnInput } from "./tiles.js";
 import { bindStatus } from "./status.js";
 
@@ -39,17 +39,7 @@ async function enter(meeting) {
   else local = await media.openDevices();
   Object.assign(window.hoinghi, { socket: conn.socket, meetingId: meeting.id, media, conn });
   bindStatus(conn, media, texts);
-  conn.addEventListener("joined", async (ev) => {
-    window.hoinghi.me = ev.detail.me;
-    document.dispatchEvent(new CustomEvent("hoinghi:joined", { detail: ev.detail }));
-    try {
-      await media.start(ev.detail);
-    } catch (err) {
-      console.warn("media start failed", err);
-      media._scheduleRestart("start failed", 3000);
-    }
-  });
-  conn.addEventListener("left", () => media.teardown());
+  followConnection(conn, media);
   document.addEventListener("hoinghi:mute-requested", () => media.setMic(false));
   conn.addEventListener("status", (ev) => {
     // not (or no longer) invited, or the meeting closed: go back to waiting for the next one
