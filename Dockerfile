@@ -9,7 +9,7 @@ RUN apt-get update \
 
 RUN useradd --system --create-home --home-dir /var/lib/hoinghi hoinghi
 WORKDIR /opt/hoinghi
-COPY pyproject.toml README.md rooms.toml ./
+COPY pyproject.toml setup.py README.md rooms.toml ./
 COPY meetings ./meetings
 COPY sfu ./sfu
 COPY transcription ./transcription

@@ -37,7 +37,7 @@ from sfu.aiortc_hooks import (  # noqa: E402
     negotiated_codecs,
     negotiated_extensions,
 )
-from sfu.packet import RTP_HEADER, ExtensionIds, build_extensions  # noqa: E402
+from sfu.packet import ExtensionIds, build_extensions  # noqa: E402
 
 
 def config() -> RTCConfiguration:
@@ -112,24 +112,26 @@ class Signalling:
 # --- publishers -----------------------------------------------------------------------------
 
 class Stream:
-    """One outgoing RTP stream written by hand onto a publisher session."""
+    """One outgoing RTP stream written by hand onto a publisher session (the SFU's own C
+    writer does the header, SRTP and sendto: the generator stays light)."""
 
     def __init__(self, transceiver: Any, audio_level: int | None) -> None:
         self.sink = RtpSink(transceiver.sender.transport)
-        self.sender = SenderAccess(transceiver.sender)
-        self.payload_type = negotiated_codecs(transceiver)[0].payloadType
+        writer = self.sink.writer
+        writer.ssrc = SenderAccess(transceiver.sender).ssrc
+        writer.payload_type = negotiated_codecs(transceiver)[0].payloadType
         ids = ExtensionIds.from_uris(negotiated_extensions(transceiver))
         self.extensions = build_extensions(ids, audio_level, True, None) if audio_level else b""
+        self.first_byte = 0x90 if self.extensions else 0x80
         self.seq = random.randrange(0, 32768)
         self.ts = random.randrange(0, 1 << 32)
         self.sent = 0
 
     def send(self, payload: bytes, marker: bool) -> None:
-        b0 = 0x90 if self.extensions else 0x80
-        header = RTP_HEADER.pack(b0, self.payload_type | (0x80 if marker else 0), self.seq,
-                                 self.ts, self.sender.ssrc)
         stamp = time.monotonic_ns().to_bytes(8, "big")
-        if self.sink.send(header + self.extensions + payload + stamp):
+        if self.sink.ready() and self.sink.writer.write(
+                self.extensions + payload + stamp, self.first_byte, marker, self.seq, self.ts,
+                -1, 0, False):
             self.sent += 1
         self.seq = (self.seq + 1) & 0xFFFF
 

@@ -26,7 +26,12 @@ ensure_virtualenv() {  # $1: pip extras, e.g. "[test]"
     echo "==> Tạo môi trường Python / creating .venv"
     python3 -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  local stale=0 source
+  [ -f "$stamp" ] || stale=1
+  for source in pyproject.toml setup.py sfu/*.c; do  # C sources: the extension is rebuilt
+    [ "$source" -nt "$stamp" ] && stale=1
+  done
+  if [ "$stale" = 1 ]; then
     echo "==> Cài đặt hoinghi$1 / installing Python packages"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e ".$1"

@@ -8,11 +8,11 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
   does the part of ``RTCRtpReceiver._handle_rtp_packet`` the publisher still needs (receive
   statistics for receiver reports, the REMB estimate, NACK generation) through the receiver's
   name-mangled fields, skipping depayloading, the jitter buffer and the decoder.
-* **Send.** A subscriber session's packets are protected in place in the DTLS transport's
-  SRTP session buffer (pylibsrtp's ``Session._srtp/_cdata/_buffer``) and written to the
-  nominated ICE pair's socket (aioice ``Connection._nominated``, asyncio's ``_sock``),
-  synchronously: one event-loop step fans a packet out to every subscriber without a task or
-  an await each.
+* **Send.** A subscriber session's packets are rewritten, protected with the DTLS transport's
+  SRTP session (pylibsrtp's ``Session._srtp`` context, its ``srtp_protect`` function) and
+  written to the nominated ICE pair's socket (aioice ``Connection._nominated``, asyncio's
+  ``_sock``) by sfu/_rtpwrite.c, synchronously: one C call per packet fans it out to every
+  steady subscriber without a task or an await each.
 * **Sender reports.** aiortc's sender keeps sending SR/SDES/BYE for the SFU; the SFU keeps its
   RTP loop idle with :class:`SilentTrack` and writes the SR fields (NTP/RTP time from the
   publisher's SR, counts from the forwarding path).
@@ -63,10 +63,9 @@ from pylibsrtp import Policy, Session
 from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _srtp
 
+from . import _rtpwrite
+from ._rtpwrite import RtpWriter
 from .packet import RtpView
-
-# pylibsrtp's session buffer is 1500 bytes; leave room for the longest SRTP trailer
-_MAX_PLAIN = 1500 - 144
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
 
@@ -184,85 +183,87 @@ def on_sender_report(receiver: RTCRtpReceiver,
 # --- subscriber side ------------------------------------------------------------------------
 
 class RtpSink:
-    """Sends already-rewritten RTP on a session: SRTP protect + ``sendto``, synchronously.
+    """A session's own way out, past aiortc's sender: RTP through an :class:`RtpWriter`
+    (sfu/_rtpwrite.c: rewrite, SRTP-protect in place, ``sendto``, all in C), RTCP protected
+    here; both straight to the nominated ICE pair's socket, synchronously.
 
     No task or await per packet and subscriber: one event-loop step fans a packet out to every
-    subscriber. The datagram goes straight to the nominated pair's socket (asyncio's transport
-    wrapper costs about as much as the rest of the Python per packet); if the kernel buffer is
-    full the packet is dropped, as a router would, and NACK repair takes over. Returns False
-    while the session cannot send (ICE or DTLS not up, or closed) or on such a drop.
+    subscriber. The writer sends on a duplicate of the socket's descriptor and holds the SRTP
+    session; :meth:`ready` (re)binds it whenever aioice's pair or aiortc's session changes, and
+    the writer is unbound as soon as DTLS leaves the connected state, so a writer left in a
+    fan-out group drops packets instead of sending on a stale route.
     """
 
-    __slots__ = ("_dtls", "_nominated", "_pair", "_sendto", "_addr", "_session", "_srtp",
-                 "_cdata", "_buffer", "_view", "_length")
+    __slots__ = ("_dtls", "_nominated", "_pair", "_session", "_sendto", "_addr", "writer")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._nominated = dtls.transport._connection._nominated
         self._pair: Any = None
+        self._session: Any = None
         self._sendto: Callable[[Any, Any], int] | None = None
         self._addr: Any = None
-        self._session: Any = None
-        self._srtp: Any = None
-        self._cdata: Any = None
-        self._buffer: Any = None
-        self._view: memoryview | None = None
-        self._length = _ffi.new("int *")
+        self.writer = RtpWriter()
+        dtls.on("statechange", self._on_state)
 
-    def send_parts(self, header: bytes, tail: bytes) -> bool:
-        """Send RTP ``header + tail`` (12 bytes, then extensions and payload), protected in
-        place in the SRTP session's buffer: pylibsrtp's ``protect()`` allocates and copies
-        twice per call, which at one call per subscriber and packet costs more than the
-        encryption itself."""
-        if not self._route():
+    def ready(self) -> bool:
+        """Whether the session can send now; binds :attr:`writer` to its current route."""
+        if self._dtls._state is not State.CONNECTED:
             return False
-        session = self._dtls._tx_srtp
-        if session is not self._session:
-            self._session = session
-            self._srtp = session._srtp[0]
-            self._cdata = session._cdata
-            self._buffer = session._buffer
-            self._view = memoryview(session._buffer)
-        size = 12 + len(tail)
-        if size > _MAX_PLAIN:
-            return False
-        buffer = self._buffer
-        buffer[0:12] = header
-        buffer[12:size] = tail
-        length = self._length
-        length[0] = size
-        if _srtp.srtp_protect(self._srtp, self._cdata, length) != 0:
-            return False
-        try:
-            self._sendto(self._view[:length[0]], self._addr)  # type: ignore[index,misc]
-        except OSError:  # EAGAIN (buffer full), or the socket closed under us
-            self._pair = None
-            return False
-        return True
-
-    def _route(self) -> bool:
         pair = self._nominated.get(1)
-        if pair is not self._pair:
-            self._pair = pair
-            transport = pair.protocol.transport if pair is not None else None
-            sock = getattr(transport, "_sock", None)
-            self._sendto = sock.sendto if sock is not None else None
-            self._addr = pair.remote_addr if pair is not None else None
-        return self._sendto is not None and self._dtls._state is State.CONNECTED
+        session = self._dtls._tx_srtp
+        if pair is not self._pair or session is not self._session:
+            self._bind(pair, session)
+        return self._sendto is not None
 
-    def send(self, data: bytes) -> bool:
-        """Send one whole RTP packet."""
-        return self.send_parts(data[:12], data[12:])
+    def _bind(self, pair: Any, session: Any) -> None:
+        self._pair, self._session = pair, session
+        sock = getattr(pair.protocol.transport, "_sock", None) if pair is not None else None
+        self._sendto = self._addr = None
+        self.writer.clear_route()
+        if sock is None or session is None:
+            return
+        host, port = pair.remote_addr[:2]
+        try:
+            self.writer.set_route(sock.fileno(), host.split("%")[0], port,
+                                  int(_ffi.cast("uintptr_t", session._srtp[0])), session)
+        except (OSError, ValueError) as error:
+            log.warning("cannot send to %s:%s: %s", host, port, error)
+            return
+        self._sendto, self._addr = sock.sendto, pair.remote_addr
+
+    def _on_state(self) -> None:
+        if self._dtls._state is not State.CONNECTED:
+            self.close()
+
+    def close(self) -> None:
+        """Release the route (the writer's descriptor and SRTP session) now."""
+        self._pair = self._session = self._sendto = self._addr = None
+        self.writer.clear_route()
 
     def send_rtcp(self, data: bytes) -> bool:
-        if not self._route():
+        if not self.ready():
             return False
         try:
             self._sendto(self._dtls._tx_srtp.protect_rtcp(data), self._addr)  # type: ignore[misc]
-        except OSError:
-            self._pair = None
+        except OSError:  # EAGAIN (buffer full), or the socket closed under us
             return False
         return True
+
+
+def _install_srtp_protect() -> None:
+    """Hand pylibsrtp's ``srtp_protect`` to the C writer, after checking its C signature
+    (libsrtp 3 changed it): a mismatch would corrupt memory, so it must fail here."""
+    function = _ffi.addressof(_srtp, "srtp_protect")
+    found = _ffi.getctype(_ffi.typeof(function))
+    if found != _SRTP_PROTECT_TYPE:
+        raise AiortcIncompatible(f"pylibsrtp's srtp_protect is {found!r}, "
+                                 f"sfu/_rtpwrite.c expects {_SRTP_PROTECT_TYPE!r}")
+    _rtpwrite.set_protect(int(_ffi.cast("uintptr_t", function)))
+
+
+_SRTP_PROTECT_TYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+_install_srtp_protect()
 
 
 class SenderAccess:
@@ -373,9 +374,7 @@ def check_compatibility() -> None:
             need(transport, "_sock")
             transport.close()
             session = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
-            for name in ("_srtp", "_cdata", "_buffer"):
-                need(session, name)
-            need(_srtp, "srtp_protect")
+            need(session, "_srtp")
             for name in ("_codecs", "_headerExtensions"):
                 need(transceiver, name)
             nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]

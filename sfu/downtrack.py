@@ -1,12 +1,17 @@
 """A subscriber's view of a source: one sending transceiver on the subscriber's session.
 
-The down-track rewrites every forwarded packet so that the subscriber sees one continuous
-stream even when the SFU pauses it (Last-N, server-side mute) or switches it to another
-publisher (the active-speaker video): SSRC and payload type of the subscriber's sender,
-sequence numbers and timestamps shifted to continue where the previous packet left off (the
-receiver's SRTP rollover counter and jitter buffer rely on that), VP8 picture ids likewise,
-header extensions renumbered. After every start, resume or switch it forwards nothing until a
-key frame begins, and asks the source for one.
+The down-track decides how every forwarded packet is rewritten so that the subscriber sees one
+continuous stream even when the SFU pauses it (Last-N, server-side mute) or switches it to
+another publisher (the active-speaker video): SSRC and payload type of the subscriber's
+sender, sequence numbers and timestamps shifted to continue where the previous packet left off
+(the receiver's SRTP rollover counter and jitter buffer rely on that), VP8 picture ids
+likewise, header extensions renumbered. After every start, resume or switch it forwards
+nothing until a key frame begins, and asks the source for one.
+
+The rewriting itself is done by its :class:`RtpWriter` (sfu/_rtpwrite.c). While the stream
+waits for a key frame or a route, the source hands it each packet (:meth:`forward`); once the
+stream is *steady* the source fans packets out to its writer directly, with the writers of all
+other steady subscribers, in one C call.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import TYPE_CHECKING
 from aiortc import RTCRtpTransceiver
 
 from .aiortc_hooks import RtpSink, SenderAccess, negotiated_codecs, negotiated_extensions
-from .packet import ExtensionIds, RtpView, rtp_header, with_picture_id
+from .packet import ExtensionIds, RtpView
 
 if TYPE_CHECKING:
     from .uptrack import UpTrack
@@ -34,29 +39,28 @@ class DownTrack:
         self.transceiver = transceiver
         self.sender = SenderAccess(transceiver.sender)
         self._sink = RtpSink(transceiver.sender.transport)
+        self.writer = self._sink.writer
+        self.writer.ssrc = self.sender.ssrc
+        self.ext_ids = ExtensionIds()
         self.source: UpTrack | None = None
         self.paused = False
-        self.packets = 0
-        self.octets = 0
+        # steady: synchronised and routed, so the source fans out to the writer directly
+        self.steady = False
         self.retransmitted = 0
         self.keyframe_requests = 0
         # set when aiortc has started the sender (the subscriber answered and DTLS is up)
         self._ready = False
-        self._ssrc = self.sender.ssrc
-        self._payload_type = 0
-        self._ext_ids = ExtensionIds()
-        # rewriting state
         self._sync_needed = True
         self._switched = False
-        self._seq_offset = 0
-        self._ts_offset = 0
-        self._pid_offset = 0
-        self._first_seq = 0  # first forwarded source sequence number since the last sync
-        self._last_seq: int | None = None  # highest sequence number sent (output space)
-        self._last_ts = 0
-        self._last_pid: int | None = None
-        self._last_sent = 0.0
         self.sender.on_feedback(self._on_keyframe_request, self.handle_nack)
+
+    @property
+    def packets(self) -> int:
+        return self.writer.packets
+
+    @property
+    def octets(self) -> int:
+        return self.writer.octets
 
     # --- control -----------------------------------------------------------------------------
 
@@ -68,7 +72,8 @@ class DownTrack:
         if self.source is not None:
             self.source.detach(self)
         self.source = source
-        self._switched = self._last_seq is not None
+        self.steady = False
+        self._switched = self.writer.last_seq >= 0
         self._sync_needed = True
         if source is not None:
             source.attach(self)
@@ -76,7 +81,9 @@ class DownTrack:
                 source.keyframes.request()
 
     def pause(self) -> None:
-        self.paused = True
+        if not self.paused:
+            self.paused = True
+            self._regroup(steady=False)
 
     def resume(self) -> None:
         if self.paused:
@@ -86,23 +93,34 @@ class DownTrack:
     def restart(self) -> None:
         """Continue the same source after a gap: resynchronise on the next key frame."""
         self._sync_needed = True
+        self._regroup(steady=False)
         if self.source is not None and self._ready:
             self.source.keyframes.request()
 
     def source_gone(self, source: UpTrack) -> None:
         if self.source is source:
             self.source = None
+            self.steady = False
             self._sync_needed = True
-            self._switched = self._last_seq is not None
+            self._switched = self.writer.last_seq >= 0
 
     def close(self) -> None:
         if self.source is not None:
             self.source.detach(self)
             self.source = None
+        self.steady = False
+        self._sink.close()
 
-    # --- forwarding path ---------------------------------------------------------------------
+    def _regroup(self, *, steady: bool) -> None:
+        """Tell the source this stream's place changed (steady, waiting, or paused)."""
+        self.steady = steady
+        if self.source is not None:
+            self.source.regroup()
+
+    # --- forwarding path (until steady) ------------------------------------------------------
 
     def forward(self, view: RtpView) -> None:
+        """A packet of the source while this stream is not steady."""
         if self.paused:
             return
         if not self._ready and not self._start():
@@ -112,36 +130,13 @@ class DownTrack:
                 self.source.keyframes.request()  # type: ignore[union-attr]
                 return
             self._sync(view)
-        elif ((self._first_seq - view.sequence_number) & 0xFFFF) - 1 < 0x7FFF:
-            return  # older than the packet this stream (re)started from
-        elif ((view.sequence_number - self._first_seq) & 0xFFFF) > 0x4000:
-            # keep the start marker within half the sequence space of the newest packet, or
-            # serial-number comparison with it would flip after 32768 packets
-            self._first_seq = (view.sequence_number - 0x4000) & 0xFFFF
-        self._send(view)
+        if self._send(view):
+            self._regroup(steady=True)
 
     def _send(self, view: RtpView) -> bool:
-        seq = (view.sequence_number + self._seq_offset) & 0xFFFF
-        ts = (view.timestamp + self._ts_offset) & 0xFFFFFFFF
-        tail = view.tail(self._ext_ids)
-        pid = -1
-        if view.picture_id_offset >= 0:
-            pid = (view.picture_id + self._pid_offset) & 0x7FFF
-            if self._pid_offset:
-                tail = with_picture_id(view, tail, pid)
-        header = rtp_header(view, tail, self._payload_type, seq, ts, self._ssrc)
-        if not self._sink.send_parts(header, tail):
+        if not self._sink.ready():
             return False
-        self.packets += 1
-        self.octets += len(tail)
-        last = self._last_seq
-        if last is None or ((seq - last) & 0xFFFF) < 0x8000:
-            self._last_seq = seq
-            self._last_ts = ts
-            self._last_sent = time.monotonic()
-            if pid >= 0:
-                self._last_pid = pid
-        return True
+        return self.writer.write(*view.wire(self.ext_ids))
 
     def _start(self) -> bool:
         """Becomes ready once aiortc has started the sender; reads the negotiated payload
@@ -151,11 +146,11 @@ class DownTrack:
         mime = self.mime_type.lower()
         for codec in negotiated_codecs(self.transceiver):
             if codec.mimeType.lower() == mime:
-                self._payload_type = codec.payloadType
+                self.writer.payload_type = codec.payloadType
                 break
         else:
             return False
-        self._ext_ids = ExtensionIds.from_uris(negotiated_extensions(self.transceiver))
+        self.ext_ids = ExtensionIds.from_uris(negotiated_extensions(self.transceiver))
         self._ready = True
         if self.kind == "video":
             self.source.keyframes.request()
@@ -163,15 +158,16 @@ class DownTrack:
 
     def _sync(self, view: RtpView) -> None:
         """Choose offsets so that ``view`` directly follows the last packet sent."""
-        if self._last_seq is not None:
-            self._seq_offset = (self._last_seq + 1 - view.sequence_number) & 0xFFFF
+        writer = self.writer
+        if writer.last_seq >= 0:
+            writer.seq_offset = (writer.last_seq + 1 - view.sequence_number) & 0xFFFF
             if self._switched:
                 clock_rate = self.source.clock_rate  # type: ignore[union-attr]
-                elapsed = max(1, int((time.monotonic() - self._last_sent) * clock_rate))
-                self._ts_offset = (self._last_ts + elapsed - view.timestamp) & 0xFFFFFFFF
-            if view.picture_id_offset >= 0 and self._last_pid is not None:
-                self._pid_offset = (self._last_pid + 1 - view.picture_id) & 0x7FFF
-        self._first_seq = view.sequence_number
+                elapsed = max(1, int((time.monotonic() - writer.last_sent) * clock_rate))
+                writer.ts_offset = (writer.last_ts + elapsed - view.timestamp) & 0xFFFFFFFF
+            if view.picture_id_offset >= 0 and writer.last_pid >= 0:
+                writer.pid_offset = (writer.last_pid + 1 - view.picture_id) & 0x7FFF
+        writer.first_seq = view.sequence_number  # the writer sends nothing older
         self._sync_needed = False
         self._switched = False
         self.update_sender_report()
@@ -184,15 +180,13 @@ class DownTrack:
             self.source.keyframes.request()
 
     def handle_nack(self, lost: list[int]) -> None:
-        """Resend what the subscriber lost from the source's history (same rewriting)."""
+        """Resend what the subscriber lost from the source's history (same rewriting; the
+        writer refuses packets from before the current source or sync point)."""
         source = self.source
         if source is None or self._sync_needed:
             return
         for seq in lost:
-            src_seq = (seq - self._seq_offset) & 0xFFFF
-            if ((src_seq - self._first_seq) & 0xFFFF) >= 0x8000:
-                continue  # from before the current source or sync point
-            view = source.replay(src_seq)
+            view = source.replay((seq - self.writer.seq_offset) & 0xFFFF)
             if view is not None and self._send(view):
                 self.retransmitted += 1
 
@@ -203,5 +197,6 @@ class DownTrack:
         if source is None or source.sender_report is None:
             return
         ntp, rtp = source.sender_report
-        self.sender.set_report(ntp, (rtp + self._ts_offset) & 0xFFFFFFFF,
-                               self.packets & 0xFFFFFFFF, self.octets & 0xFFFFFFFF)
+        writer = self.writer
+        self.sender.set_report(ntp, (rtp + writer.ts_offset) & 0xFFFFFFFF,
+                               writer.packets & 0xFFFFFFFF, writer.octets & 0xFFFFFFFF)

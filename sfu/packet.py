@@ -2,8 +2,9 @@
 
 Why not aiortc's ``RtpPacket``: it re-serialises every header extension and copies the payload
 on every ``serialize()``, and the SFU sends each packet to many subscribers. Here a packet is
-parsed once (offsets, the few header fields the SFU needs, the extensions it maps) and each
-subscriber costs one 12-byte header pack and one bytes concatenation.
+parsed once (offsets, the few header fields the SFU needs, the extensions it maps), its tail
+(extensions + payload) is built once per set of extension ids (:meth:`RtpView.wire`), and
+sfu/_rtpwrite.c writes the 12-byte header in front of it for each subscriber.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class RtpView:
         "voice",
         "abs_send_time",
         "_tail_ids",
-        "_tail",
+        "_wire",
         "keyframe",
         "picture_id_offset",
         "picture_id",
@@ -89,7 +90,7 @@ class RtpView:
         self.voice = False
         self.abs_send_time: bytes | None = None
         self._tail_ids: ExtensionIds | None = None
-        self._tail = b""
+        self._wire: WireFields | None = None
         self.keyframe = False
         self.picture_id_offset = -1
         self.picture_id = 0
@@ -101,16 +102,28 @@ class RtpView:
         end = len(self.data) - (self.data[-1] if self.padding else 0)
         return self.data[self.payload_offset:max(self.payload_offset, end)]
 
-    def tail(self, ids: ExtensionIds) -> bytes:
-        """Extension block (with the subscriber's ids) + payload, shared by every subscriber
-        that negotiated the same ids: built once per packet, not once per subscriber (all
-        subscribe sessions are offered by the SFU, so their ids normally agree)."""
+    def wire(self, ids: ExtensionIds) -> WireFields:
+        """What :meth:`sfu._rtpwrite.RtpWriter.write` needs to send this packet to a
+        subscriber with extension ids ``ids``: the tail (extension block with those ids, then
+        the payload) and the header fields. Built once per packet and set of ids, shared by
+        every subscriber (all subscribe sessions are offered by the SFU, so their ids
+        normally agree)."""
         if ids is self._tail_ids or ids == self._tail_ids:
-            return self._tail
-        tail = build_extensions(ids, self.audio_level, self.voice, self.abs_send_time)
-        tail += self.data[self.payload_offset:]
-        self._tail_ids, self._tail = ids, tail
-        return tail
+            return self._wire  # type: ignore[return-value]
+        extensions = build_extensions(ids, self.audio_level, self.voice, self.abs_send_time)
+        tail = extensions + self.data[self.payload_offset:]
+        first_byte = 0x80 | (0x20 if self.padding else 0) | (0x10 if extensions else 0)
+        position = (len(extensions) + self.picture_id_offset
+                    if self.picture_id_offset >= 0 else -1)
+        self._tail_ids = ids
+        self._wire = (tail, first_byte, self.marker, self.sequence_number, self.timestamp,
+                      position, self.picture_id, self.picture_id_long)
+        return self._wire
+
+
+# (tail, first header byte, marker, sequence number, timestamp, picture-id position in tail
+#  or -1, picture id, 15-bit picture id?): the arguments of RtpWriter.write after ``self``
+WireFields = tuple[bytes, int, bool, int, int, int, int, bool]
 
 
 def parse_rtp(data: bytes, ids: ExtensionIds) -> RtpView | None:
@@ -182,29 +195,6 @@ def build_extensions(ids: ExtensionIds, audio_level: int | None, voice: bool,
         return b""
     body += b"\x00" * (-len(body) % 4)
     return struct.pack("!HH", _ONE_BYTE_PROFILE, len(body) // 4) + body
-
-
-def rtp_header(view: RtpView, tail: bytes, payload_type: int, sequence_number: int,
-               timestamp: int, ssrc: int) -> bytes:
-    """The 12 header bytes that go in front of ``tail`` (from :meth:`RtpView.tail`) for one
-    subscriber: its SSRC, payload type, sequence number and timestamp. CSRCs are dropped."""
-    b0 = 0x80 | (0x20 if view.padding else 0) | (0x10 if tail[:2] == b"\xbe\xde" else 0)
-    b1 = payload_type | (0x80 if view.marker else 0)
-    return RTP_HEADER.pack(b0, b1, sequence_number, timestamp, ssrc)
-
-
-def rewrite_header(view: RtpView, tail: bytes, payload_type: int, sequence_number: int,
-                   timestamp: int, ssrc: int) -> bytes:
-    """The whole packet as one subscriber receives it."""
-    return rtp_header(view, tail, payload_type, sequence_number, timestamp, ssrc) + tail
-
-
-def with_picture_id(view: RtpView, tail: bytes, picture_id: int) -> bytes:
-    """``tail`` with the VP8 picture id replaced (keeps its 7- or 15-bit width)."""
-    pos = len(tail) - (len(view.data) - view.payload_offset) + view.picture_id_offset
-    if view.picture_id_long:
-        return tail[:pos] + _U16.pack(0x8000 | (picture_id & 0x7FFF)) + tail[pos + 2:]
-    return tail[:pos] + bytes((picture_id & 0x7F,)) + tail[pos + 1:]
 
 
 def inspect_vp8(view: RtpView) -> None:

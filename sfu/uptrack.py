@@ -2,7 +2,8 @@
 
 An ``UpTrack`` owns what the publisher's side of forwarding needs: the packet history that
 answers subscribers' NACKs, the throttled keyframe requests to the publisher, the latest
-sender report, and the list of down-tracks the packet fans out to.
+sender report, and the down-tracks the packet fans out to: steady ones as groups of writers
+(one C call per group and packet), the others one by one, in Python, until they are steady.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ._rtpwrite import RtpWriter, fan_out
 from .packet import ExtensionIds, RtpView, inspect_h264, inspect_vp8, parse_rtp
 
 if TYPE_CHECKING:
@@ -97,6 +99,9 @@ class UpTrack:
         self.audio_listeners: list[Callable[[RtpView], None]] = []
         self._on_audio_level = on_audio_level
         self._down: tuple[DownTrack, ...] = ()
+        # steady down-tracks' writers, grouped by the extension ids their tail is built with
+        self._groups: tuple[tuple[ExtensionIds, tuple[RtpWriter, ...]], ...] = ()
+        self._waiting: tuple[DownTrack, ...] = ()  # neither steady nor paused
         mime = mime_type.lower()
         self._inspect: Callable[[RtpView], None] | None = (
             inspect_vp8 if mime == "video/vp8" else inspect_h264 if mime == "video/h264"
@@ -104,9 +109,23 @@ class UpTrack:
 
     def attach(self, down: DownTrack) -> None:
         self._down = (*self._down, down)
+        self.regroup()
 
     def detach(self, down: DownTrack) -> None:
         self._down = tuple(d for d in self._down if d is not down)
+        self.regroup()
+
+    def regroup(self) -> None:
+        """Sort the down-tracks again after one became steady, waiting or paused."""
+        groups: dict[ExtensionIds, list[RtpWriter]] = {}
+        waiting = []
+        for down in self._down:
+            if down.steady:
+                groups.setdefault(down.ext_ids, []).append(down.writer)
+            elif not down.paused:
+                waiting.append(down)
+        self._groups = tuple((ids, tuple(writers)) for ids, writers in groups.items())
+        self._waiting = tuple(waiting)
 
     def handle(self, view: RtpView) -> None:
         """Forward one packet from the publisher to every attached down-track."""
@@ -121,9 +140,13 @@ class UpTrack:
                 self._on_audio_level(self, view.audio_level)
             for listener in self.audio_listeners:
                 listener(view)
-        if not self.forwarding:
-            return
-        for down in self._down:
+        if self.forwarding:
+            self._fan_out(view)
+
+    def _fan_out(self, view: RtpView) -> None:
+        for ids, writers in self._groups:
+            fan_out(writers, *view.wire(ids))
+        for down in self._waiting:
             down.forward(view)
 
     def handle_repair(self, view: RtpView) -> None:
@@ -132,8 +155,7 @@ class UpTrack:
             self._inspect(view)
             self.history.put(view)  # type: ignore[union-attr]
         if self.forwarding:
-            for down in self._down:
-                down.forward(view)
+            self._fan_out(view)
 
     def replay(self, sequence_number: int) -> RtpView | None:
         """A packet from the history, parsed again, for a retransmission."""
@@ -176,4 +198,5 @@ class UpTrack:
         for down in self._down:
             down.source_gone(self)
         self._down = ()
+        self.regroup()
         self.audio_listeners.clear()

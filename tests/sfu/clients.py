@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiortc import (
@@ -190,6 +191,34 @@ class Subscriber:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class LossyLink:
+    """Test double standing in for a lossy network (no netem on these machines): drops every
+    ``nth`` packet of one SSRC on its first arrival at the subscriber's socket, before SRTP
+    (whose header is in clear); a retransmission of a dropped sequence number passes."""
+
+    def __init__(self, pc: RTCPeerConnection, ssrc: int, nth: int) -> None:
+        self.dropped: set[int] = set()
+        self.resent: set[int] = set()
+        self._count = 0
+        wanted = ssrc.to_bytes(4, "big")
+        pair = pc.getTransceivers()[0].receiver.transport.transport._connection._nominated[1]
+        original = pair.protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if len(data) >= 12 and 127 < data[0] < 192 and data[8:12] == wanted:
+                seq = (data[2] << 8) | data[3]
+                if seq in self.dropped:
+                    self.resent.add(seq)
+                else:
+                    self._count += 1
+                    if self._count % nth == 0:
+                        self.dropped.add(seq)
+                        return
+            original(data, addr)
+
+        pair.protocol.datagram_received = datagram_received
 
 
 async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:

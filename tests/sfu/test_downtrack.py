@@ -1,7 +1,8 @@
 """Down-track rewriting, packet by packet: what one subscriber receives across sequence-number
-wrap, source switches, pauses and NACKs. The network is replaced by a recorder (the
-subscriber side of a real session is exercised in the other tests); everything else is the
-real DownTrack and UpTrack on a real, unconnected aiortc transceiver."""
+wrap, source switches, pauses and NACKs. The subscriber's session is replaced by a real SRTP
+link on loopback (tests/sfu/wire.py; a connected session is exercised in the other tests);
+everything else is the real DownTrack, UpTrack and C writer on a real, unconnected aiortc
+transceiver."""
 
 from __future__ import annotations
 
@@ -14,17 +15,7 @@ from sfu.downtrack import DownTrack
 from sfu.packet import ExtensionIds, inspect_vp8, parse_rtp
 from sfu.uptrack import UpTrack
 from tests.sfu.clients import config
-
-
-class Recorder:
-    """Stands in for the network: keeps what would have been sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send_parts(self, header: bytes, tail: bytes) -> bool:
-        self.sent.append(header + tail)
-        return True
+from tests.sfu.wire import Wire, WireSink
 
 
 class Source:
@@ -55,18 +46,18 @@ def make_up(name: str) -> UpTrack:
                    mime_type="video/VP8", clock_rate=90000, send_pli=lambda: None)
 
 
-async def make_down() -> tuple[DownTrack, Recorder, RTCPeerConnection]:
+async def make_down() -> tuple[DownTrack, Wire, RTCPeerConnection]:
     pc = RTCPeerConnection(config())
     transceiver = pc.addTransceiver(SilentTrack("video", "v"), direction="sendonly")
     down = DownTrack("v", "video", "video/VP8", transceiver)
-    recorder = Recorder()
-    down._sink = recorder  # the network
-    down._ready, down._payload_type, down._ext_ids = True, 97, ExtensionIds()  # as negotiated
-    return down, recorder, pc
+    wire = Wire()
+    down._sink = WireSink(wire, down.writer)  # the network
+    down._ready, down.writer.payload_type, down.ext_ids = True, 97, ExtensionIds()  # as negotiated
+    return down, wire, pc
 
 
-def received(recorder: Recorder):
-    views = [parse_rtp(d, ExtensionIds()) for d in recorder.sent]
+def received(wire: Wire):
+    views = [parse_rtp(d, ExtensionIds()) for d in wire.drain()]
     for v in views:
         inspect_vp8(v)
     return views
@@ -82,41 +73,45 @@ def assert_continuous(views, max_ts_step: int = 90000) -> None:
 
 async def test_forwarding_continues_across_sequence_number_wrap():
     up = make_up("a")
-    down, recorder, pc = await make_down()
+    down, wire, pc = await make_down()
     down.switch(up)
     source = Source(up, seq=65000, ts=0xFFFF0000, pid=0x7FF0, gop=10_000)
-    for _ in range(40_000):  # 80,000 packets: the sequence space wraps twice
+    for frame in range(40_000):  # 80,000 packets: the sequence space wraps twice
         source.send_frame()
-    views = received(recorder)
+        if frame % 50 == 0:
+            wire.drain()  # the receiver keeps up, as a subscriber would
+    views = received(wire)
     assert len(views) == 80_000
     assert_continuous(views)
     await pc.close()
+    wire.close()
 
 
 async def test_switching_sources_waits_for_a_key_frame_and_stays_continuous():
     alice, bob = make_up("alice"), make_up("bob")
-    down, recorder, pc = await make_down()
+    down, wire, pc = await make_down()
     a = Source(alice, seq=100, ts=1000, pid=5, gop=30)
     b = Source(bob, seq=40_000, ts=3_000_000_000, pid=20_000, gop=30)
     down.switch(alice)
     for _ in range(45):
         a.send_frame()
         b.send_frame()
-    assert len(recorder.sent) == 90  # alice only
+    assert len(wire.drain()) == 90  # alice only
     down.switch(bob)  # bob's next key frame is frame 60: 15 frames of bob are gated
     for _ in range(30):
         a.send_frame()
         b.send_frame()
-    views = received(recorder)
+    views = received(wire)
     assert len(views) == 90 + 30
     assert views[90].keyframe  # the switch happens on a key frame
     assert_continuous(views)
     await pc.close()
+    wire.close()
 
 
 async def test_pause_resume_and_nack_map_to_the_right_packets():
     up = make_up("a")
-    down, recorder, pc = await make_down()
+    down, wire, pc = await make_down()
     down.switch(up)
     source = Source(up, seq=500, ts=0, pid=0, gop=20)
     for _ in range(10):
@@ -127,14 +122,15 @@ async def test_pause_resume_and_nack_map_to_the_right_packets():
     down.resume()
     for _ in range(20):
         source.send_frame()
-    views = received(recorder)
+    views = received(wire)
     assert len(views) == 20 + 10  # resumed at the key frame of frame 40 (frames 40-44)
     assert_continuous(views, max_ts_step=31 * 3000)  # the same source: real time passed
 
     out = views[-3].sequence_number
     down.handle_nack([out, views[0].sequence_number])  # before the resume: not ours to resend
-    resent = received(recorder)[len(views):]
+    resent = received(wire)[len(views):]
     assert [v.sequence_number for v in resent] == [out]
     assert resent[0].payload == views[-3].payload
     assert down.retransmitted == 1
     await pc.close()
+    wire.close()

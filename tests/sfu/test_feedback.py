@@ -9,10 +9,9 @@ import time
 
 import pytest
 
-from sfu.aiortc_hooks import RtpSink
 from sfu.packet import ExtensionIds, parse_rtp
 from sfu.sdp import media_sections
-from tests.sfu.clients import ColourTrack, DecodeErrors, Subscriber, publish, wait_for
+from tests.sfu.clients import ColourTrack, DecodeErrors, LossyLink, Subscriber, publish, wait_for
 
 pytestmark = pytest.mark.slow  # real peers, several seconds of media each
 
@@ -58,29 +57,6 @@ async def test_keyframe_requests_are_relayed_at_most_every_500_ms(sfu):
     await pub.close()
 
 
-class LossySink:
-    """Test hook standing in for a lossy network (no netem here): drops every ``nth`` video
-    packet on its first transmission; retransmissions of the same sequence number pass."""
-
-    def __init__(self, sink: RtpSink, nth: int) -> None:
-        self._sink = sink
-        self._nth = nth
-        self._count = 0
-        self.dropped: set[int] = set()
-        self.resent: set[int] = set()
-
-    def send_parts(self, header: bytes, tail: bytes) -> bool:
-        seq = parse_rtp(header + tail, ExtensionIds()).sequence_number
-        if seq in self.dropped:
-            self.resent.add(seq)
-        else:
-            self._count += 1
-            if self._count % self._nth == 0:
-                self.dropped.add(seq)
-                return True
-        return self._sink.send_parts(header, tail)
-
-
 async def test_nack_repair_from_the_packet_history(sfu):
     errors = DecodeErrors()
     logging.getLogger("aiortc").addHandler(errors)
@@ -93,8 +69,8 @@ async def test_nack_repair_from_the_packet_history(sfu):
         await wait_for(lambda: video.track_id in sub.received
                        and sub.received[video.track_id].frames > 5)
         down = sfu._rooms["r"].peers["bob"].subscribe.down[video.track_id]
-        lossy = LossySink(down._sink, nth=8)
-        down._sink = lossy
+        media_ssrc = media_sections(sub.pc.remoteDescription.sdp)[0].ssrcs[0]
+        lossy = LossyLink(sub.pc, media_ssrc, nth=8)
         frames = sub.received[video.track_id].frames
         await wait_for(lambda: len(lossy.dropped) >= 15)
         await asyncio.sleep(0.5)
