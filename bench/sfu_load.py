@@ -127,10 +127,10 @@ class Stream:
         self.ts = random.randrange(0, 1 << 32)
         self.sent = 0
 
-    def send(self, payload: bytes, marker: bool) -> None:
+    def send(self, payload: bytes, marker: bool, timestamp: int) -> None:
         stamp = time.monotonic_ns().to_bytes(8, "big")
         if self.sink.ready() and self.sink.writer.write(
-                self.extensions + payload + stamp, self.first_byte, marker, self.seq, self.ts,
+                self.extensions + payload + stamp, self.first_byte, marker, self.seq, timestamp,
                 -1, 0, False):
             self.sent += 1
         self.seq = (self.seq + 1) & 0xFFFF
@@ -153,21 +153,36 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
     streams = [(Stream(a, level), Stream(v, None)) for a, v, level in pairs]
     print("ready", flush=True)
 
+    # every 5 ms: audio every 20 ms, a video frame every 1/FPS s; a frame's packets leave
+    # paced at 2.5 times the video bitrate, as libwebrtc's pacer sends them
+    slice_s = 0.005
+    budget_per_slice = 2.5 * sfu_media.BITRATE / 8 * slice_s
+    slices_per_audio = round(0.02 / slice_s)
+    slices_per_frame = round(1 / sfu_media.FPS / slice_s)
+    queues: list[list[tuple[bytes, bool, int]]] = [[] for _ in streams]
+    budgets = [0.0 for _ in streams]
     start = time.monotonic()
     tick = 0
-    ticks_per_frame = 50 // sfu_media.FPS
     try:
         while True:
-            for audio, video in streams:
-                audio.send(media.audio[tick % len(media.audio)], False)
-                audio.ts = (audio.ts + 960) & 0xFFFFFFFF
-                if tick % ticks_per_frame == 0:
-                    payloads, _ = media.video[(tick // ticks_per_frame) % len(media.video)]
-                    for n, payload in enumerate(payloads):
-                        video.send(payload, n == len(payloads) - 1)
+            for k, (audio, video) in enumerate(streams):
+                if tick % slices_per_audio == 0:
+                    audio.send(media.audio[(tick // slices_per_audio) % len(media.audio)], False,
+                               audio.ts)
+                    audio.ts = (audio.ts + 960) & 0xFFFFFFFF
+                if tick % slices_per_frame == 0:
+                    payloads, _ = media.video[(tick // slices_per_frame) % len(media.video)]
+                    queues[k].extend((p, n == len(payloads) - 1, video.ts)
+                                     for n, p in enumerate(payloads))
                     video.ts = (video.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
+                queue = queues[k]
+                budgets[k] = budgets[k] + budget_per_slice if queue else 0.0
+                while queue and budgets[k] > 0:
+                    payload, marker, timestamp = queue.pop(0)
+                    video.send(payload, marker, timestamp)
+                    budgets[k] -= len(payload)
             tick += 1
-            await asyncio.sleep(max(0.0, start + tick * 0.02 - time.monotonic()))
+            await asyncio.sleep(max(0.0, start + tick * slice_s - time.monotonic()))
     finally:
         for pc in pcs:
             await pc.close()
