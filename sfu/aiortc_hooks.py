@@ -13,9 +13,10 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
   written to the nominated ICE pair's socket (aioice ``Connection._nominated``, asyncio's
   ``_sock``) by sfu/_rtpwrite.c, synchronously: one C call per packet fans it out to every
   steady subscriber without a task or an await each.
-* **Sender reports.** aiortc's sender keeps sending SR/SDES/BYE for the SFU; the SFU keeps its
-  RTP loop idle with :class:`SilentTrack` and writes the SR fields (NTP/RTP time from the
-  publisher's SR, counts from the forwarding path).
+* **Sender reports.** The SFU keeps aiortc's RTP loop idle with :class:`SilentTrack`, writes
+  the SR fields (NTP/RTP time from the publisher's SR, counts from the forwarding path), and
+  replaces each sender's ``_run_rtcp`` (:class:`SenderReports`): one compound SR/SDES packet
+  per subscriber session and interval, BYE on stop.
 * **Subscriber RTCP.** ``RTCRtpSender._handle_rtcp_packet`` is replaced on the instance: PLI,
   FIR and NACK go to the SFU, receiver reports and REMB still reach aiortc for its statistics.
 * **Publisher RTCP.** ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's
@@ -38,6 +39,7 @@ import asyncio
 import logging
 import errno
 import random
+import time
 import concurrent.futures
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -54,8 +56,12 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RtcpByePacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
     RtcpSrPacket,
     pack_remb_fci,
 )
@@ -312,6 +318,78 @@ class SenderAccess:
         sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
 
 
+class SenderReports:
+    """The RTCP a subscriber session's senders owe their receiver, as one compound packet per
+    interval (an SR per sender, one SDES with every CNAME) instead of aiortc's one packet per
+    sender: a subscriber of twenty bridge points' audio and video gets one datagram a second,
+    not forty, and the SFU pays one SRTCP protect and one ``sendto`` for them.
+
+    :meth:`adopt` replaces the sender's ``_run_rtcp`` before aiortc starts it; the
+    replacement keeps aiortc's start/stop handshake (its events) and still sends the BYE
+    when the sender stops. The fields aiortc uses to compute the round-trip time from
+    receiver reports (last SR and when it was sent) are kept up to date.
+    """
+
+    def __init__(self) -> None:
+        self._senders: dict[RTCRtpSender, Callable[[], None]] = {}
+        self._sink: RtpSink | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def adopt(self, sender: RTCRtpSender, refresh: Callable[[], None]) -> None:
+        """Report for ``sender`` from its start to its stop; ``refresh()`` runs before each
+        report (it fills the SR fields, see :meth:`SenderAccess.set_report`)."""
+
+        async def run_rtcp() -> None:
+            sender._RTCRtpSender__rtcp_started.set()  # type: ignore[attr-defined]
+            self._senders[sender] = refresh
+            if self._sink is None:
+                self._sink = RtpSink(sender.transport)
+            if self._task is None or self._task.done():
+                self._task = asyncio.ensure_future(self._run())
+            try:
+                await asyncio.get_running_loop().create_future()  # until stop() cancels
+            except asyncio.CancelledError:
+                pass
+            finally:
+                self._senders.pop(sender, None)
+            await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+            sender._RTCRtpSender__rtcp_exited.set()  # type: ignore[attr-defined]
+
+        sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
+
+    async def _run(self) -> None:
+        while self._senders:
+            # RFC 3550: vary the interval over [0.5, 1.5] times its nominal value (1 s)
+            await asyncio.sleep(0.5 + random.random())
+            if self._senders and self._sink is not None:
+                self._sink.send_rtcp(self._compound())
+
+    def _compound(self) -> bytes:
+        reports, chunks = [], []
+        now = time.time()
+        for sender, refresh in list(self._senders.items()):
+            refresh()
+            ntp = sender._RTCRtpSender__ntp_timestamp  # type: ignore[attr-defined]
+            reports.append(bytes(RtcpSrPacket(ssrc=sender._ssrc, sender_info=RtcpSenderInfo(
+                ntp_timestamp=ntp,
+                rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,  # type: ignore[attr-defined]
+                packet_count=sender._RTCRtpSender__packet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+                octet_count=sender._RTCRtpSender__octet_count & 0xFFFFFFFF))))  # type: ignore[attr-defined]
+            sender._RTCRtpSender__lsr = (ntp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+            sender._RTCRtpSender__lsr_time = now  # type: ignore[attr-defined]
+            cname = sender._RTCRtpSender__cname  # type: ignore[attr-defined]
+            if cname is not None:
+                chunks.append(RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode())]))
+        sdes = bytes(RtcpSdesPacket(chunks=chunks)) if chunks else b""
+        return b"".join(reports) + sdes
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._sink is not None:
+            self._sink.close()
+
+
 def restrict_codecs(transceiver: RTCRtpTransceiver, mime_types: list[str]) -> str | None:
     """Keep only the first of ``mime_types`` the remote offered (and its RTX) in the answer,
     so a publisher sends exactly one codec and subscribers can be offered that one. Must run
@@ -362,7 +440,10 @@ def check_compatibility() -> None:
             for name in ("_ssrc", "_stream_id", "_RTCRtpSender__started",
                          "_RTCRtpSender__ntp_timestamp", "_RTCRtpSender__rtp_timestamp",
                          "_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
-                         "_handle_rtcp_packet"):
+                         "_handle_rtcp_packet", "_run_rtcp", "_send_rtcp",
+                         "_RTCRtpSender__rtcp_started", "_RTCRtpSender__rtcp_exited",
+                         "_RTCRtpSender__cname", "_RTCRtpSender__lsr",
+                         "_RTCRtpSender__lsr_time"):
                 need(sender, name)
             for name in ("_handle_rtp_data", "_state", "_tx_srtp", "transport"):
                 need(dtls, name)

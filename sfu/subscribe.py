@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from .aiortc_hooks import SilentTrack
+from .aiortc_hooks import SenderReports, SilentTrack
 from .downtrack import DownTrack
 from .uptrack import UpTrack
 
@@ -33,6 +33,7 @@ class SubscribeSession:
         self.down: dict[str, DownTrack] = {}  # by subscribed track id
         self._idle: list[tuple[DownTrack, str]] = []  # (inactive down-track, its codec)
         self._dirty = False
+        self._reports = SenderReports()
 
     def add(self, track_id: str, kind: str, mime: str, source: UpTrack | None,
             stream_id: str) -> DownTrack:
@@ -49,6 +50,7 @@ class SubscribeSession:
                                                  direction="sendonly")
             transceiver.setCodecPreferences([_capability(kind, mime)])
             down = DownTrack(track_id, kind, mime, transceiver)
+            self._reports.adopt(transceiver.sender, down.update_sender_report)
         down.sender.set_stream_id(stream_id)
         down.switch(source)
         self.down[track_id] = down
@@ -92,4 +94,5 @@ class SubscribeSession:
         self.down.clear()
         self._idle.clear()
         await self.pc.close()
+        self._reports.close()
 
