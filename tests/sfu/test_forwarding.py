@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import threading
 import time
 import weakref
@@ -114,7 +115,7 @@ async def test_unpublishing_a_track_renegotiates_subscribers(sfu, events):
     await pub.close()
 
 
-async def test_a_peer_that_leaves_leaves_no_task_behind(sfu):
+async def test_a_peer_that_leaves_leaves_no_task_socket_or_thread_behind(sfu):
     async def settle(baseline: set[asyncio.Task]) -> set[asyncio.Task]:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -130,8 +131,13 @@ async def test_a_peer_that_leaves_leaves_no_task_behind(sfu):
         # test clients, the tap's decoder): a pool, not something a peer owns
         return {t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")}
 
+    def descriptors() -> int:
+        # the SFU's C writers send on duplicates of the ICE sockets' descriptors
+        return len(os.listdir("/proc/self/fd"))
+
     baseline = {t for t in asyncio.all_tasks() if not t.done()}
     threads_before = threads()
+    descriptors_before = descriptors()
     pub = await publish(sfu, "r", "alice", ColourTrack(RED), ToneTrack())
     await sfu.join("r", "bob")
     sub = Subscriber(sfu, "r", "bob")
@@ -155,3 +161,4 @@ async def test_a_peer_that_leaves_leaves_no_task_behind(sfu):
     while threads() != threads_before and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert threads() == threads_before  # aiortc's per-receiver decoder threads are gone
+    assert descriptors() <= descriptors_before  # every socket and duplicate closed
