@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.control_models import AuditEntry
@@ -51,7 +52,19 @@ class Actor:
 SYSTEM = Actor("system", "hệ thống")
 
 
-async def _head(session: AsyncSession, meeting_id: int) -> tuple[int, str]:
+@dataclass(frozen=True)
+class Head:
+    """The last entry of a meeting's chain: where the next entry links (seq 0: the chain is empty)."""
+
+    seq: int
+    hash: str
+
+
+class StaleHead(Exception):
+    """Entries were appended after the head the writer gave; its transaction must be rolled back."""
+
+
+async def head(session: AsyncSession, meeting_id: int) -> Head:
     row = (
         await session.execute(
             select(AuditEntry.seq, AuditEntry.hash)
@@ -60,17 +73,26 @@ async def _head(session: AsyncSession, meeting_id: int) -> tuple[int, str]:
             .limit(1)
         )
     ).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+    return Head(row[0], row[1]) if row else Head(0, GENESIS)
 
 
-async def append(session: AsyncSession, meeting_id: int, actor: Actor, action: str, **details: Any) -> str:
-    """Add one entry (not committed: the caller commits it with the change it records); returns its hash."""
+async def append(session: AsyncSession, meeting_id: int, actor: Actor, action: str, **details: Any) -> Head:
+    """Add one entry (not committed: the caller commits it with the change it records)."""
     return await append_many(session, meeting_id, [(actor, action, details)])
 
 
-async def append_many(session: AsyncSession, meeting_id: int, entries: list[tuple[Actor, str, dict[str, Any]]]) -> str:
-    """Add entries in one INSERT (a batch of ballots writes hundreds); returns the new head hash."""
-    seq, prev = await _head(session, meeting_id)
+async def append_many(
+    session: AsyncSession, meeting_id: int, entries: list[tuple[Actor, str, dict[str, Any]]], after: Head | None = None
+) -> Head:
+    """Add entries in one INSERT (a batch of ballots writes hundreds); returns the new head.
+
+    `after`: the head as the caller last wrote it, which saves reading it (one round trip per
+    batch of ballots). Should anything have been appended since, the first new entry's seq is
+    taken and the unique (meeting_id, seq) refuses the INSERT: StaleHead is raised, the chain
+    never forks, and the caller rolls back and writes again with after=None.
+    """
+    start = after if after is not None else await head(session, meeting_id)
+    seq, prev = start.seq, start.hash
     at = utcnow()
     rows = []
     for actor, action, details in entries:
@@ -83,8 +105,13 @@ async def append_many(session: AsyncSession, meeting_id: int, entries: list[tupl
         })
         prev = digest
     if rows:
-        await session.execute(insert(AuditEntry), rows)
-    return prev
+        try:
+            await session.execute(insert(AuditEntry), rows)
+        except IntegrityError:
+            if after is None:
+                raise
+            raise StaleHead(f"the audit log of meeting {meeting_id} has moved past seq {after.seq}") from None
+    return Head(seq, prev)
 
 
 @dataclass(frozen=True)

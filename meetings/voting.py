@@ -7,8 +7,8 @@ Rules (defaults; each vote carries its own settings):
 - it needs a quorum: at least `quorum` members taking part (every option counts, abstain
   included); by default two thirds of the total members.
 
-Secret ballots are unlinkable (see meetings.control_models): ballots are written in batches,
-who-voted rows and anonymous per-option counters, never a row that joins the two.
+Secret ballots are unlinkable (see meetings.control_models): ballots are written in batches
+(meetings.ballots), who-voted rows and anonymous per-option counters, never a row that joins the two.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import audit
@@ -228,82 +228,6 @@ async def load_open_vote(session: AsyncSession, vote_id: int) -> OpenVote | None
 
 async def open_vote_id(session: AsyncSession, meeting_id: int) -> int | None:
     return await session.scalar(select(Vote.id).where(Vote.meeting_id == meeting_id, Vote.state == "open"))
-
-
-# ---------------------------------------------------------------- ballots
-
-@dataclass(frozen=True)
-class Ballot:
-    account_id: int
-    name: str
-    choice: str
-
-
-def check_ballot(vote: OpenVote, caller: Caller, choice: Any) -> None:
-    """Everything that can refuse a ballot, before it is queued for writing."""
-    if choice not in VOTE_OPTIONS:
-        raise MeetingError("bad_request", f"choice: one of {', '.join(VOTE_OPTIONS)}")
-    allow(caller, "vote_cast")
-    if caller.account_id is None or caller.account_id not in vote.eligible:
-        raise MeetingError("forbidden", "you are not an eligible voter in this vote")
-    if caller.account_id in vote.voted:
-        raise MeetingError("conflict", "you have already voted")
-
-
-async def cast_ballots(session: AsyncSession, vote: OpenVote, ballots: Iterable[Ballot]) -> list[Ballot]:
-    """Write a batch of ballots in the caller's transaction; returns those accepted.
-
-    One who-voted row per ballot and ONE update of the option counters by the batch's
-    aggregated deltas (every option's row is rewritten, changed or not), so that neither
-    row versions nor write order tells which voter chose which option. The in-memory
-    `vote` is only updated by `apply_batch` after the commit.
-    """
-    db_vote = await session.get(Vote, vote.id)
-    if db_vote is None or db_vote.state != "open":
-        raise MeetingError("conflict", "this vote is closed")
-    batch: dict[int, Ballot] = {}
-    for b in ballots:
-        if b.account_id in vote.eligible and b.account_id not in vote.voted and b.account_id not in batch:
-            batch[b.account_id] = b
-    if not batch:
-        return []
-    already = set(
-        (
-            await session.execute(
-                select(VoteVoter.account_id).where(VoteVoter.vote_id == vote.id, VoteVoter.account_id.in_(list(batch)))
-            )
-        ).scalars()
-    )
-    accepted = [b for a, b in sorted(batch.items()) if a not in already]  # sorted: no arrival order is kept
-    if not accepted:
-        return []
-    deltas = dict.fromkeys(VOTE_OPTIONS, 0)
-    for b in accepted:
-        deltas[b.choice] += 1
-    await session.execute(insert(VoteVoter), [{"vote_id": vote.id, "account_id": b.account_id} for b in accepted])
-    await session.execute(
-        update(VoteCount)
-        .where(VoteCount.vote_id == vote.id)
-        .values(count=VoteCount.count + case(deltas, value=VoteCount.option, else_=0))
-    )
-    entries: list[tuple[audit.Actor, str, dict[str, Any]]] = []
-    now = utcnow()
-    if not vote.secret:
-        await session.execute(insert(VoteOpenChoice), [
-            {"vote_id": vote.id, "account_id": b.account_id, "choice": b.choice, "cast_at": now} for b in accepted])
-    for b in accepted:
-        details: dict[str, Any] = {"vote_id": vote.id}
-        if not vote.secret:
-            details["choice"] = b.choice
-        entries.append((audit.Actor(f"account:{b.account_id}", b.name), "vote_cast", details))
-    await audit.append_many(session, vote.meeting_id, entries)
-    return accepted
-
-
-def apply_batch(vote: OpenVote, accepted: Sequence[Ballot]) -> None:
-    for b in accepted:
-        vote.voted.add(b.account_id)
-        vote.counts[b.choice] += 1
 
 
 async def record_hands(

@@ -16,15 +16,10 @@ from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
 from meetings.moderation import is_excluded, is_locked
 from web.events import Ack, EventError, event_handler, ok, principal_of_sid, require
-from web.roster import RosterEntry
+from web.roster import RosterEntry, meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.membership")
-
-
-def meeting_room(meeting_id: int) -> str:
-    """The Socket.IO room every connection in a meeting is in."""
-    return f"meeting:{meeting_id}"
 
 
 def principal_key(principal: Principal) -> str:

@@ -5,6 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def meeting_room(meeting_id: int) -> str:
+    """The Socket.IO room every connection in a meeting is in."""
+    return f"meeting:{meeting_id}"
+
+
 @dataclass(frozen=True)
 class RosterEntry:
     peer_id: str  # the Socket.IO sid; also the SFU peer id of this connection

@@ -6,10 +6,10 @@ import json
 import pytest
 from sqlalchemy import inspect, select, text
 
-from meetings import moderation, voting
+from meetings import ballots, moderation, voting
 from meetings.control_models import Vote, VoteCount, VoteOpenChoice, VoteVoter
 from meetings.meetings_service import MeetingError
-from meetings.voting import Ballot
+from meetings.ballots import Ballot
 from tests.control.helpers import make_world
 
 pytestmark = pytest.mark.control
@@ -23,12 +23,12 @@ async def _opened(sessions, **kw):  # type: ignore[no-untyped-def]
     return world
 
 
-async def _cast(sessions, vote, ballots):  # type: ignore[no-untyped-def]
+async def _cast(sessions, vote, batch):  # type: ignore[no-untyped-def]
     async with sessions() as s:
-        accepted = await voting.cast_ballots(s, vote, ballots)
+        result = await ballots.cast_ballots(s, vote, batch)
         await s.commit()
-    voting.apply_batch(vote, accepted)
-    return accepted
+    ballots.apply_batch(vote, result.accepted)
+    return result.accepted
 
 
 async def test_open_vote_ballots_and_result_with_names(db_sessions) -> None:  # type: ignore[no-untyped-def]
@@ -40,15 +40,15 @@ async def test_open_vote_ballots_and_result_with_names(db_sessions) -> None:  # 
     # Members: chair + 6 delegates = 7; more than half = 4.
     assert vote.total_members == 7 and len(vote.eligible) == 7
     choices = ["yes", "yes", "yes", "no", "abstain", "yes"]
-    ballots = [Ballot(d, world.names[d], c) for d, c in zip(world.delegates, choices)]
-    assert len(await _cast(db_sessions, vote, ballots[:3])) == 3
+    cast = [Ballot(d, world.names[d], c) for d, c in zip(world.delegates, choices)]
+    assert len(await _cast(db_sessions, vote, cast[:3])) == 3
     # A second ballot by the same voter, in the same batch or later, is not counted.
-    assert len(await _cast(db_sessions, vote, ballots[3:] + [Ballot(world.delegates[0], "x", "no")])) == 3
+    assert len(await _cast(db_sessions, vote, cast[3:] + [Ballot(world.delegates[0], "x", "no")])) == 3
     with pytest.raises(MeetingError) as refused:
-        voting.check_ballot(vote, world.caller(world.delegates[0]), "no")
+        ballots.check_ballot(vote, world.caller(world.delegates[0]), "no")
     assert refused.value.code == "conflict"
     with pytest.raises(MeetingError) as refused:
-        voting.check_ballot(vote, world.caller(world.observer), "yes")
+        ballots.check_ballot(vote, world.caller(world.observer), "yes")
     assert refused.value.code == "forbidden"
     assert vote.tally()["counts"] == {"yes": 4, "no": 1, "abstain": 1}
     async with db_sessions() as s:
@@ -63,7 +63,7 @@ async def test_open_vote_ballots_and_result_with_names(db_sessions) -> None:  # 
     assert by_point[None]["counts"]["yes"] + sum(g["counts"]["yes"] for p, g in by_point.items() if p) == 4
     async with db_sessions() as s:
         with pytest.raises(MeetingError):
-            await voting.cast_ballots(s, vote, [Ballot(world.chair, "c", "yes")])  # closed
+            await ballots.cast_ballots(s, vote, [Ballot(world.chair, "c", "yes")])  # closed
 
 
 async def test_show_of_hands_counts_and_limits(db_sessions) -> None:  # type: ignore[no-untyped-def]

@@ -2,12 +2,8 @@
 
 - One asyncio lock per meeting: every change of a meeting (and its audit chain) is made,
   committed and broadcast in order.
-- Ballots are written in batches (group commit): whatever arrived while the previous batch
-  was being committed goes into the next transaction. Each ballot is acked after its batch
-  commits. The tally is broadcast at most every `tally_interval_ms` (50 ms by default,
-  HOINGHI_TALLY_INTERVAL_MS), never per ballot (DESIGN.md, "Control plane": per-ballot
-  broadcasts cost p50 5.3 s at 500 voters). 0 restores that naive design — one tally
-  broadcast per ballot applied, even within a batch — as bench/control.py's baseline.
+- An open vote is a VoteBox (web.control.vote_box): ballots written in batches, tally
+  broadcasts coalesced.
 - gc.freeze() while a vote is open keeps the collector from scanning long-lived objects
   during the burst of ballots.
 - Speaking-time limits run as timers that end the turn (and mute the speaker) when due.
@@ -28,113 +24,12 @@ from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
 from meetings.models import Participant
 from web.control.schema import not_joined
-from web.membership import meeting_room
+from web.control.vote_box import VoteBox
+from web.roster import meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.control")
 ATTENDANCE_INTERVAL = 1.0
-
-
-class VoteBox:
-    """An open vote: its in-memory tally, the ballots waiting to be written, the tally broadcaster."""
-
-    def __init__(self, hub: "ControlHub", vote: voting.OpenVote) -> None:
-        self.hub = hub
-        self.vote = vote
-        self.pending: list[tuple[voting.Ballot, asyncio.Future[int]]] = []
-        self.in_flight: set[int] = set()
-        self.closing = False
-        self._writer: asyncio.Task[None] | None = None
-        self._broadcast: asyncio.TimerHandle | None = None
-        self._last_broadcast = 0.0
-        self._sending: set[asyncio.Task[None]] = set()
-
-    async def cast(self, caller: Caller, choice: Any) -> int:
-        """Queue a ballot and wait until it is committed; returns the ballots counted by then."""
-        if self.closing:
-            raise MeetingError("conflict", "this vote is closing")
-        voting.check_ballot(self.vote, caller, choice)
-        assert caller.account_id is not None
-        if caller.account_id in self.in_flight:
-            raise MeetingError("conflict", "you have already voted")
-        self.in_flight.add(caller.account_id)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.pending.append((voting.Ballot(caller.account_id, caller.name, choice), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        try:
-            counted = await future
-            if counted < 0:
-                raise MeetingError("conflict", "you have already voted")
-            return counted
-        finally:
-            self.in_flight.discard(caller.account_id)
-
-    async def _write(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                async with self.hub.lock(self.vote.meeting_id):
-                    async with self.hub.state.sessions() as session:
-                        accepted = await voting.cast_ballots(session, self.vote, [b for b, _ in batch])
-                        await session.commit()
-                per_ballot = self.hub.tally_interval == 0
-                if per_ballot:  # the naive design: one tally per ballot, each including just it
-                    tallies = []
-                    for ballot in accepted:
-                        voting.apply_batch(self.vote, [ballot])
-                        tallies.append(self._tally())
-                else:
-                    voting.apply_batch(self.vote, accepted)
-            except Exception as error:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            counted = {b.account_id for b in accepted}
-            total = len(self.vote.voted)
-            for ballot, future in batch:
-                if not future.done():
-                    future.set_result(total if ballot.account_id in counted else -1)
-                    counted.discard(ballot.account_id)  # a duplicate in the same batch is refused
-            if per_ballot:
-                for tally in tallies:  # each sent as soon as the loop can: the writer does not wait
-                    self._emit_tally(tally)
-            elif accepted:
-                self.schedule_tally()
-
-    async def drain(self) -> None:
-        """Stop taking ballots and wait until every queued one is written."""
-        self.closing = True
-        while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
-
-    def schedule_tally(self) -> None:
-        if self._broadcast is not None:
-            return  # the next broadcast will carry this change too
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_broadcast + self.hub.tally_interval - loop.time())
-        self._broadcast = loop.call_later(delay, self._send_tally)
-
-    def _tally(self) -> dict[str, Any]:
-        tally = self.vote.tally()
-        tally["server_ms"] = int(time.time() * 1000)
-        return tally
-
-    def _send_tally(self) -> None:
-        self._broadcast = None
-        self._last_broadcast = asyncio.get_running_loop().time()
-        self._emit_tally(self._tally())
-
-    def _emit_tally(self, tally: dict[str, Any]) -> None:
-        task = asyncio.create_task(self.hub.emit("vote_tally", tally, self.vote.meeting_id))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    def stop(self) -> None:
-        if self._broadcast is not None:
-            self._broadcast.cancel()
-            self._broadcast = None
 
 
 @dataclass
@@ -204,7 +99,12 @@ class ControlHub:
     # ------------------------------------------------------------ votes
 
     def vote_opened(self, vote: voting.OpenVote) -> VoteBox:
-        box = VoteBox(self, vote)
+        meeting_id = vote.meeting_id
+
+        async def emit(event: str, data: Any) -> None:
+            await self.emit(event, data, meeting_id)
+
+        box = VoteBox(vote, self.state.sessions, self.lock(meeting_id), emit, self.tally_interval)
         self.votes[vote.meeting_id] = box
         if self._frozen == 0:
             gc.collect()
