@@ -34,9 +34,8 @@ async def _meeting(server: RunningServer, ids: dict[str, int]) -> int:
 
 async def _client(server: RunningServer, username: str | None = None, token: str | None = None) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False)
-    client.events: list[tuple[str, Any]] = []  # type: ignore[misc]
-    for name in ("participant_joined", "participant_left"):
-        client.on(name, lambda data, name=name: client.events.append((name, data)))
+    client.events: list[dict[str, Any]] = []  # type: ignore[misc]
+    client.on("participants", client.events.append)
     if username:
         jar = await login(server.url, username, "mat-khau-123")
         cookie = "; ".join(f"{c.key}={c.value}" for c in jar)
@@ -93,15 +92,64 @@ async def test_join_roster_and_leave(server: RunningServer) -> None:
         assert (await outsider.call("join_meeting", [1]))["error"] == "bad_request"
         assert (await outsider.call("leave_meeting", {}))["error"] == "conflict"
 
-        await _wait_for(lambda: len([e for e in chair.events if e[0] == "participant_joined"]) == 2)
+        def seen(kind: str) -> dict[str, str]:  # peer id -> key, over every `participants` the chair got
+            return {e["peer_id"]: e["key"] for msg in chair.events for e in msg[kind]}
+
+        await _wait_for(lambda: len(seen("joined")) == 3)
+        assert sorted(seen("joined").values()) == sorted(
+            [f"account:{ids['chutoa']}", f"account:{ids['daibieu']}", "point:xa-ba-che"])
+        assert all(msg["meeting_id"] == meeting_id and not msg["left"] for msg in chair.events)
         assert len(server.state.roster.entries(meeting_id)) == 3
 
         assert (await delegate.call("leave_meeting", {}))["ok"]
         await point.disconnect()
-        await _wait_for(lambda: len([e for e in chair.events if e[0] == "participant_left"]) == 2)
-        left_keys = {data["key"] for name, data in chair.events if name == "participant_left"}
-        assert left_keys == {f"account:{ids['daibieu']}", "point:xa-ba-che"}
+        await _wait_for(lambda: len(seen("left")) == 2)
+        assert set(seen("left").values()) == {f"account:{ids['daibieu']}", "point:xa-ba-che"}
         assert [e.role for e in server.state.roster.entries(meeting_id)] == ["chair"]
     finally:
         for client in (chair, delegate, point, outsider):
+            await client.disconnect()
+
+
+async def test_roster_changes_are_coalesced_and_add_up(server: RunningServer) -> None:
+    """A burst of joins reaches the others as a few `participants` events (at most one per
+    interval), and applying them to one's join roster gives the server's roster."""
+    from tests.control.conftest import Client, connect_account
+    from tests.control.helpers import make_world
+    from web.roster_feed import RosterFeed
+
+    interval = 0.5
+    server.state.roster_feed = RosterFeed(server.state.sio, interval=interval)
+    world = await make_world(server.state.sessions, n_delegates=20, at_points=False)
+    chair = await connect_account(server, world.chair, role="chair")
+    others: list[Client] = []
+    try:
+        others = [await connect_account(server, d) for d in world.delegates]
+        started = asyncio.get_running_loop().time()
+        ack = await chair.call("join_meeting", {"meeting_id": world.meeting_id})
+        roster = {e["peer_id"]: e["key"] for e in ack["roster"]}
+        joined = await asyncio.gather(*(c.call("join_meeting", {"meeting_id": world.meeting_id}) for c in others))
+        assert all(a["ok"] for a in joined)
+        assert (await others[0].call("leave_meeting", {}))["ok"]  # a leave right after the joins
+        elapsed = asyncio.get_running_loop().time() - started
+
+        expected = {e.peer_id: e.key for e in server.state.roster.entries(world.meeting_id)}
+        assert len(expected) == 20
+
+        def applied() -> dict[str, str]:
+            view = dict(roster)
+            for event, msg in chair.received:
+                if event == "participants":
+                    assert not {e["peer_id"] for e in msg["joined"]} & {e["peer_id"] for e in msg["left"]}
+                    for gone in msg["left"]:
+                        view.pop(gone["peer_id"], None)
+                    view.update({e["peer_id"]: e["key"] for e in msg["joined"]})
+            return view
+
+        await _wait_for(lambda: applied() == expected)
+        events = [msg for event, msg in chair.received if event == "participants"]
+        assert len(events) <= 2 + elapsed / interval, (len(events), elapsed)
+        assert not any(event in ("participant_joined", "participant_left") for event, _ in chair.received)
+    finally:
+        for client in (chair, *others):
             await client.disconnect()

@@ -28,6 +28,7 @@ async def _prepare_database(app: web.Application) -> None:
 
 
 async def _close_database(app: web.Application) -> None:
+    app[STATE].roster_feed.close()
     await app[STATE].engine.dispose()
 
 

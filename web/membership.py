@@ -44,7 +44,7 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
         principal = await principal_of_sid(state.sio, sid)
         async with state.sessions() as session:
             await set_presence(session, meeting_id, principal, False)
-    await state.sio.emit("participant_left", {"peer_id": sid, "key": entry.key}, room=meeting_room(meeting_id))
+    state.roster_feed.left(meeting_id, sid, entry.key)
 
 
 async def _send_lobby(state: AppState, meeting_id: int) -> None:
@@ -87,7 +87,7 @@ def register_membership_events(state: AppState) -> None:
         entry = RosterEntry(peer_id=sid, key=key, name=principal.name, kind=principal.kind, role=role)
         state.roster.add(meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
-        await sio.emit("participant_joined", entry.as_dict(), room=meeting_room(meeting_id), skip_sid=sid)
+        state.roster_feed.joined(meeting_id, entry)
         log.info("joined meeting", extra={"meeting_id": meeting_id, "key": entry.key, "sid": sid})
         for hook in state.join_hooks:
             try:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from meetings.config import RoomsConfig
 from web.metrics import Metrics
 from web.roster import Roster
+from web.roster_feed import RosterFeed
 from web.settings import Settings
 
 
@@ -23,6 +24,7 @@ class AppState:
     sio: socketio.AsyncServer
     metrics: Metrics
     roster: Roster = field(default_factory=Roster)
+    roster_feed: RosterFeed = field(init=False)  # joins and leaves to the meeting, coalesced
     # Run when a connection leaves a meeting (explicitly or by disconnecting): (meeting_id, sid).
     leave_hooks: list[Callable[[int, str], Awaitable[None]]] = field(default_factory=list)
     # Run after a connection joined a meeting: (meeting_id, sid).
@@ -32,6 +34,9 @@ class AppState:
     media_floor: Callable[[int, str, bool], Awaitable[None]] | None = None
     # Browser users waiting in a meeting's lobby: meeting id -> peer id -> {peer_id, account_id, name}.
     lobby: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.roster_feed = RosterFeed(self.sio)
 
 
 STATE = web.AppKey("hoinghi_state", AppState)

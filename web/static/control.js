@@ -432,8 +432,10 @@
     on("vote_tally", (d) => { if (S.vote && d.vote_id === S.vote.id) S.tally = d; });
     on("vote_closed", (d) => { S.results = S.results.filter((r) => r.vote_id !== d.vote_id).concat([d]); S.vote = null; S.tally = null; });
     on("lobby", (d) => { S.lobby = d.waiting; });
-    on("participant_joined", (e) => { S.roster.set(e.peer_id, e); });
-    on("participant_left", (e) => { S.roster.delete(e.peer_id); });
+    on("participants", (d) => {
+      for (const e of d.left) S.roster.delete(e.peer_id);
+      for (const e of d.joined) S.roster.set(e.peer_id, e);
+    });
     sock.on("mute_requested", () => {
       toast(t("mute_requested"));
       document.dispatchEvent(new CustomEvent("hoinghi:mute-requested"));

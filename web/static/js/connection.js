@@ -63,11 +63,15 @@ export class MeetingConnection extends EventTarget {
       } else if (!this.socket.active) setTimeout(() => this.socket.connect(), 5000);
     });
     this.roster = new Map(); // peer_id -> roster entry, kept current between joins
-    this.socket.on("participant_joined", (entry) => { if (entry && entry.peer_id) this.roster.set(entry.peer_id, entry); });
-    this.socket.on("participant_left", (msg) => {
-      if (msg) this.roster.delete(msg.peer_id);
-      // our own peer removed from the meeting by someone else (e.g. another tab took over)
-      if (msg && this.me && msg.peer_id === this.me.peer_id) this._setJoined(false, "removed");
+    // Joins and leaves, coalesced by the server: `joined` and `left` never name the same peer.
+    this.socket.on("participants", (msg) => {
+      if (!msg || msg.meeting_id !== this.meetingId) return;
+      for (const gone of msg.left || []) {
+        this.roster.delete(gone.peer_id);
+        // our own peer removed from the meeting by someone else (e.g. another tab took over)
+        if (this.me && gone.peer_id === this.me.peer_id) this._setJoined(false, "removed");
+      }
+      for (const entry of msg.joined || []) if (entry && entry.peer_id) this.roster.set(entry.peer_id, entry);
     });
   }
 

@@ -87,8 +87,11 @@ export class MediaSession extends EventTarget {
     this.socket.on("media:active_speaker", (msg) => msg.meeting_id === this.meetingId && this.tiles.setActiveSpeaker(msg.peer_id));
     this.socket.on("media:state", (msg) => this._onState(msg));
     this.socket.on("media:forwarding", (msg) => this._onForwarding(msg));
-    this.socket.on("participant_joined", (p) => this._addPeer(p));
-    this.socket.on("participant_left", (p) => this._removePeer(p.peer_id));
+    this.socket.on("participants", (msg) => {
+      if (!msg || msg.meeting_id !== this.meetingId) return;
+      for (const gone of msg.left || []) this._removePeer(gone.peer_id);
+      for (const p of msg.joined || []) this._addPeer(p);
+    });
     this._statsTimer = setInterval(() => this._collectStats(), STATS_INTERVAL_MS);
   }
 
