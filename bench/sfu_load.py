@@ -274,7 +274,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     counter = Counter()
     count = counter.counter()
 
-    async def handler(data: bytes, arrival_time_ms: int) -> None:
+    def handler(data: bytes, arrival_time_ms: int) -> None:
         count(data)
     pcs, expected = [], []
     for i in range(spec["count"]):

@@ -8,7 +8,6 @@ unwraps RTX repairs, keeps the receiver statistics the publisher expects, and fa
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
@@ -137,7 +136,8 @@ class PublishSession:
         on_sender_report(receiver, sender_report)
         if dtls not in self._hooked:
             self._hooked.add(dtls)
-            intercept_rtp(dtls, functools.partial(self._on_rtp, dtls))
+            intercept_rtp(dtls, lambda data, arrival_ms, dtls=dtls: self._on_rtp(
+                dtls, data, arrival_ms))
         return up
 
     def _remove(self, mid: str) -> UpTrack:
@@ -166,8 +166,7 @@ class PublishSession:
         self._routes[view.ssrc] = entry
         return entry
 
-    async def _on_rtp(self, dtls: RTCDtlsTransport, data: bytes, arrival_time_ms: int
-                      ) -> None:
+    def _on_rtp(self, dtls: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
         view = parse_rtp(data, self._ext_ids.get(dtls) or ExtensionIds())
         if view is None:
             return
@@ -180,7 +179,8 @@ class PublishSession:
             if view.payload_type != route.payload_type:
                 return
             up.handle(view)
-            await route.feed.feed(view, up.clock_rate, arrival_time_ms)
+            for feedback in route.feed.feed(view, up.clock_rate, arrival_time_ms):
+                route.sink.send_rtcp(feedback)
             return
         route.feed.count_retransmission(view, up.clock_rate)
         if route.media_ssrc is None:

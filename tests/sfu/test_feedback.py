@@ -100,14 +100,13 @@ async def test_packets_lost_from_the_publisher_are_recovered_over_rtx(sfu):
 
         # test hook standing in for a lossy uplink: drop every 8th media packet on arrival
         publish_session = sfu._rooms["r"].peers["alice"].publish
-        dtls = publish_session.pc.getTransceivers()[0].receiver.transport
-        forward = dtls._handle_rtp_data
+        forward = publish_session._on_rtp
         media_ssrc = pub.getTransceivers()[0].sender._ssrc
         dropped: set[int] = set()
         repaired: set[int] = set()
         count = 0
 
-        async def lossy(data: bytes, arrival_time_ms: int) -> None:
+        def lossy(dtls, data: bytes, arrival_time_ms: int) -> None:
             nonlocal count
             view = parse_rtp(data, ExtensionIds())
             if view.ssrc == media_ssrc:
@@ -117,12 +116,12 @@ async def test_packets_lost_from_the_publisher_are_recovered_over_rtx(sfu):
                     return
             elif len(view.payload) >= 2:  # RTX: original sequence number first
                 repaired.add(int.from_bytes(view.payload[:2], "big"))
-            await forward(data, arrival_time_ms=arrival_time_ms)
+            forward(dtls, data, arrival_time_ms)
 
-        dtls._handle_rtp_data = lossy
+        publish_session._on_rtp = lossy
         await wait_for(lambda: len(dropped) >= 10)
         await asyncio.sleep(0.5)
-        dtls._handle_rtp_data = forward
+        del publish_session._on_rtp  # the class's handler again
         assert len(dropped & repaired) >= 0.8 * len(dropped)
         lost = sum(s.packetsLost for s in (await sub.pc.getStats()).values()
                    if s.type == "inbound-rtp")
