@@ -8,10 +8,10 @@ process) and through Janus 1.1.2 VideoRoom (started here, loopback HTTP API, own
 temporary folder): publishers send pre-encoded VP8 + Opus from one process, subscribers in
 several processes count and timestamp packets without decoding (bench/sfu_load.py). The
 server's CPU time over the measurement window comes from /proc/PID/stat and is divided by the
-packets subscribers received in that window. Latency is publisher send -> subscriber receive
-(both clocks are the system-wide CLOCK_MONOTONIC), so it includes two hops of the loopback
-stack and the subscriber process's own queueing; loss = 1 - received / expected by sequence
-number. "wait%" is the time the SFU was runnable but waiting for a CPU (schedstat): when it
+packets subscribers received in that window. Latency is publisher send -> arrival at the
+subscriber's socket (the kernel's receive timestamp, SO_TIMESTAMPNS, against the send time in
+the payload, both CLOCK_REALTIME), so it includes two hops of the loopback stack but not the
+subscriber process's own queueing; loss = 1 - received / expected by sequence number. "wait%" is the time the SFU was runnable but waiting for a CPU (schedstat): when it
 is high the box, shared with other work, set the pace. One line per size:
 ``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
 """

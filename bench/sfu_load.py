@@ -4,8 +4,10 @@
 hand: no encoder runs) or ``subscribe`` (counts, timestamps and checks packets, decodes
 nothing), against target ``sfu`` (bench/sfu_server.py) or ``janus`` (VideoRoom).
 
-Every payload ends with the send time (``time.monotonic_ns()``, system-wide on Linux), so a
-subscriber gets publisher-to-subscriber latency per packet. Talks to bench/sfu.py over
+Every payload ends with the send time (``time.time_ns()``), and subscribers read each
+datagram's arrival time from the kernel (``SO_TIMESTAMPNS``, the same clock), so latency per
+packet is publisher send -> arrival at the subscriber's socket: what the server under test
+adds (plus two loopback hops), not the load generator's own queueing. Talks to bench/sfu.py over
 stdin/stdout: prints ``ready``; on ``start`` opens the measurement window, on ``stop``
 closes it and prints one JSON line of results; exits on ``exit`` or end of input.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
+import struct
 import sys
 import time
 from array import array
@@ -128,7 +132,7 @@ class Stream:
         self.sent = 0
 
     def send(self, payload: bytes, marker: bool, timestamp: int) -> None:
-        stamp = time.monotonic_ns().to_bytes(8, "big")
+        stamp = time.time_ns().to_bytes(8, "big")
         if self.sink.ready() and self.sink.writer.write(
                 self.extensions + payload + stamp, self.first_byte, marker, self.seq, timestamp,
                 -1, 0, False):
@@ -205,12 +209,11 @@ class Counter:
         """The per-packet function: SSRC seen; inside the window, count and latency."""
         seen, streams, kinds, latency = self.seen, self.streams, self.kinds, self.latency
 
-        def count(data: bytes) -> None:
+        def count(data: bytes, arrival_ns: int) -> None:
             ssrc = int.from_bytes(data[8:12], "big")
             seen.add(ssrc)
             if not self.counting:
                 return
-            now = time.monotonic_ns()
             seq = (data[2] << 8) | data[3]
             state = streams.get(ssrc)
             if state is None:
@@ -225,7 +228,7 @@ class Counter:
                 state[0] += 1
             kind = kinds.get(data[1] & 0x7F)
             if kind is not None:
-                latency[kind].append((now - int.from_bytes(data[-8:], "big")) / 1e6)
+                latency[kind].append((arrival_ns - int.from_bytes(data[-8:], "big")) / 1e6)
 
         return count
 
@@ -246,27 +249,46 @@ def payload_kinds(sdp: str) -> dict[int, str]:
     return kinds
 
 
+SO_TIMESTAMPNS = 35  # Linux <asm-generic/socket.h>; Python's socket module lacks the name
+
+
 def fast_receive(pc: RTCPeerConnection, count) -> None:
-    """Count RTP straight from the UDP socket (SRTP unprotect, then ``count``), skipping
-    aioice's STUN parse attempt and queue and aiortc's DTLS task: keeps the load generator
-    light so that it, not the server under test, is not what saturates. STUN and RTCP still
-    take aiortc's path (ICE consent, reports)."""
+    """Count RTP straight from the UDP socket: every datagram waiting is read at each wake-up
+    with its kernel arrival time, SRTP-unprotected and passed to ``count``, skipping aioice's
+    STUN parse attempt and queue and aiortc's DTLS task. Keeps the load generator light, so
+    that it is not what saturates. STUN and RTCP still take aiortc's path (ICE consent,
+    reports)."""
+    loop = asyncio.get_running_loop()
     for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
         srtp = dtls._rx_srtp
         for pair in list(dtls.transport._connection._nominated.values()):
-            protocol = pair.protocol
-            original = protocol.datagram_received
+            transport = pair.protocol.transport
+            transport.pause_reading()  # this reader takes over, on its own descriptor
+            sock = transport.get_extra_info("socket").dup()
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            original = pair.protocol.datagram_received
 
-            def datagram_received(data: bytes, addr: Any, original=original, srtp=srtp) -> None:
-                if 127 < data[0] < 192 and not 191 < data[1] < 224:
+            def read(sock=sock, original=original, srtp=srtp) -> None:
+                while True:
                     try:
-                        count(srtp.unprotect(data))
-                    except Exception:  # pylibsrtp.Error: not for us / replay
-                        pass
-                else:
-                    original(data, addr)
+                        data, ancillary, _, addr = sock.recvmsg(2048, 64)
+                    except OSError:  # drained (EAGAIN), or closed under us
+                        return
+                    if 127 < data[0] < 192 and not 191 < data[1] < 224:
+                        arrival = time.time_ns()
+                        for level, kind, value in ancillary:
+                            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                                seconds, nanoseconds = struct.unpack("qq", value[:16])
+                                arrival = seconds * 1_000_000_000 + nanoseconds
+                        try:
+                            count(srtp.unprotect(data), arrival)
+                        except Exception:  # pylibsrtp.Error: not for us / replay
+                            pass
+                    else:
+                        original(data, addr)
 
-            protocol.datagram_received = datagram_received
+            loop.add_reader(sock.fileno(), read)
 
 
 async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
@@ -275,7 +297,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     count = counter.counter()
 
     def handler(data: bytes, arrival_time_ms: int) -> None:
-        count(data)
+        count(data, time.time_ns())
     pcs, expected = [], []
     for i in range(spec["count"]):
         pc = RTCPeerConnection(config())
