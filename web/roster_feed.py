@@ -3,7 +3,8 @@
 One event per join, sent to everyone already in the meeting, made n people joining cost n²/2
 messages: at 1,000 people half a million, about two minutes of a core while a province
 connects. Joins and leaves are instead sent at most every `interval` seconds, the first
-after a quiet spell at once: `{meeting_id, joined: [entry], left: [{peer_id, key}]}`.
+after a quiet spell at once, and paced like every coalesced broadcast (web.coalesce):
+`{meeting_id, joined: [entry], left: [{peer_id, key}]}`.
 
 `joined` and `left` never name the same connection, so a client may apply them in any order;
 an entry replaces one with the same peer_id, and a `left` for a connection the client never
@@ -12,16 +13,15 @@ include changes that are still on their way here).
 """
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 
+from web.broadcast import broadcast
+from web.coalesce import Coalescer
 from web.roster import RosterEntry, meeting_room
 
-log = logging.getLogger("hoinghi.roster")
 ROSTER_INTERVAL = 0.25  # seconds between two `participants` events of a meeting, at least
 
 
@@ -29,57 +29,41 @@ ROSTER_INTERVAL = 0.25  # seconds between two `participants` events of a meeting
 class _Pending:
     joined: dict[str, RosterEntry] = field(default_factory=dict)
     left: dict[str, str] = field(default_factory=dict)  # peer id -> principal key
-    due: asyncio.TimerHandle | None = None
-    last_sent: float = float("-inf")
 
 
 class RosterFeed:
     def __init__(self, sio: socketio.AsyncServer, interval: float = ROSTER_INTERVAL) -> None:
         self._sio = sio
         self._interval = interval
-        self._meetings: dict[int, _Pending] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        self._pending: dict[int, _Pending] = {}
+        self._senders: dict[int, Coalescer] = {}
 
     def joined(self, meeting_id: int, entry: RosterEntry) -> None:
-        pending = self._pending(meeting_id)
+        pending = self._pending.setdefault(meeting_id, _Pending())
         pending.left.pop(entry.peer_id, None)
         pending.joined[entry.peer_id] = entry
+        self._sender(meeting_id).changed()
 
     def left(self, meeting_id: int, peer_id: str, key: str) -> None:
-        pending = self._pending(meeting_id)
+        pending = self._pending.setdefault(meeting_id, _Pending())
         pending.joined.pop(peer_id, None)
         pending.left[peer_id] = key
+        self._sender(meeting_id).changed()
 
-    def _pending(self, meeting_id: int) -> _Pending:
-        pending = self._meetings.setdefault(meeting_id, _Pending())
-        if pending.due is None:
-            loop = asyncio.get_running_loop()
-            delay = max(0.0, pending.last_sent + self._interval - loop.time())
-            pending.due = loop.call_later(delay, self._flush, meeting_id)
-        return pending
+    def _sender(self, meeting_id: int) -> Coalescer:
+        if meeting_id not in self._senders:
+            self._senders[meeting_id] = Coalescer(lambda: self._send(meeting_id), self._interval)
+        return self._senders[meeting_id]
 
-    def _flush(self, meeting_id: int) -> None:
-        pending = self._meetings[meeting_id]
-        pending.due = None
-        pending.last_sent = asyncio.get_running_loop().time()
+    async def _send(self, meeting_id: int) -> None:
+        pending = self._pending.pop(meeting_id, _Pending())
         data: dict[str, Any] = {
             "meeting_id": meeting_id,
             "joined": [e.as_dict() for e in pending.joined.values()],
             "left": [{"peer_id": p, "key": k} for p, k in pending.left.items()],
         }
-        pending.joined, pending.left = {}, {}
-        task = asyncio.create_task(self._send(meeting_id, data))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, meeting_id: int, data: dict[str, Any]) -> None:
-        try:
-            await self._sio.emit("participants", data, room=meeting_room(meeting_id))
-        except Exception:
-            log.exception("participants broadcast failed", extra={"meeting_id": meeting_id})
+        await broadcast(self._sio, "participants", data, meeting_room(meeting_id))
 
     def close(self) -> None:
-        for pending in self._meetings.values():
-            if pending.due is not None:
-                pending.due.cancel()
-        self._meetings.clear()
+        for sender in self._senders.values():
+            sender.close()

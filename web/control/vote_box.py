@@ -8,9 +8,10 @@
   the box remembers the chain's head after its own commits so that it need not read it
   again (if anything else was appended meanwhile, the write is refused and retried).
 - The tally is broadcast at most every `tally_interval` seconds (50 ms by default,
-  HOINGHI_TALLY_INTERVAL_MS), never per ballot (DESIGN.md, "Control plane": per-ballot
-  broadcasts cost p50 5.3 s at 500 voters). 0 restores that naive design — one tally
-  broadcast per ballot applied, even within a batch — as bench/control.py's baseline.
+  HOINGHI_TALLY_INTERVAL_MS), less often in a meeting too large for that (web.coalesce),
+  never per ballot (DESIGN.md, "Control plane": per-ballot broadcasts cost p50 5.3 s at 500
+  voters). 0 restores that naive design — one tally broadcast per ballot applied, even
+  within a batch — as bench/control.py's baseline.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meetings import audit, ballots, voting
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
+from web.coalesce import Coalescer
 
 Pending = tuple[ballots.Ballot, "asyncio.Future[int]"]
 
@@ -42,9 +44,8 @@ class VoteBox:
         self._in_flight: set[int] = set()
         self._audit_head: audit.Head | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._broadcast: asyncio.TimerHandle | None = None
-        self._last_broadcast = 0.0
-        self._sending: set[asyncio.Task[None]] = set()
+        self._tallies = Coalescer(lambda: self._emit("vote_tally", self._tally()), tally_interval)
+        self._sending: set[asyncio.Task[None]] = set()  # per-ballot tallies (interval 0)
 
     async def cast(self, caller: Caller, choice: Any) -> int:
         """Queue a ballot and wait until it is committed; returns the ballots counted by then."""
@@ -122,21 +123,12 @@ class VoteBox:
             self.schedule_tally()
 
     def schedule_tally(self) -> None:
-        if self._broadcast is not None:
-            return  # the next broadcast will carry this change too
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_broadcast + self._tally_interval - loop.time())
-        self._broadcast = loop.call_later(delay, self._send_tally)
+        self._tallies.changed()
 
     def _tally(self) -> dict[str, Any]:
         tally = self.vote.tally()
         tally["server_ms"] = int(time.time() * 1000)
         return tally
-
-    def _send_tally(self) -> None:
-        self._broadcast = None
-        self._last_broadcast = asyncio.get_running_loop().time()
-        self._emit_tally(self._tally())
 
     def _emit_tally(self, tally: dict[str, Any]) -> None:
         task = asyncio.create_task(self._emit("vote_tally", tally))
@@ -144,6 +136,4 @@ class VoteBox:
         task.add_done_callback(self._sending.discard)
 
     def stop(self) -> None:
-        if self._broadcast is not None:
-            self._broadcast.cancel()
-            self._broadcast = None
+        self._tallies.close()
