@@ -84,11 +84,9 @@ async def snapshot(session: AsyncSession, meeting_id: int, connected_keys: Colle
             .order_by(BridgePoint.role.desc(), BridgePoint.id)
         )
     ).all()
-    browser_present = [
-        {"account_id": a, "name": n} for a, (p, n) in members.items() if p is None and f"account:{a}" in connected_keys
-    ]
+    browser_present = sum(1 for a, (p, _) in members.items() if p is None and f"account:{a}" in connected_keys)
     in_rooms = sum(mp.headcount or 0 for mp, _, _ in points)
-    present = min(total, in_rooms + len(browser_present))
+    present = min(total, in_rooms + browser_present)
     required = math.ceil(2 * total / 3)
     return {
         "meeting_id": meeting_id,
@@ -100,7 +98,7 @@ async def snapshot(session: AsyncSession, meeting_id: int, connected_keys: Colle
             }
             for mp, name, role in points
         ],
-        "browser_members": browser_present,
+        "browser_present": browser_present,
         "members_total": total,
         "present_members": present,
         "quorum_required": required,

@@ -91,7 +91,7 @@ async def test_attendance_headcount_and_quorum(db_sessions) -> None:  # type: ig
         await s.commit()
         browser = [f"account:{d}" for d, p in world.points.items() if p is None]
         snap = await attendance.snapshot(s, world.meeting_id, connected_keys=browser[:2] + ["point:xa-ba-che"])
-        assert snap["present_members"] == 6 and snap["quorum_met"]
+        assert snap["present_members"] == 6 and snap["quorum_met"] and snap["browser_present"] == 2
         assert next(p for p in snap["points"] if p["id"] == "xa-ba-che")["headcount"] == 4
         await attendance.set_members_total(s, world.caller(world.secretary), world.meeting_id, 30)
         await s.commit()

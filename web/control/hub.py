@@ -26,6 +26,7 @@ from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
 from meetings.models import Participant
 from web.broadcast import broadcast
+from web.coalesce import Coalescer
 from web.control.schema import not_joined
 from web.control.vote_box import VoteBox
 from web.roster import meeting_room
@@ -41,7 +42,7 @@ class ControlHub:
     locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     votes: dict[int, VoteBox] = field(default_factory=dict)  # meeting id -> its open vote
     timers: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # meeting id -> turn timer
-    _attendance_due: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    _attendance: dict[int, Coalescer] = field(default_factory=dict)  # meeting id -> its broadcasts
     _frozen: int = 0
 
     @property
@@ -185,23 +186,17 @@ class ControlHub:
 
     def attendance_changed(self, meeting_id: int) -> None:
         """Broadcast attendance soon, once for a burst of joins and leaves."""
-        if meeting_id in self._attendance_due:
-            return
-        loop = asyncio.get_running_loop()
-        self._attendance_due[meeting_id] = loop.call_later(
-            ATTENDANCE_INTERVAL, lambda: asyncio.create_task(self._send_attendance(meeting_id))
-        )
+        if meeting_id not in self._attendance:
 
-    async def _send_attendance(self, meeting_id: int) -> None:
-        self._attendance_due.pop(meeting_id, None)
-        try:
-            await self.emit("attendance", await self.attendance(meeting_id), meeting_id)
-        except Exception:
-            log.exception("attendance broadcast failed", extra={"meeting_id": meeting_id})
+            async def send() -> None:
+                await self.emit("attendance", await self.attendance(meeting_id), meeting_id)
+
+            self._attendance[meeting_id] = Coalescer(send, ATTENDANCE_INTERVAL)
+        self._attendance[meeting_id].changed()
 
     def close(self) -> None:
-        for handle in self._attendance_due.values():
-            handle.cancel()
+        for sender in self._attendance.values():
+            sender.close()
         for task in self.timers.values():
             task.cancel()
         for meeting_id in list(self.votes):
