@@ -18,7 +18,6 @@ from typing import Any
 
 import socketio
 
-from web.broadcast import broadcast
 from web.coalesce import Coalescer
 from web.roster import RosterEntry, meeting_room
 
@@ -62,7 +61,7 @@ class RosterFeed:
             "joined": [e.as_dict() for e in pending.joined.values()],
             "left": [{"peer_id": p, "key": k} for p, k in pending.left.items()],
         }
-        await broadcast(self._sio, "participants", data, meeting_room(meeting_id))
+        await self._sio.emit("participants", data, room=meeting_room(meeting_id))
 
     def close(self) -> None:
         for sender in self._senders.values():

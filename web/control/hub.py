@@ -25,7 +25,6 @@ from meetings import attendance, speaking, voting
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
 from meetings.models import Participant
-from web.broadcast import broadcast
 from web.coalesce import Coalescer
 from web.control.schema import not_joined
 from web.control.vote_box import VoteBox
@@ -62,7 +61,7 @@ class ControlHub:
         return self.locks.setdefault(meeting_id, asyncio.Lock())
 
     async def emit(self, event: str, data: Any, meeting_id: int) -> None:
-        await broadcast(self.state.sio, event, data, meeting_room(meeting_id))
+        await self.state.sio.emit(event, data, room=meeting_room(meeting_id))
 
     async def emit_to_key(self, event: str, data: Any, meeting_id: int, key: str) -> list[str]:
         sids = [e.peer_id for e in self.state.roster.entries(meeting_id) if e.key == key]
