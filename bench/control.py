@@ -2,7 +2,10 @@
 
 Measures, for every ballot, the time from its cast until EVERY client holds a tally that
 includes it (the ack says how many ballots were counted with it; a `vote_tally` with at least
-that many includes it). The server (`hoinghi serve`) and the clients run in separate processes.
+that many includes it), and splits it (p99 of each part in the table): the ack; from the ack
+to the start of the tally broadcast that first carries the ballot (its `server_ms`); from then
+until every client holds it. The server (`hoinghi serve`) and the clients run in separate
+processes on the same machine.
 
 Each size runs twice, each time against its own fresh server: the product configuration (the
 tally broadcast at most every 50 ms) and, as the same-run baseline, the naive design DESIGN.md
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import multiprocessing as mp
 import os
@@ -103,6 +107,7 @@ async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int
     loop = asyncio.get_running_loop()
     clients = []
     tallies: list[list[tuple[float, int]]] = []
+    broadcast_at: dict[int, float] = {}  # ballots in a tally -> when the server built it
 
     async def connect(cookie: str) -> None:
         client = socketio.AsyncClient(reconnection=False)
@@ -113,6 +118,7 @@ async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int
             if data["ballots"] > best[0]:  # keep only increases: the first time each level is held
                 best[0] = data["ballots"]
                 seen.append((time.time(), data["ballots"]))
+                broadcast_at.setdefault(data["ballots"], data["server_ms"] / 1000)
 
         client.on("vote_tally", on_tally)
         await client.connect(url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, transports=["websocket"],
@@ -156,7 +162,7 @@ async def _client_main(url: str, meeting_id: int, cookies: list[str], total: int
     deadline = time.time() + settle_s
     while time.time() < deadline and any(not s or s[-1][1] < total for s in tallies):
         await asyncio.sleep(0.05)
-    conn.send(json.dumps({"casts": casts, "tallies": tallies, "failed": failed,
+    conn.send(json.dumps({"casts": casts, "tallies": tallies, "broadcast_at": broadcast_at, "failed": failed,
                           "cpu_connect_s": cpu_connected, "cpu_vote_s": cpu_seconds() - cpu_started - cpu_connected}))
     await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
 
@@ -264,6 +270,23 @@ def run(n: int, processes: int, interval_ms: int, settle_s: float) -> dict[str, 
         held_by_all[k] = max(times) if times else float("inf")
     latencies = [(held_by_all[k] - sent) * 1000 for sent, _, k in casts if k > 0 and held_by_all[k] != float("inf")]
     acks = [(acked - sent) * 1000 for sent, acked, k in casts if k > 0]
+    # The tally broadcast that first carried ballot level k: the earliest built with at least k.
+    built_at: dict[int, float] = {}
+    for r in results:
+        for level, at in r["broadcast_at"].items():
+            built_at[int(level)] = min(at, built_at.get(int(level), at))
+    built = sorted(built_at)
+    earliest_from = [0.0] * len(built)  # the earliest broadcast with at least built[i] ballots
+    running = float("inf")
+    for i in reversed(range(len(built))):
+        running = earliest_from[i] = min(running, built_at[built[i]])
+    carried = {}
+    for k in levels:
+        i = bisect.bisect_left(built, k)
+        carried[k] = earliest_from[i] if i < len(built) else float("inf")
+    to_tally = [(carried[k] - acked) * 1000 for _, acked, k in casts if k > 0 and carried[k] != float("inf")]
+    delivered = [(held_by_all[k] - carried[k]) * 1000 for _, _, k in casts
+                 if k > 0 and float("inf") not in (carried[k], held_by_all[k])]
     final_held = min((seen[-1][1] if seen else 0) for seen in tallies)
     counted = closed["result"]["ballots"] if closed.get("ok") else 0
     # Lost: a cast without an ok ack, a client whose last tally misses a ballot, a ballot the closed
@@ -277,6 +300,7 @@ def run(n: int, processes: int, interval_ms: int, settle_s: float) -> dict[str, 
         "client_cpu_vote_s": sum(r["cpu_vote_s"] for r in results),
         "vote_p50_ms": percentile(latencies, 0.5), "vote_p99_ms": percentile(latencies, 0.99),
         "ack_p50_ms": percentile(acks, 0.5), "ack_p99_ms": percentile(acks, 0.99), "counted": counted, "lost": lost,
+        "to_tally_p99_ms": percentile(to_tally, 0.99), "delivered_p99_ms": percentile(delivered, 0.99),
         "unconnected": unconnected,
     }
 
@@ -311,7 +335,8 @@ def main() -> None:
                   f"p99 {baseline['vote_p99_ms']:.0f} ms, lost {baseline['lost']}", file=sys.stderr, flush=True)
         rows.append((product, baseline))
     print(f"{'clients':>7} {'tally every':>11} {'procs':>5} {'connect s':>9} {'srv cpu s':>9} {'cli cpu s':>9} "
-          f"{'ack p50':>8} {'ack p99':>8} {'vote p50':>9} {'vote p99':>9} {'counted':>7} {'lost':>4} {'unconn':>6}")
+          f"{'ack p50':>8} {'ack p99':>8} {'→tally':>7} {'→all':>7} {'vote p50':>9} {'vote p99':>9} {'counted':>7} "
+          f"{'lost':>4} {'unconn':>6}")
     for product, baseline in rows:
         for r in (product, baseline):
             if r is None:
@@ -320,9 +345,11 @@ def main() -> None:
             print(f"{r['clients']:>7} {every:>11} {r['processes']:>5} {r['connect_s']:>9.1f} "
                   f"{r['server_cpu_connect_s']:>4.0f}+{r['server_cpu_vote_s']:<4.1f} "
                   f"{r['client_cpu_connect_s']:>4.0f}+{r['client_cpu_vote_s']:<4.1f} "
-                  f"{r['ack_p50_ms']:>8.1f} {r['ack_p99_ms']:>8.1f} {r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} "
+                  f"{r['ack_p50_ms']:>8.1f} {r['ack_p99_ms']:>8.1f} {r['to_tally_p99_ms']:>7.1f} {r['delivered_p99_ms']:>7.1f} "
+                  f"{r['vote_p50_ms']:>9.1f} {r['vote_p99_ms']:>9.1f} "
                   f"{r['counted']:>7} {r['lost']:>4} {r['unconnected']:>6}")
-    print("(vote = from a ballot's cast until every client holds a tally that includes it; ms. cpu = connect + vote phase.\n"
+    print("(vote = from a ballot's cast until every client holds a tally that includes it; ms. →tally: p99 from the ack to\n"
+          " the start of the broadcast carrying it; →all: p99 from then until every client holds it. cpu = connect + vote.\n"
           f" Baseline = tally after every ballot (HOINGHI_TALLY_INTERVAL_MS=0), same run, own server; up to {args.baseline_max} clients.)")
     for product, baseline in rows:
         line = (f"control clients={product['clients']} vote_p50_ms={fmt(product['vote_p50_ms'])} "

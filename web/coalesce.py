@@ -7,7 +7,10 @@ connections, and no sooner than `1 / share` times the previous one's duration af
 start: a broadcast to n connections costs n writes on the loop that also forwards media,
 so with 1,000 connections one every 50 ms would take the whole loop (measured: 50–100 ms per
 tally), starving acks, commits and media. The broadcast's duration rises with the loop's
-load, so a busy loop gets fewer broadcasts.
+load, so a busy loop gets fewer broadcasts. At 500 voters half the loop gave the lowest p99
+from cast to tally at every client (bench/control.py, interleaved runs: median p99 ~180 ms
+with a share of 1/2 or 0.65, ~235 ms with 0.4, ~290 ms with 1/3, ~270 ms with 1/3 when the
+writers' turns are not counted).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import logging
 from typing import Awaitable, Callable
 
 log = logging.getLogger("hoinghi.coalesce")
-LOOP_SHARE = 1 / 3  # of the loop's time that one kind of broadcast may take, at most
+LOOP_SHARE = 1 / 2  # of the loop's time that one kind of broadcast may take, at most
 # Sending hands the packet to each connection's queue; its engine.io writer wakes and writes it
 # within the next three turns of the loop, so the duration is measured until then.
 WRITER_TURNS = 3
