@@ -45,7 +45,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SESSION_COOKIE = "hoinghi_session"  # web.auth.SESSION_COOKIE (checked in main)
-CONNECT_IN_FLIGHT = int(os.environ.get('BENCH_CONNECT_IN_FLIGHT', '10'))  # per client process: joins in flight; 32 gained nothing and, at 1,000 clients, ran the server's DB pool (5+10, 30 s) dry
+# Joins in flight per client process. 32 or 100 gained nothing; before roster and attendance broadcasts were
+# coalesced, 32 at 1,000 clients also ran the server's DB pool (5+10, 30 s) dry (100 no longer does).
+CONNECT_IN_FLIGHT = int(os.environ.get('BENCH_CONNECT_IN_FLIGHT', '10'))
 CAST_WINDOW_S = 1.0
 PRODUCT_INTERVAL_MS = 50  # web.settings.DEFAULT_TALLY_INTERVAL_MS
 BASELINE_INTERVAL_MS = 0  # the tally after every ballot
