@@ -57,17 +57,23 @@ async def test_keyframe_requests_are_relayed_at_most_every_500_ms(sfu):
     await pub.close()
 
 
+async def red_camera_watched_by_bob(sfu):
+    """Alice publishes a red camera; Bob subscribes and has decoded a few frames."""
+    pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+    [video] = sfu.tracks("r")
+    await sfu.join("r", "bob")
+    sub = Subscriber(sfu, "r", "bob")
+    await sub.subscribe(video.track_id)
+    await wait_for(lambda: video.track_id in sub.received
+                   and sub.received[video.track_id].frames > 5)
+    return pub, video, sub
+
+
 async def test_nack_repair_from_the_packet_history(sfu):
     errors = DecodeErrors()
     logging.getLogger("aiortc").addHandler(errors)
     try:
-        pub = await publish(sfu, "r", "alice", ColourTrack(RED))
-        [video] = sfu.tracks("r")
-        await sfu.join("r", "bob")
-        sub = Subscriber(sfu, "r", "bob")
-        await sub.subscribe(video.track_id)
-        await wait_for(lambda: video.track_id in sub.received
-                       and sub.received[video.track_id].frames > 5)
+        pub, video, sub = await red_camera_watched_by_bob(sfu)
         down = sfu._rooms["r"].peers["bob"].subscribe.down[video.track_id]
         media_ssrc = media_sections(sub.pc.remoteDescription.sdp)[0].ssrcs[0]
         lossy = LossyLink(sub.pc, media_ssrc, nth=8)
@@ -90,13 +96,7 @@ async def test_packets_lost_from_the_publisher_are_recovered_over_rtx(sfu):
     errors = DecodeErrors()
     logging.getLogger("aiortc").addHandler(errors)
     try:
-        pub = await publish(sfu, "r", "alice", ColourTrack(RED))
-        [video] = sfu.tracks("r")
-        await sfu.join("r", "bob")
-        sub = Subscriber(sfu, "r", "bob")
-        await sub.subscribe(video.track_id)
-        await wait_for(lambda: video.track_id in sub.received
-                       and sub.received[video.track_id].frames > 5)
+        pub, video, sub = await red_camera_watched_by_bob(sfu)
 
         # test hook standing in for a lossy uplink: drop every 8th media packet on arrival
         publish_session = sfu._rooms["r"].peers["alice"].publish
