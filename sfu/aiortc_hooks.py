@@ -119,13 +119,14 @@ def intercept_rtp(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
     decrypted and handled in the same event-loop step, one hop and one task wake-up fewer
     per packet. STUN, DTLS and RTCP keep aiortc's path; so does RTP that arrives before the
     shortcut is in place (the first packets)."""
-    shortcut: dict[str, Any] = {"pair": None}
+    shortcut_pair: Any = None
 
     def install() -> None:
+        nonlocal shortcut_pair
         pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or pair is shortcut["pair"]:
+        if pair is None or pair is shortcut_pair:
             return
-        shortcut["pair"] = pair
+        shortcut_pair = pair
         protocol = pair.protocol
         original = protocol.datagram_received
 
