@@ -15,8 +15,8 @@ install_system_packages() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "==> Cài đặt gói hệ thống / installing system packages: ${missing[*]}"
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
   fi
 }
 
