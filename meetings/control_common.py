@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lobby_admit": frozenset({"chair", "secretary"}),
     "lobby_reject": frozenset({"chair", "secretary"}),
     "audit_read": frozenset({"chair", "secretary", "admin"}),
+    "transcript_correct": frozenset({"secretary"}),
 }
 
 

@@ -3,6 +3,7 @@ from alembic import context
 
 from meetings.models import Base
 import meetings.control_models  # noqa: F401  (registers the control-plane tables for autogenerate)
+import meetings.transcript_models  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(
