@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lobby_reject": frozenset({"chair", "secretary"}),
     "audit_read": frozenset({"chair", "secretary", "admin"}),
     "transcript_correct": frozenset({"secretary"}),
+    "point_health": frozenset({"point"}),  # a point's screen or agent reports its link
+    "point_command": frozenset({"point"}),  # the point's console drives its screen, and back
+    "points_status": frozenset({"chair", "secretary", "admin", "point"}),  # the dashboard of points
 }
 
 

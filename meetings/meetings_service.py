@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.accounts import Principal
 from meetings.models import Account, BridgePoint, Meeting, MeetingPoint, MeetingRoom, MeetingRoomPoint, Participant, utcnow
+from meetings.points import acting_point
 
 
 class MeetingError(ValueError):
@@ -115,7 +116,8 @@ async def meeting_info(session: AsyncSession, meeting_id: int) -> MeetingInfo:
 
 
 async def attendance_role(session: AsyncSession, meeting_id: int, principal: Principal) -> str | None:
-    """In which capacity the principal attends: chair, secretary, delegate, point, observer, admin; None if not invited."""
+    """In which capacity the principal attends: chair, secretary, delegate, point (the point itself or its
+    attached operator), observer, admin; None if not invited."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise MeetingError("not_found", f"no meeting has id {meeting_id}")
@@ -136,6 +138,11 @@ async def attendance_role(session: AsyncSession, meeting_id: int, principal: Pri
         return "delegate"
     if participant is not None:
         return "observer"  # a browser user the chair or secretary admitted from the lobby
+    if principal.role == "operator":
+        point = await acting_point(session, principal)
+        if point is not None and await session.get(MeetingPoint, (meeting_id, point.id)) is not None:
+            return "point"  # an operator attached to an invited point acts for it
+        return None
     if principal.role == "admin":
         return "admin"
     return None

@@ -243,6 +243,9 @@ async def record_hands(
         raise MeetingError("forbidden", "this point has no seats voting by show of hands in this vote")
     if sum(counts.values()) > seats:
         raise MeetingError("bad_request", f"counts: at most {seats} hands at this point")
+    room = await session.get(MeetingPoint, (vote.meeting_id, point_id))
+    if room is not None and room.headcount is not None and sum(counts.values()) > room.headcount:
+        raise MeetingError("bad_request", f"counts: more hands than the {room.headcount} members the point reported present")
     db_vote = await session.get(Vote, vote.id)
     if db_vote is None or db_vote.state != "open":
         raise MeetingError("conflict", "this vote is closed")

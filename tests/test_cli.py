@@ -68,3 +68,26 @@ async def test_point_token_is_pasted_then_revoked(tmp_path: Path) -> None:
     async with session_factory(engine)() as session:
         assert await authenticate_point_token(session, token) is None
     await engine.dispose()
+
+
+async def test_an_operator_account_is_attached_to_its_point(tmp_path: Path) -> None:
+    from meetings.accounts import Principal
+    from meetings.points import acting_point
+
+    password_file = tmp_path / "pw"
+    password_file.write_text("mat-khau-ky-thuat\n", encoding="utf-8")
+    db = sqlite_url(tmp_path / "cli.sqlite3")
+    common = ("--password-file", str(password_file), "--db", db, "--config", str(SAMPLE_ROOMS))
+    refused = hoinghi("user", "add", "kt1", "--role", "delegate", "--point", "xa-ba-che", *common)
+    assert refused.returncode == 2 and "--point" in refused.stderr and "operator" in refused.stderr
+    unknown = hoinghi("user", "add", "kt1", "--role", "operator", "--point", "khong-co", *common)
+    assert unknown.returncode == 2 and "khong-co" in unknown.stderr
+    added = hoinghi("user", "add", "kt1", "--role", "operator", "--point", "xa-ba-che", *common)
+    assert added.returncode == 0, added.stderr
+    engine = create_engine(db)
+    async with session_factory(engine)() as session:
+        principal = await authenticate_password(session, "kt1", "mat-khau-ky-thuat")
+        assert principal is not None and principal.role == "operator"
+        assert (await acting_point(session, principal)).id == "xa-ba-che"
+        assert await acting_point(session, Principal("account", "999", "x", "operator")) is None
+    await engine.dispose()

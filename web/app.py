@@ -11,6 +11,7 @@ from meetings.db import create_engine, session_factory, upgrade_schema
 from web import auth, health, media
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
+from web.points import register as register_points
 from web.metrics import Metrics
 from web.realtime import create_socket_server, register_connection_events
 from web.settings import Settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     register_connection_events(state)
     register_membership_events(state)
     register_control_plane(app)  # agenda, documents, speaking, votes, attendance, moderation, audit
+    register_points(app)  # health of the bridge points, their dashboard and console
     media.setup(app, state)  # SFU, media:* signalling, meeting page, bridge-point screen
     auth.add_routes(app)
     health.add_routes(app)

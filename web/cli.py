@@ -18,8 +18,9 @@ from meetings.accounts import AccountError, add_account, revoke_point_token
 from meetings.config import ConfigError, RoomsConfig, load_rooms_config
 from meetings.config_sync import sync_rooms_config
 from meetings.db import DatabaseUrlError, create_engine, normalise_url, session_factory, upgrade_schema
-from meetings.models import ACCOUNT_ROLES
+from meetings.models import ACCOUNT_ROLES, BridgePoint
 from meetings.passwords import WeakPasswordError
+from meetings.points import attach_operator
 from meetings.point_tokens import hash_point_token, new_point_token
 from web.logs import configure_logging
 from web.settings import Settings, tally_interval_from_env
@@ -40,6 +41,7 @@ _MESSAGES = {
         "token_hash": "Dán dòng sau vào mục [[points]] có id = \"{point}\" trong {config}, rồi khởi động lại máy chủ:",
         "revoked": "Đã thu hồi mã truy cập của điểm cầu {point}; {count} phiên đăng nhập đã bị kết thúc.",
         "unknown_point": "không có điểm cầu nào có id {point!r}",
+        "point_needs_operator": "chỉ tài khoản kỹ thuật viên (--role operator) mới gắn được với một điểm cầu",
     },
     "en": {
         "config_error": "Configuration error",
@@ -56,6 +58,7 @@ _MESSAGES = {
         "token_hash": "Paste this line into the [[points]] entry with id = \"{point}\" in {config}, then restart the server:",
         "revoked": "Revoked the access token of bridge point {point}; {count} login sessions ended.",
         "unknown_point": "no bridge point has id {point!r}",
+        "point_needs_operator": "only an operator account (--role operator) can be attached to a bridge point",
     },
 }
 
@@ -141,10 +144,20 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _cmd_user_add(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    if args.point and args.role != "operator":
+        raise UsageError("--point", _say("point_needs_operator"))
     password = _read_password(args)
 
     async def work(session):  # type: ignore[no-untyped-def]
-        return await add_account(session, args.name, args.role, password, args.display_name)
+        if args.point:
+            await sync_rooms_config(session, _load_config(settings))
+            point = await session.get(BridgePoint, args.point)
+            if point is None or not point.active:
+                raise UsageError("--point", _say("unknown_point", point=args.point))
+        account = await add_account(session, args.name, args.role, password, args.display_name)
+        if args.point:
+            await attach_operator(session, account.username, args.point)
+        return account
 
     try:
         account = asyncio.run(_with_database(settings, work))
@@ -202,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     user_add.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
     user_add.add_argument("--display-name", help="full name shown in meetings and minutes")
     user_add.add_argument("--password-file", help="read the password from this file instead of prompting")
+    user_add.add_argument("--point", help="operators: the bridge point (id in rooms.toml) this account runs")
     user_add.set_defaults(run=_cmd_user_add)
 
     point = verbs.add_parser("point", help="manage bridge points").add_subparsers(dest="point_verb", required=True)

@@ -15,6 +15,7 @@ from typing import Any
 from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
 from meetings.moderation import is_excluded, is_locked
+from meetings.points import acting_point
 from web.events import Ack, EventError, event_handler, ok, principal_of_sid, require
 from web.roster import RosterEntry, meeting_room
 from web.state import AppState
@@ -24,6 +25,12 @@ log = logging.getLogger("hoinghi.membership")
 
 def principal_key(principal: Principal) -> str:
     return f"{principal.kind}:{principal.id}"
+
+
+def _present_as(entry: RosterEntry) -> Principal:
+    """Whose presence a roster entry records: a person, or a point (its screen, agent or operator)."""
+    kind, _, ident = entry.key.partition(":")
+    return Principal(kind, ident, entry.name, "point" if kind == "point" else entry.role)
 
 
 async def leave_current_meeting(state: AppState, sid: str) -> None:
@@ -41,9 +48,8 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
         except Exception:
             log.exception("leave hook failed", extra={"meeting_id": meeting_id, "sid": sid})
     if not state.roster.connected(meeting_id, entry.key):
-        principal = await principal_of_sid(state.sio, sid)
         async with state.sessions() as session:
-            await set_presence(session, meeting_id, principal, False)
+            await set_presence(session, meeting_id, _present_as(entry), False)
     state.roster_feed.left(meeting_id, sid, entry.key)
 
 
@@ -63,9 +69,13 @@ def register_membership_events(state: AppState) -> None:
     async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
         meeting_id = require(payload, "meeting_id", int)
         principal = await principal_of_sid(sio, sid)
-        key = principal_key(principal)
+        key, name, kind = principal_key(principal), principal.name, principal.kind
         async with state.sessions() as session:
             role = await attendance_role(session, meeting_id, principal)
+            if role == "point" and principal.kind == "account":
+                point = await acting_point(session, principal)  # an operator: acts as the point
+                assert point is not None
+                key, name, kind = f"point:{point.id}", point.name, "point"
             info = await meeting_info(session, meeting_id)
             if info.status == "closed":
                 raise EventError("conflict", "this meeting is closed")
@@ -82,9 +92,9 @@ def register_membership_events(state: AppState) -> None:
                 }
                 await _send_lobby(state, meeting_id)
                 raise EventError("in_lobby", "you are waiting in the lobby for the chair to admit you")
-            await set_presence(session, meeting_id, principal, True)
+            entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role)
+            await set_presence(session, meeting_id, _present_as(entry), True)
         await leave_current_meeting(state, sid)
-        entry = RosterEntry(peer_id=sid, key=key, name=principal.name, kind=principal.kind, role=role)
         state.roster.add(meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
         state.roster_feed.joined(meeting_id, entry)

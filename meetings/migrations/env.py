@@ -4,6 +4,7 @@ from alembic import context
 from meetings.models import Base
 import meetings.control_models  # noqa: F401  (registers the control-plane tables for autogenerate)
 import meetings.transcript_models  # noqa: F401
+import meetings.point_models  # noqa: F401  (operators of points, outages)
 
 connection = context.config.attributes["connection"]
 context.configure(

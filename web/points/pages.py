@@ -1,0 +1,39 @@
+"""HTTP side of the bridge points: the outage history of a meeting (for the minutes).
+
+GET /api/meetings/{meeting_id}/outages   chair, secretary, admin → {ok, outages: [...]}
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from meetings import points as point_service
+from meetings.meetings_service import MeetingError, attendance_role
+from web.auth import PRINCIPAL, login_required
+from web.state import app_state
+
+OUTAGE_READERS = ("chair", "secretary", "admin")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code, "message": message}, status=status)
+
+
+@login_required
+async def outages(request: web.Request) -> web.StreamResponse:
+    try:
+        meeting_id = int(request.match_info["meeting_id"])
+    except ValueError:
+        return _error(400, "bad_request", "the meeting id must be an integer")
+    principal = request[PRINCIPAL]
+    async with app_state(request).sessions() as session:
+        try:
+            capacity = await attendance_role(session, meeting_id, principal)
+        except MeetingError as error:
+            return _error(404, error.code, str(error))
+        if capacity not in OUTAGE_READERS and principal.role != "admin":
+            return _error(403, "forbidden", "only the chair, the secretary or an administrator reads the outages")
+        return web.json_response({"ok": True, "outages": await point_service.outages(session, meeting_id)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/meetings/{meeting_id}/outages", outages)
