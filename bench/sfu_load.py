@@ -41,6 +41,7 @@ from sfu.aiortc_hooks import (  # noqa: E402
     negotiated_codecs,
     negotiated_extensions,
 )
+from sfu._rtpwrite import RtpWriter  # noqa: E402
 from sfu.packet import ExtensionIds, build_extensions  # noqa: E402
 
 
@@ -121,7 +122,8 @@ class Stream:
 
     def __init__(self, transceiver: Any, audio_level: int | None) -> None:
         self.sink = RtpSink(transceiver.sender.transport)
-        writer = self.sink.writer
+        writer = self.writer = RtpWriter()
+        writer.route = self.sink.route
         writer.ssrc = SenderAccess(transceiver.sender).ssrc
         writer.payload_type = negotiated_codecs(transceiver)[0].payloadType
         ids = ExtensionIds.from_uris(negotiated_extensions(transceiver))
@@ -133,7 +135,7 @@ class Stream:
 
     def send(self, payload: bytes, marker: bool, timestamp: int) -> None:
         stamp = time.time_ns().to_bytes(8, "big")
-        if self.sink.ready() and self.sink.writer.write(
+        if self.sink.ready() and self.writer.write(
                 self.extensions + payload + stamp, self.first_byte, marker, self.seq, timestamp,
                 -1, 0, False):
             self.sent += 1

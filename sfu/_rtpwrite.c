@@ -9,10 +9,13 @@
  *
  * An RtpWriter is one subscriber stream: its rewriting state (SSRC, payload type, sequence
  * number / timestamp / VP8 picture-id offsets, the sequence number it (re)started from, the
- * last values sent, counters for sender reports) and its route (a dup of the ICE socket's
- * file descriptor, the remote address, and the subscriber session's libsrtp context). The
- * dup keeps the descriptor number from being reused by another socket while the writer
- * lives; the reference to the pylibsrtp session keeps the libsrtp context alive.
+ * last values sent, counters for sender reports) and a reference to its session's RtpRoute.
+ * An RtpRoute is one subscriber session's way out: a dup of the ICE socket's file
+ * descriptor, the remote address, and the session's libsrtp context. Every stream of the
+ * session shares it, so descriptors grow with sessions, not with down-tracks (a dup per
+ * down-track ran a meeting of a few dozen points into the usual limit of 1,024). The dup
+ * keeps the descriptor number from being reused by another socket while the route lives;
+ * the reference to the pylibsrtp session keeps the libsrtp context alive.
  *
  * libsrtp is pylibsrtp's own copy: sfu/aiortc_hooks.py passes the address of its
  * srtp_protect() once (set_protect) after checking its C type, so aiortc's SRTP sessions are
@@ -40,12 +43,16 @@ static srtp_protect_fn srtp_protect = NULL;
 
 typedef struct {
     PyObject_HEAD
-    /* route */
     int fd;
     struct sockaddr_storage address;
     socklen_t address_length;
     void *srtp;
     PyObject *session;
+} RtpRoute;
+
+typedef struct {
+    PyObject_HEAD
+    RtpRoute *route; /* NULL: not routed */
     /* rewriting */
     unsigned int ssrc;
     int payload_type;
@@ -68,7 +75,7 @@ static double monotonic_now(void) {
     return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
-static void clear_route(RtpWriter *self) {
+static void clear_route(RtpRoute *self) {
     if (self->fd >= 0) {
         close(self->fd);
         self->fd = -1;
@@ -103,7 +110,8 @@ static int write_packet(RtpWriter *self, const Packet *packet, double now) {
             self->first_seq = (packet->seq - 0x4000) & 0xFFFF;
     }
     Py_ssize_t size = 12 + packet->tail_length;
-    if (self->fd < 0 || self->srtp == NULL || size > MAX_PLAIN) {
+    RtpRoute *route = self->route;
+    if (route == NULL || route->fd < 0 || route->srtp == NULL || size > MAX_PLAIN) {
         self->drops++;
         return 0;
     }
@@ -136,12 +144,12 @@ static int write_packet(RtpWriter *self, const Packet *packet, double now) {
         }
     }
     int length = (int)size;
-    if (srtp_protect(self->srtp, buffer, &length) != 0) {
+    if (srtp_protect(route->srtp, buffer, &length) != 0) {
         self->drops++;
         return 0;
     }
-    if (sendto(self->fd, buffer, (size_t)length, MSG_DONTWAIT,
-               (struct sockaddr *)&self->address, self->address_length) < 0) {
+    if (sendto(route->fd, buffer, (size_t)length, MSG_DONTWAIT,
+               (struct sockaddr *)&route->address, route->address_length) < 0) {
         self->drops++; /* EAGAIN: the kernel buffer is full; drop as a router would */
         return 0;
     }
@@ -196,11 +204,12 @@ static int check_protect(void) {
 
 /* --- RtpWriter methods ----------------------------------------------------------------- */
 
+static PyTypeObject RtpRouteType;
+
 static PyObject *RtpWriter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     RtpWriter *self = (RtpWriter *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    self->fd = -1;
     self->first_seq = -1;
     self->last_seq = -1;
     self->last_pid = -1;
@@ -209,27 +218,53 @@ static PyObject *RtpWriter_new(PyTypeObject *type, PyObject *args, PyObject *kwa
 
 static void RtpWriter_dealloc(RtpWriter *self) {
     PyObject_GC_UnTrack(self);
-    clear_route(self);
+    Py_CLEAR(self->route);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int RtpWriter_traverse(RtpWriter *self, visitproc visit, void *arg) {
-    Py_VISIT(self->session);
+    Py_VISIT(self->route);
     return 0;
 }
 
 static int RtpWriter_clear(RtpWriter *self) {
+    Py_CLEAR(self->route);
+    return 0;
+}
+
+/* --- RtpRoute methods ------------------------------------------------------------------ */
+
+static PyObject *RtpRoute_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    RtpRoute *self = (RtpRoute *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->fd = -1;
+    return (PyObject *)self;
+}
+
+static void RtpRoute_dealloc(RtpRoute *self) {
+    PyObject_GC_UnTrack(self);
+    clear_route(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int RtpRoute_traverse(RtpRoute *self, visitproc visit, void *arg) {
+    Py_VISIT(self->session);
+    return 0;
+}
+
+static int RtpRoute_clear(RtpRoute *self) {
     clear_route(self);
     return 0;
 }
 
-static PyObject *RtpWriter_set_route(RtpWriter *self, PyObject *args) {
+static PyObject *RtpRoute_set(RtpRoute *self, PyObject *args) {
     int fd;
     const char *host;
     int port;
     unsigned long long srtp;
     PyObject *session;
-    if (!PyArg_ParseTuple(args, "isiKO:set_route", &fd, &host, &port, &srtp, &session))
+    if (!PyArg_ParseTuple(args, "isiKO:set", &fd, &host, &port, &srtp, &session))
         return NULL;
     struct sockaddr_storage address;
     socklen_t length;
@@ -269,10 +304,42 @@ static PyObject *RtpWriter_set_route(RtpWriter *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *RtpWriter_clear_route(RtpWriter *self, PyObject *unused) {
+static PyObject *RtpRoute_clear_method(RtpRoute *self, PyObject *unused) {
     clear_route(self);
     Py_RETURN_NONE;
 }
+
+static PyObject *RtpRoute_get_routed(RtpRoute *self, void *closure) {
+    return PyBool_FromLong(self->fd >= 0);
+}
+
+static PyMethodDef RtpRoute_methods[] = {
+    {"set", (PyCFunction)RtpRoute_set, METH_VARARGS,
+     "set(fd, host, port, srtp_context, session): send on a dup of fd to (host, port), "
+     "protected with the libsrtp context at address srtp_context (kept alive by session)."},
+    {"clear", (PyCFunction)RtpRoute_clear_method, METH_NOARGS,
+     "Close the duplicated descriptor and release the session: nothing is sent until set."},
+    {NULL},
+};
+
+static PyGetSetDef RtpRoute_getset[] = {
+    {"routed", (getter)RtpRoute_get_routed, NULL, "whether set() has given a route", NULL},
+    {NULL},
+};
+
+static PyTypeObject RtpRouteType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sfu._rtpwrite.RtpRoute",
+    .tp_doc = "One subscriber session's socket, address and SRTP context, shared by its writers.",
+    .tp_basicsize = sizeof(RtpRoute),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = RtpRoute_new,
+    .tp_dealloc = (destructor)RtpRoute_dealloc,
+    .tp_traverse = (traverseproc)RtpRoute_traverse,
+    .tp_clear = (inquiry)RtpRoute_clear,
+    .tp_methods = RtpRoute_methods,
+    .tp_getset = RtpRoute_getset,
+};
 
 static PyObject *RtpWriter_write(RtpWriter *self, PyObject *const *args, Py_ssize_t nargs) {
     Packet packet;
@@ -286,15 +353,30 @@ static PyObject *RtpWriter_write(RtpWriter *self, PyObject *const *args, Py_ssiz
 }
 
 static PyObject *RtpWriter_get_routed(RtpWriter *self, void *closure) {
-    return PyBool_FromLong(self->fd >= 0);
+    return PyBool_FromLong(self->route != NULL && self->route->fd >= 0);
+}
+
+static PyObject *RtpWriter_get_route(RtpWriter *self, void *closure) {
+    if (self->route == NULL)
+        Py_RETURN_NONE;
+    Py_INCREF(self->route);
+    return (PyObject *)self->route;
+}
+
+static int RtpWriter_set_route(RtpWriter *self, PyObject *value, void *closure) {
+    if (value != NULL && value != Py_None && !PyObject_TypeCheck(value, &RtpRouteType)) {
+        PyErr_Format(PyExc_TypeError, "route must be an RtpRoute or None, not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    RtpRoute *old = self->route;
+    self->route = (value == NULL || value == Py_None) ? NULL : (RtpRoute *)value;
+    Py_XINCREF(self->route);
+    Py_XDECREF(old);
+    return 0;
 }
 
 static PyMethodDef RtpWriter_methods[] = {
-    {"set_route", (PyCFunction)RtpWriter_set_route, METH_VARARGS,
-     "set_route(fd, host, port, srtp_context, session): send on a dup of fd to (host, port), "
-     "protected with the libsrtp context at address srtp_context (kept alive by session)."},
-    {"clear_route", (PyCFunction)RtpWriter_clear_route, METH_NOARGS,
-     "Close the duplicated descriptor and release the session: nothing is sent until set_route."},
     {"write", (PyCFunction)(void (*)(void))RtpWriter_write, METH_FASTCALL,
      "write(tail, first_byte, marker, seq, ts, pid_position, pid, pid_long) -> sent: rewrite, "
      "protect and send one packet to this subscriber."},
@@ -320,7 +402,9 @@ static PyMemberDef RtpWriter_members[] = {
 };
 
 static PyGetSetDef RtpWriter_getset[] = {
-    {"routed", (getter)RtpWriter_get_routed, NULL, "whether set_route() has given a route", NULL},
+    {"routed", (getter)RtpWriter_get_routed, NULL, "whether its route is set", NULL},
+    {"route", (getter)RtpWriter_get_route, (setter)RtpWriter_set_route,
+     "the RtpRoute this stream is sent on (shared by its session's streams), or None", NULL},
     {NULL},
 };
 
@@ -398,7 +482,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__rtpwrite(void) {
-    if (PyType_Ready(&RtpWriterType) < 0)
+    if (PyType_Ready(&RtpWriterType) < 0 || PyType_Ready(&RtpRouteType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -406,6 +490,12 @@ PyMODINIT_FUNC PyInit__rtpwrite(void) {
     Py_INCREF(&RtpWriterType);
     if (PyModule_AddObject(m, "RtpWriter", (PyObject *)&RtpWriterType) < 0) {
         Py_DECREF(&RtpWriterType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&RtpRouteType);
+    if (PyModule_AddObject(m, "RtpRoute", (PyObject *)&RtpRouteType) < 0) {
+        Py_DECREF(&RtpRouteType);
         Py_DECREF(m);
         return NULL;
     }

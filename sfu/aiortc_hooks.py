@@ -14,7 +14,8 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
   SRTP session (pylibsrtp's ``Session._srtp`` context, its ``srtp_protect`` function) and
   written to the nominated ICE pair's socket (aioice ``Connection._nominated``, asyncio's
   ``_sock``) by sfu/_rtpwrite.c, synchronously: one C call per packet fans it out to every
-  steady subscriber without a task or an await each.
+  steady subscriber without a task or an await each. One :class:`RtpSink` (one duplicated
+  descriptor) per session and transport, shared by all its streams.
 * **Sender reports.** The SFU keeps aiortc's RTP loop idle with :class:`SilentTrack`, writes
   the SR fields (NTP/RTP time from the publisher's SR, counts from the forwarding path), and
   replaces each sender's ``_run_rtcp`` (:class:`SenderReports`): one compound SR/SDES packet
@@ -74,7 +75,7 @@ from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _srtp
 
 from . import _rtpwrite
-from ._rtpwrite import RtpWriter
+from ._rtpwrite import RtpRoute
 from .packet import RtpView
 
 RtpHandler = Callable[[bytes, int], None]
@@ -234,18 +235,19 @@ def on_sender_report(receiver: RTCRtpReceiver,
 # --- subscriber side ------------------------------------------------------------------------
 
 class RtpSink:
-    """A session's own way out, past aiortc's sender: RTP through an :class:`RtpWriter`
-    (sfu/_rtpwrite.c: rewrite, SRTP-protect in place, ``sendto``, all in C), RTCP protected
-    here; both straight to the nominated ICE pair's socket, synchronously.
+    """A session's own way out, past aiortc's sender: RTP through the :class:`RtpRoute` its
+    streams' writers share (sfu/_rtpwrite.c: rewrite, SRTP-protect in place, ``sendto``, all
+    in C), RTCP protected here; both straight to the nominated ICE pair's socket,
+    synchronously. One sink per session and DTLS transport, whatever the number of streams:
+    the route holds the session's one duplicated descriptor.
 
     No task or await per packet and subscriber: one event-loop step fans a packet out to every
-    subscriber. The writer sends on a duplicate of the socket's descriptor and holds the SRTP
-    session; :meth:`ready` (re)binds it whenever aioice's pair or aiortc's session changes, and
-    the writer is unbound as soon as DTLS leaves the connected state, so a writer left in a
-    fan-out group drops packets instead of sending on a stale route.
+    subscriber. :meth:`ready` (re)binds the route whenever aioice's pair or aiortc's session
+    changes, and the route is cleared as soon as DTLS leaves the connected state, so a writer
+    left in a fan-out group drops packets instead of sending on a stale route.
     """
 
-    __slots__ = ("_dtls", "_nominated", "_pair", "_session", "_sendto", "_addr", "writer")
+    __slots__ = ("_dtls", "_nominated", "_pair", "_session", "_sendto", "_addr", "route")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
@@ -254,7 +256,7 @@ class RtpSink:
         self._session: Any = None
         self._sendto: Callable[[Any, Any], int] | None = None
         self._addr: Any = None
-        self.writer = RtpWriter()
+        self.route = RtpRoute()
         dtls.on("statechange", self._on_state)
 
     def ready(self) -> bool:
@@ -271,12 +273,12 @@ class RtpSink:
         self._pair, self._session = pair, session
         sock = getattr(pair.protocol.transport, "_sock", None) if pair is not None else None
         self._sendto = self._addr = None
-        self.writer.clear_route()
+        self.route.clear()
         if sock is None or session is None:
             return
         host, port = pair.remote_addr[:2]
         try:
-            self.writer.set_route(sock.fileno(), host.split("%")[0], port,
+            self.route.set(sock.fileno(), host.split("%")[0], port,
                                   int(_ffi.cast("uintptr_t", session._srtp[0])), session)
         except (OSError, ValueError) as error:
             log.warning("cannot send to %s:%s: %s", host, port, error)
@@ -288,9 +290,9 @@ class RtpSink:
             self.close()
 
     def close(self) -> None:
-        """Release the route (the writer's descriptor and SRTP session) now."""
+        """Release the route (the session's descriptor and SRTP session) now."""
         self._pair = self._session = self._sendto = self._addr = None
-        self.writer.clear_route()
+        self.route.clear()
 
     def send_rtcp(self, data: bytes) -> bool:
         if not self.ready():
@@ -375,8 +377,10 @@ class SenderReports:
     receiver reports (last SR and when it was sent) are kept up to date.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sink_of: Callable[[RTCDtlsTransport], RtpSink]) -> None:
+        """``sink_of``: the session's sink for a transport (reports share the media's route)."""
         self._senders: dict[RTCRtpSender, Callable[[], None]] = {}
+        self._sink_of = sink_of
         self._sink: RtpSink | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -388,7 +392,7 @@ class SenderReports:
             sender._RTCRtpSender__rtcp_started.set()  # type: ignore[attr-defined]
             self._senders[sender] = refresh
             if self._sink is None:
-                self._sink = RtpSink(sender.transport)
+                self._sink = self._sink_of(sender.transport)
             if self._task is None or self._task.done():
                 self._task = asyncio.ensure_future(self._run())
             try:
@@ -431,8 +435,6 @@ class SenderReports:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        if self._sink is not None:
-            self._sink.close()
 
 
 def restrict_codecs(transceiver: RTCRtpTransceiver, mime_types: list[str]) -> str | None:

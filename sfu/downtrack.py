@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpTransceiver
 
+from ._rtpwrite import RtpWriter
 from .aiortc_hooks import RtpSink, SenderAccess, negotiated_codecs, negotiated_extensions
 from .packet import ExtensionIds, RtpView
 
@@ -32,14 +33,16 @@ class DownTrack:
     """Forwards one source (switchable) to one subscriber transceiver."""
 
     def __init__(self, track_id: str, kind: str, mime_type: str,
-                 transceiver: RTCRtpTransceiver) -> None:
+                 transceiver: RTCRtpTransceiver, sink: RtpSink) -> None:
+        """``sink``: the subscriber session's way out, shared with its other down-tracks."""
         self.track_id = track_id
         self.kind = kind
         self.mime_type = mime_type
         self.transceiver = transceiver
         self.sender = SenderAccess(transceiver.sender)
-        self._sink = RtpSink(transceiver.sender.transport)
-        self.writer = self._sink.writer
+        self._sink = sink
+        self.writer = RtpWriter()
+        self.writer.route = sink.route
         self.writer.ssrc = self.sender.ssrc
         self.ext_ids = ExtensionIds()
         self.source: UpTrack | None = None
@@ -109,7 +112,7 @@ class DownTrack:
             self.source.detach(self)
             self.source = None
         self.steady = False
-        self._sink.close()
+        self.writer.route = None
 
     def _regroup(self, *, steady: bool) -> None:
         """Tell the source this stream's place changed (steady, waiting, or paused)."""

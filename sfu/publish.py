@@ -64,6 +64,7 @@ class PublishSession:
         self._routes: dict[int, tuple[_Route, bool]] = {}  # SSRC -> (route, is RTX)
         self._all_routes: list[_Route] = []
         self._hooked: set[RTCDtlsTransport] = set()
+        self._sinks: dict[RTCDtlsTransport, RtpSink] = {}
         self._ext_ids: dict[RTCDtlsTransport, ExtensionIds] = {}
 
     async def negotiate(self, offer_sdp: str, sources: dict[str, str]
@@ -112,7 +113,9 @@ class PublishSession:
         rtx_pt = next((c.payloadType for c in codecs if c.mimeType.lower().endswith("/rtx")),
                       None)
         feed = ReceiverFeed(receiver)
-        sink = RtpSink(dtls)
+        sink = self._sinks.get(dtls)
+        if sink is None:
+            sink = self._sinks[dtls] = RtpSink(dtls)  # one descriptor per transport
         route = _Route(feed=feed, sink=sink,
                        media_ssrc=section.ssrcs[0] if section.ssrcs else None)
         up = self._make_track(
@@ -198,3 +201,6 @@ class PublishSession:
         self._routes.clear()
         self._all_routes.clear()
         await self.pc.close()
+        for sink in self._sinks.values():
+            sink.close()
+        self._sinks.clear()

@@ -12,7 +12,9 @@ from __future__ import annotations
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from .aiortc_hooks import SenderReports, SilentTrack
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+from .aiortc_hooks import RtpSink, SenderReports, SilentTrack
 from .downtrack import DownTrack
 from .uptrack import UpTrack
 
@@ -33,7 +35,15 @@ class SubscribeSession:
         self.down: dict[str, DownTrack] = {}  # by subscribed track id
         self._idle: list[tuple[DownTrack, str]] = []  # (inactive down-track, its codec)
         self._dirty = False
-        self._reports = SenderReports()
+        self._sinks: dict[RTCDtlsTransport, RtpSink] = {}
+        self._reports = SenderReports(self.sink_of)
+
+    def sink_of(self, transport: RTCDtlsTransport) -> RtpSink:
+        """The session's one way out on ``transport`` (max-bundle: one for all its streams)."""
+        sink = self._sinks.get(transport)
+        if sink is None:
+            sink = self._sinks[transport] = RtpSink(transport)
+        return sink
 
     def add(self, track_id: str, kind: str, mime: str, source: UpTrack | None,
             stream_id: str) -> DownTrack:
@@ -49,7 +59,8 @@ class SubscribeSession:
             transceiver = self.pc.addTransceiver(SilentTrack(kind, track_id),
                                                  direction="sendonly")
             transceiver.setCodecPreferences([_capability(kind, mime)])
-            down = DownTrack(track_id, kind, mime, transceiver)
+            down = DownTrack(track_id, kind, mime, transceiver,
+                             self.sink_of(transceiver.sender.transport))
             self._reports.adopt(transceiver.sender, down.update_sender_report)
         down.sender.set_stream_id(stream_id)
         down.switch(source)
@@ -95,4 +106,7 @@ class SubscribeSession:
         self._idle.clear()
         await self.pc.close()
         self._reports.close()
+        for sink in self._sinks.values():
+            sink.close()
+        self._sinks.clear()
 

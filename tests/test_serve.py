@@ -108,3 +108,30 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert stderr.strip().splitlines()[-1].startswith(f"Lỗi dữ liệu nhập: 127.0.0.1:{port}: ")
+
+
+def test_serve_raises_the_descriptor_limit_and_reports_descriptors(tmp_path: Path) -> None:
+    """Started with the usual soft limit of 1,024, the server raises it to the hard limit and
+    /metrics reports the descriptors in use against it."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 1024:
+        pytest.skip(f"the hard descriptor limit here is {hard}: nothing to raise")
+    port = free_port()
+    env = dict(os.environ, HOINGHI_LANG="vi")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--config", str(SAMPLE_ROOMS),
+         "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+    )
+    try:
+        status, body = _get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        _stop(process, signal.SIGTERM)
+    assert status == 200
+    values = {line.split()[0]: float(line.split()[1]) for line in body.splitlines()
+              if line.startswith(("process_open_fds", "process_max_fds"))}
+    assert values["process_max_fds"] == hard
+    assert 5 < values["process_open_fds"] < 1024

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 from typing import Callable
 
@@ -20,6 +21,22 @@ log = logging.getLogger("hoinghi.server")
 LISTEN_BACKLOG = 2048
 
 
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit on open descriptors to the hard one and return it: every
+    participant costs the SFU sockets (two ICE sockets, their duplicates, a Socket.IO
+    connection), and the usual soft limit of 1,024 would end a large meeting long before
+    the CPU is busy."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as error:
+            log.warning("cannot raise the descriptor limit", extra={"soft": soft, "error": str(error)})
+    return soft
+
+
 def _ssl_context(settings: Settings):  # type: ignore[no-untyped-def]
     if not settings.uses_tls:
         return None
@@ -34,6 +51,7 @@ async def serve(
     settings: Settings, config: RoomsConfig, announce: Callable[[str, str | None], None]
 ) -> None:
     """Serve until a signal; announce(url, first admin password or None) once listening."""
+    log.info("descriptor limit", extra={"soft_limit": raise_descriptor_limit()})
     app = create_app(settings, config)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()

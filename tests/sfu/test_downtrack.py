@@ -10,7 +10,7 @@ import struct
 
 from aiortc import RTCPeerConnection
 
-from sfu.aiortc_hooks import SilentTrack
+from sfu.aiortc_hooks import RtpSink, SilentTrack
 from sfu.downtrack import DownTrack
 from sfu.packet import ExtensionIds, inspect_vp8, parse_rtp
 from sfu.uptrack import UpTrack
@@ -49,7 +49,7 @@ def make_up(name: str) -> UpTrack:
 async def make_down() -> tuple[DownTrack, Wire, RTCPeerConnection]:
     pc = RTCPeerConnection(config())
     transceiver = pc.addTransceiver(SilentTrack("video", "v"), direction="sendonly")
-    down = DownTrack("v", "video", "video/VP8", transceiver)
+    down = DownTrack("v", "video", "video/VP8", transceiver, RtpSink(transceiver.sender.transport))
     wire = Wire()
     down._sink = WireSink(wire, down.writer)  # the network
     down._ready, down.writer.payload_type, down.ext_ids = True, 97, ExtensionIds()  # as negotiated

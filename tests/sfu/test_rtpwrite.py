@@ -9,7 +9,7 @@ import struct
 import pytest
 
 import sfu.aiortc_hooks  # noqa: F401  (hands pylibsrtp's srtp_protect to the writer)
-from sfu._rtpwrite import RtpWriter, fan_out
+from sfu._rtpwrite import RtpRoute, RtpWriter, fan_out
 from sfu.packet import ExtensionIds, inspect_vp8, parse_rtp
 from tests.sfu.wire import Wire, srtp_address
 
@@ -126,7 +126,7 @@ def test_what_cannot_be_sent_is_dropped_and_counted(wire):
     too_big = struct.pack("!BBHII", 0x80, 96, 1, 0, 1) + bytes(1400)
     assert not writer.write(too_big[12:], 0x80, False, 1, 0, -1, 0, False)
     assert writer.drops == 1 and writer.packets == 0
-    writer.clear_route()
+    writer.route.clear()
     assert not writer.routed and not write(writer, vp8(2, 0, 1))
     assert received(wire) == []
 
@@ -142,15 +142,19 @@ def test_the_route_survives_the_original_socket_being_closed(wire):
 
 def test_bad_arguments_are_refused_with_a_clear_error(wire):
     writer = RtpWriter()
+    route = RtpRoute()
+    writer.route = route
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         with pytest.raises(ValueError, match="not a numeric IPv4 or IPv6 address"):
-            writer.set_route(sock.fileno(), "example.org", 5000, srtp_address(wire.tx), wire.tx)
+            route.set(sock.fileno(), "example.org", 5000, srtp_address(wire.tx), wire.tx)
         with pytest.raises(ValueError, match="port 0 is out of range"):
-            writer.set_route(sock.fileno(), "127.0.0.1", 0, srtp_address(wire.tx), wire.tx)
+            route.set(sock.fileno(), "127.0.0.1", 0, srtp_address(wire.tx), wire.tx)
         with pytest.raises(OSError):
-            writer.set_route(-1, "127.0.0.1", 5000, srtp_address(wire.tx), wire.tx)
-        assert not writer.routed
+            route.set(-1, "127.0.0.1", 5000, srtp_address(wire.tx), wire.tx)
+        assert not writer.routed and not route.routed
+        with pytest.raises(TypeError, match="route must be an RtpRoute"):
+            writer.route = sock
         with pytest.raises(TypeError, match="tail must be bytes"):
             writer.write("text", 0x80, False, 1, 0, -1, 0, False)
         with pytest.raises(ValueError, match="RTP version 2"):

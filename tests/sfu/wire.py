@@ -10,7 +10,7 @@ import socket
 from pylibsrtp import Error, Policy, Session
 from pylibsrtp._binding import ffi
 
-from sfu._rtpwrite import RtpWriter
+from sfu._rtpwrite import RtpRoute, RtpWriter
 
 
 def srtp_address(session: Session) -> int:
@@ -37,8 +37,10 @@ class Wire:
         self.received: list[bytes] = []
 
     def route(self, writer: RtpWriter) -> None:
-        writer.set_route(self.sender.fileno(), "127.0.0.1", self.receiver.getsockname()[1],
-                         srtp_address(self.tx), self.tx)
+        route = RtpRoute()
+        route.set(self.sender.fileno(), "127.0.0.1", self.receiver.getsockname()[1],
+                  srtp_address(self.tx), self.tx)
+        writer.route = route
 
     def drain(self) -> list[bytes]:
         """Everything that arrived so far, decrypted, in arrival order."""
@@ -62,11 +64,11 @@ class WireSink:
     the down-track's writer over a :class:`Wire`."""
 
     def __init__(self, wire: Wire, writer: RtpWriter) -> None:
-        self.writer = writer
         wire.route(writer)
+        self.route = writer.route
 
     def ready(self) -> bool:
         return True
 
     def close(self) -> None:
-        self.writer.clear_route()
+        self.route.clear()
