@@ -44,17 +44,49 @@ def normalise_username(username: str) -> str:
     return name
 
 
+def normalise_email(email: str | None) -> str | None:
+    """None or '' means no address; otherwise one plausible address (the SMTP server has the last word)."""
+    address = unicodedata.normalize("NFC", email or "").strip()
+    if not address:
+        return None
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or len(address) > 254 or any(ch.isspace() for ch in address):
+        raise AccountError(f"not an e-mail address: {address!r}")
+    return address
+
+
+def _profile_text(value: str, field: str) -> str:
+    text = unicodedata.normalize("NFC", value).strip()
+    if len(text) > 200:
+        raise AccountError(f"{field}: at most 200 characters")
+    return text
+
+
 async def add_account(
-    session: AsyncSession, username: str, role: str, password: str, display_name: str | None = None
+    session: AsyncSession,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str | None = None,
+    *,
+    email: str | None = None,
+    position: str = "",
+    unit: str = "",
+    must_change_password: bool = False,
 ) -> Account:
+    """A new account; position and unit (chức vụ, đơn vị) are what the minutes print after the name."""
     if role not in ACCOUNT_ROLES:
         raise AccountError(f"role must be one of {', '.join(ACCOUNT_ROLES)}, not {role!r}")
     name = normalise_username(username)
     account = Account(
         username=name,
-        display_name=unicodedata.normalize("NFC", display_name or username).strip(),
+        display_name=_profile_text(display_name or username, "display_name"),
         role=role,
         password_hash=hash_password(password),
+        email=normalise_email(email),
+        position=_profile_text(position, "position"),
+        unit=_profile_text(unit, "unit"),
+        must_change_password=must_change_password,
     )
     session.add(account)
     try:

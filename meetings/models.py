@@ -101,6 +101,11 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)  # invitations go here
+    position: Mapped[str] = mapped_column(String(200), default="")  # chức vụ, printed in the minutes
+    unit: Mapped[str] = mapped_column(String(200), default="")  # đơn vị (agency or department)
+    # Set by an admin's password reset: the one-time password must be replaced at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (
         CheckConstraint(
             "role in ('chair', 'secretary', 'delegate', 'operator', 'observer', 'admin')", name="role"

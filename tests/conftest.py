@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -85,6 +86,17 @@ async def db_sessions(database_url: str):  # type: ignore[no-untyped-def]
         await sync_rooms_config(session, load_rooms_config(SAMPLE_ROOMS))
     yield sessions
     await engine.dispose()
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+async def form_token(http: aiohttp.ClientSession, page_url: str) -> str:
+    """The CSRF token of the form on a page, as a browser would send it back (see web/csrf.py)."""
+    async with http.get(page_url) as response:
+        found = CSRF_FIELD.search(await response.text())
+    assert found, f"no csrf_token field on {page_url}"
+    return found.group(1)
 
 
 async def login(url: str, username: str, password: str) -> aiohttp.CookieJar:

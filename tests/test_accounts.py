@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from meetings.accounts import (
     AccountError,
@@ -100,3 +100,21 @@ async def test_point_sessions_slide_while_in_use(db_sessions) -> None:
         assert await resolve_session(session, session_id, now=day_20) is not None  # used on day 20: extended
         assert await resolve_session(session, session_id, now=day_20 + POINT_SESSION_LIFETIME - timedelta(hours=1))
         assert await resolve_session(session, session_id, now=day_20 + 3 * POINT_SESSION_LIFETIME) is None
+
+
+async def test_profile_fields_for_minutes_and_mail(db_sessions) -> None:  # type: ignore[no-untyped-def]
+    async with db_sessions() as session:
+        account = await add_account(
+            session, "nguyenvana", "delegate", "mat-khau-123", "Nguyễn Văn A",
+            email=" a.nguyen@stc.quangninh.gov.vn ", position="Giám đốc Sở Tài chính", unit="Sở Tài chính",
+        )
+    async with db_sessions() as session:
+        stored = await session.get(Account, account.id)
+        assert stored.email == "a.nguyen@stc.quangninh.gov.vn"
+        assert (stored.position, stored.unit, stored.must_change_password) == ("Giám đốc Sở Tài chính", "Sở Tài chính", False)
+        with pytest.raises(AccountError, match="e-mail"):
+            await add_account(session, "b", "delegate", "mat-khau-123", email="khong-phai-dia-chi")
+        with pytest.raises(AccountError, match="position"):
+            await add_account(session, "c", "delegate", "mat-khau-123", position="x" * 201)
+    async with db_sessions() as session:
+        assert (await session.execute(select(func.count(Account.id)))).scalar_one() == 1  # nothing saved

@@ -8,7 +8,7 @@ from meetings.accounts import add_account
 from meetings.db import create_engine
 from meetings.models import BridgePoint
 from meetings.point_tokens import hash_point_token, new_point_token
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, form_token
 
 
 async def test_healthz_and_metrics(server: RunningServer) -> None:
@@ -50,19 +50,27 @@ async def test_form_login_sets_a_strict_session_cookie(server: RunningServer) ->
         await add_account(session, "daibieu", "delegate", "mat-khau-123", "Lê Văn Cường")
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        token = await form_token(http, f"{server.url}/")
         async with http.post(f"{server.url}/login", data={"username": "daibieu", "password": "sai"}) as response:
+            assert response.status == 403  # no CSRF token: refused before the password is looked at
+            assert "hết hạn" in await response.text()
+        async with http.post(
+            f"{server.url}/login", data={"username": "daibieu", "password": "sai", "csrf_token": token}
+        ) as response:
             assert response.status == 401
             assert "không đúng" in await response.text()
             assert "hoinghi_session" not in response.cookies
         async with http.post(
-            f"{server.url}/login", data={"username": "daibieu", "password": "mat-khau-123"}, allow_redirects=False
+            f"{server.url}/login", data={"username": "daibieu", "password": "mat-khau-123", "csrf_token": token},
+            allow_redirects=False,
         ) as response:
             assert response.status == 303 and response.headers["Location"] == "/home"
             cookie = response.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
         async with http.get(f"{server.url}/home") as response:
             assert "Lê Văn Cường" in await response.text()
-        async with http.post(f"{server.url}/logout", allow_redirects=False) as response:
+        token = await form_token(http, f"{server.url}/home")  # now bound to the session
+        async with http.post(f"{server.url}/logout", data={"csrf_token": token}, allow_redirects=False) as response:
             assert response.status == 303
         async with http.get(f"{server.url}/home", allow_redirects=False) as response:
             assert response.status == 303 and response.headers["Location"] == "/"
@@ -74,10 +82,11 @@ async def test_point_token_login_over_http(server: RunningServer) -> None:
         (await session.get(BridgePoint, "phuong-cam-pha")).token_hash = hash_point_token(token)
         await session.commit()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.post(f"{server.url}/point/login", data={"token": "hnp_wrong"}) as response:
+        csrf = await form_token(http, f"{server.url}/point")
+        async with http.post(f"{server.url}/point/login", data={"token": "hnp_wrong", "csrf_token": csrf}) as response:
             assert response.status == 401
             assert "không hợp lệ" in await response.text()
-        async with http.post(f"{server.url}/point/login", data={"token": token}) as response:
+        async with http.post(f"{server.url}/point/login", data={"token": token, "csrf_token": csrf}) as response:
             assert response.status == 200
             assert "Điểm cầu UBND phường Cẩm Phả" in await response.text()
 

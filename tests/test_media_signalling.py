@@ -14,7 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from meetings.accounts import add_account
 from meetings.config import NetworkConfig, load_rooms_config
 from meetings.meetings_service import create_meeting
-from tests.conftest import RunningServer, login
+from tests.conftest import RunningServer, form_token, login
 from tests.sfu.test_port_range import free_udp_range
 from web.app import create_app
 from web.media import MEDIA
@@ -231,7 +231,8 @@ async def test_point_screen_finds_its_current_meeting(server: RunningServer) -> 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{server.url}/point") as response:
             assert 'name="token"' in await response.text()  # the login form first
-        async with http.post(f"{server.url}/point/login", data={"token": token}) as response:
+        csrf = await form_token(http, f"{server.url}/point")
+        async with http.post(f"{server.url}/point/login", data={"token": token, "csrf_token": csrf}) as response:
             page = await response.text()  # redirected to /point: now the TV screen
             assert 'class="point-screen"' in page and "/static/js/point.js" in page
         async with http.get(f"{server.url}/api/point/meeting") as response:

@@ -8,7 +8,7 @@ from aiohttp import web
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import auth, health, media
+from web import auth, csrf, errors, health, media, pages
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
@@ -37,7 +37,12 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     """The whole server; the config has already been validated by the caller."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
-    app = web.Application(middlewares=[health.count_requests, auth.require_login], client_max_size=50 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[health.count_requests, errors.product_error_pages, csrf.check_csrf, auth.require_login],
+        client_max_size=50 * 1024 * 1024,
+    )
+    pages.setup(app)  # Jinja2 templates
+    csrf.setup(app, settings.data_dir)
     sio = create_socket_server()
     state = AppState(
         settings=settings, config=config, engine=engine, sessions=session_factory(engine), sio=sio, metrics=Metrics()

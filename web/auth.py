@@ -1,7 +1,6 @@
 """Login and logout for people (password) and bridge points (token), with session cookies."""
 from __future__ import annotations
 
-import html
 import logging
 from datetime import timedelta
 
@@ -19,8 +18,11 @@ from meetings.accounts import (
     resolve_session,
 )
 from meetings.models import Meeting
+from web.i18n import request_language
+from web.permissions import allowed
 from web.pages import render, text
 from web.state import app_state
+from web.timefmt import format_datetime
 
 SESSION_COOKIE = "hoinghi_session"
 PRINCIPAL = web.RequestKey("hoinghi_principal", Principal)
@@ -106,8 +108,10 @@ async def point_login(request: web.Request) -> web.StreamResponse:
         log.info("point login rejected", extra={"remote": request.remote})
         if _wants_json(request):
             return web.json_response({"ok": False, "error": "invalid_token"}, status=401)
-        return render(request, "point_login", status=401, province=state.config.province.name,
-                      error=text(request, "point_login_failed"))
+        return render(
+            request, "point_login", status=401, province=state.config.province.name,
+            error=text(request, "point_login_failed"),
+        )
     log.info("point login", extra={"point_id": principal.id, "remote": request.remote})
     return _logged_in(request, session_id, "/point", POINT_SESSION_LIFETIME, {"point": principal.id, "name": principal.name})
 
@@ -124,7 +128,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def require_login(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    """Pages marked login_required get the principal, or go back to the login page."""
+    """Handlers marked login_required get the principal, or go back to the login page; those
+    marked with `requires(action)` also need web/permissions.py to allow the caller's role."""
     if getattr(handler, "login_required", False):
         principal = await principal_of(request)
         if principal is None:
@@ -132,6 +137,9 @@ async def require_login(request: web.Request, handler):  # type: ignore[no-untyp
                 raise web.HTTPUnauthorized(text="login required")
             raise web.HTTPSeeOther("/point" if request.path.startswith("/point") else "/")
         request[PRINCIPAL] = principal
+        action = getattr(handler, "permission", None)
+        if action is not None and not allowed(principal.role, action):
+            raise web.HTTPForbidden(text=f"{action} is not allowed for {principal.role}")
     return await handler(request)
 
 
@@ -140,23 +148,30 @@ def login_required(handler):  # type: ignore[no-untyped-def]
     return handler
 
 
+def requires(action: str):  # type: ignore[no-untyped-def]
+    """Mark a handler: logged in, and `allowed(role, action)` (web/permissions.py)."""
+
+    def decorate(handler):  # type: ignore[no-untyped-def]
+        handler.login_required = True
+        handler.permission = action
+        return handler
+
+    return decorate
+
+
 @login_required
 async def home(request: web.Request) -> web.StreamResponse:
     principal = request[PRINCIPAL]
     if principal.kind == "point":
         raise web.HTTPSeeOther("/point")
+    lang = request_language(request)
     async with app_state(request).sessions() as session:
-        meetings = (await session.execute(select(Meeting).order_by(Meeting.scheduled_start.desc()).limit(50))).scalars()
-        items = [
-            f'<li><a href="/meetings/{m.id}">{html.escape(m.title)}</a> — '
-            f'{m.scheduled_start.isoformat(timespec="minutes")} — {html.escape(text(request, "status_" + m.status))}</li>'
-            for m in meetings
+        rows = (await session.execute(select(Meeting).order_by(Meeting.scheduled_start.desc()).limit(50))).scalars()
+        meetings = [
+            {"id": m.id, "title": m.title, "status": m.status, "start_text": format_datetime(m.scheduled_start, lang)}
+            for m in rows
         ]
-    listing = f'<ul class="meetings">{"".join(items)}</ul>' if items else f"<p>{html.escape(text(request, 'no_meetings'))}</p>"
-    return render(
-        request, "home", raw={"meeting_list": listing}, name=principal.name,
-        role_label=text(request, "role_" + principal.role),
-    )
+    return render(request, "home", meetings=meetings)
 
 
 async def point_page(request: web.Request) -> web.StreamResponse:

@@ -38,6 +38,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status_scheduled": "Sắp diễn ra",
         "status_open": "Đang họp",
         "status_closed": "Đã kết thúc",
+        "back_home": "Về trang chủ",
+        "error_forbidden": "Bạn không có quyền xem trang này.",
+        "error_not_found": "Không tìm thấy trang này.",
+        "error_csrf_failed": "Biểu mẫu đã hết hạn. Hãy tải lại trang và gửi lại.",
     },
     "en": {
         "app_name": "Online video conference",
@@ -68,6 +72,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "status_scheduled": "Scheduled",
         "status_open": "In session",
         "status_closed": "Closed",
+        "back_home": "Back to the home page",
+        "error_forbidden": "You are not allowed to see this page.",
+        "error_not_found": "This page does not exist.",
+        "error_csrf_failed": "The form has expired. Reload the page and send it again.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

@@ -1,7 +1,6 @@
 """The meeting page (`/meetings/{id}`), the bridge-point TV screen and its meeting look-up."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from aiohttp import web
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from meetings.accounts import Principal
 from meetings.meetings_service import MeetingError, attendance_role
 from meetings.models import Meeting, MeetingPoint, utcnow
-from web.auth import PRINCIPAL, login_required
+from web.auth import PRINCIPAL, login_required, requires
 from web.i18n import request_language
 from web.media.texts import TEXTS
 from web.pages import render
@@ -21,15 +20,9 @@ EARLY_JOIN = timedelta(hours=1)
 LATE_JOIN = timedelta(hours=12)
 
 
-def _page_texts(request: web.Request) -> dict[str, str]:
-    lang = request_language(request)
-    values = {f"m_{key}": text for key, text in TEXTS[lang].items()}
-    return values
-
-
-def _texts_json(request: web.Request) -> str:
-    # inside <script type="application/json">: only "</" must not appear
-    return json.dumps(TEXTS[request_language(request)], ensure_ascii=False).replace("</", "<\\/")
+def _media_texts(request: web.Request) -> dict[str, str]:
+    """The meeting client's texts: `m` in the templates, and JSON for its script."""
+    return TEXTS[request_language(request)]
 
 
 @login_required
@@ -52,18 +45,14 @@ async def meeting_page(request: web.Request) -> web.StreamResponse:
         title = meeting.title
     if role is None:
         raise web.HTTPForbidden(text="you are not invited to this meeting")
-    return render(
-        request, "meeting", raw={"texts_json": _texts_json(request)},
-        title=title, meeting_id=str(meeting_id), **_page_texts(request),
-    )
+    return render(request, "meeting", title=title, meeting_id=meeting_id, m=_media_texts(request))
 
 
 async def point_screen(request: web.Request, principal: Principal) -> web.StreamResponse:
     """The TV screen of a logged-in bridge point (called by web.auth.point_page)."""
     return render(
-        request, "point_screen", raw={"texts_json": _texts_json(request)},
-        point_name=principal.name, point_id=principal.id, province=app_state(request).config.province.name,
-        **_page_texts(request),
+        request, "point_screen", point_name=principal.name, point_id=principal.id,
+        province=app_state(request).config.province.name, m=_media_texts(request),
     )
 
 
@@ -89,11 +78,9 @@ async def current_meeting_of_point(request: web.Request, point_id: str) -> dict[
     return {"id": chosen.id, "title": chosen.title, "status": chosen.status, "scheduled_start": chosen.scheduled_start.isoformat()}
 
 
-@login_required
+@requires("point.current_meeting")
 async def point_meeting(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
-    if principal.kind != "point":
-        raise web.HTTPForbidden(text="only a bridge point has a current meeting")
     return web.json_response({"meeting": await current_meeting_of_point(request, principal.id)},
                              headers={"Cache-Control": "no-store"})
 
