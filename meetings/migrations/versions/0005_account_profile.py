@@ -1,15 +1,15 @@
 """Accounts: e-mail for invitations, position and unit printed in the minutes, forced password change.
 
-Revision ID: 0003_account_profile
-Revises: 0002
+Revision ID: 0005_account_profile
+Revises: 0004_bridge_points
 Create Date: 2026-12-01
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0003_account_profile"
-down_revision = "0002"
+revision = "0005_account_profile"
+down_revision = "0004_bridge_points"
 branch_labels = None
 depends_on = None
 
