@@ -3,7 +3,11 @@
 The forwarding path only copies each Opus payload into a bounded queue (no decoding, no
 await); when the consumer falls behind, new packets are dropped and counted rather than
 slowing forwarding or growing memory. The consumer decodes in a worker thread, in batches,
-and gets 16 kHz (by default) mono s16 PCM.
+and gets 16 kHz (by default) mono s16 PCM with the loudest RFC 6464 level of the batch.
+
+An RTP packet with an empty payload (a keep-alive, or padding only) is skipped before it
+reaches the decoder: libavcodec takes an empty packet as "end of stream" and would decode
+nothing more for the rest of the session.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ class AudioTap:
         self.sample_rate = sample_rate
         self.dropped = 0
         self._on_close = on_close
-        self._queue: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(QUEUE_PACKETS)
+        self._queue: asyncio.Queue[tuple[bytes, int, int | None] | None] = asyncio.Queue(QUEUE_PACKETS)
         self._decoder: av.CodecContext | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
         self._first_ts: int | None = None
@@ -38,8 +42,10 @@ class AudioTap:
 
     # called by the forwarding path
     def push(self, view: RtpView) -> None:
+        if not view.payload:
+            return
         try:
-            self._queue.put_nowait((view.payload, view.timestamp))
+            self._queue.put_nowait((view.payload, view.timestamp, view.audio_level))
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -71,11 +77,12 @@ class AudioTap:
                 self._queue.put_nowait(None)  # end after this batch
                 break
             batch.append(nxt)
-        pcm = await asyncio.to_thread(self._decode, [payload for payload, _ in batch])
+        pcm = await asyncio.to_thread(self._decode, [payload for payload, _, _ in batch])
         if self._first_ts is None:
             self._first_ts = batch[0][1]
         start = ((batch[0][1] - self._first_ts) & 0xFFFFFFFF) / OPUS_RATE
-        return PcmChunk(self.peer_id, pcm, self.sample_rate, start)
+        levels = [level for _, _, level in batch if level is not None]
+        return PcmChunk(self.peer_id, pcm, self.sample_rate, start, min(levels) if levels else None)
 
     async def aclose(self) -> None:
         self._ended = True

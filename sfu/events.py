@@ -26,12 +26,14 @@ class RoomConfig:
 @dataclass(frozen=True)
 class PcmChunk:
     """Decoded audio of one participant: mono signed 16-bit little-endian PCM.
-    ``time`` is seconds on the publisher's RTP clock since the tap's first packet."""
+    ``time`` is seconds on the publisher's RTP clock since the tap's first packet; ``level``
+    the loudest RFC 6464 audio level of its packets (0 loudest, 127 silence; None: not sent)."""
 
     peer_id: str
     pcm: bytes
     sample_rate: int
     time: float
+    level: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""One microphone's recogniser: PCM in, partial texts and final utterances out (blocking code).
+
+Runs in a worker thread, never on the event loop, and is used by one thread at a time (a
+Vosk recogniser is not thread-safe). Times in results are seconds on the source's own clock
+(the audio tap's: seconds since the microphone's first packet), not Vosk's, which only
+counts the samples it was fed: whenever audio was dropped or the microphone paused, the
+mapping between the two clocks gets a new breakpoint.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import vosk
+
+SAMPLE_RATE = 16000
+CONTINUITY_S = 0.05  # a jump in source time larger than this is a pause or a drop
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start_s: float  # source clock
+    end_s: float
+    conf: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    words: tuple[Word, ...]
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What one batch of audio produced: the latest partial text, finished utterances, loudness."""
+
+    partial: str
+    finals: tuple[Utterance, ...]
+    rms_dbfs: float  # loudness of the batch, for the silence timer when the SFU gave no levels
+
+
+def rms_dbfs(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    if samples.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    return 20 * np.log10(max(rms, 1e-3) / 32768.0)
+
+
+class StreamRecognizer:
+    def __init__(self, model: vosk.Model) -> None:
+        self._recognizer = vosk.KaldiRecognizer(model, SAMPLE_RATE)
+        self._recognizer.SetWords(True)
+        self._fed_s = 0.0  # audio given to Vosk so far
+        self._next_source_s: float | None = None
+        # breakpoints: Vosk time -> source time at the same instant
+        self._vosk_marks: list[float] = []
+        self._source_marks: list[float] = []
+
+    def _to_source(self, vosk_s: float) -> float:
+        i = max(0, bisect.bisect_right(self._vosk_marks, vosk_s) - 1)
+        return round(self._source_marks[i] + (vosk_s - self._vosk_marks[i]), 3)
+
+    def _utterance(self, result: dict[str, Any]) -> Utterance | None:
+        words = tuple(
+            Word(w["word"], self._to_source(w["start"]), self._to_source(w["end"]), float(w.get("conf", 1.0)))
+            for w in result.get("result", [])
+        )
+        text = result.get("text", "").strip()
+        if not text or not words:
+            return None
+        return Utterance(text, words, words[0].start_s, words[-1].end_s)
+
+    def accept(self, chunks: list[tuple[bytes, float]]) -> Heard:
+        """Feed (pcm, source time) chunks in order; returns what became known."""
+        finals: list[Utterance] = []
+        loudness = []
+        for pcm, source_s in chunks:
+            if self._next_source_s is None or abs(source_s - self._next_source_s) > CONTINUITY_S:
+                self._vosk_marks.append(self._fed_s)
+                self._source_marks.append(source_s)
+            seconds = len(pcm) / 2 / SAMPLE_RATE
+            self._fed_s += seconds
+            self._next_source_s = source_s + seconds
+            loudness.append(rms_dbfs(pcm))
+            if self._recognizer.AcceptWaveform(pcm):
+                utterance = self._utterance(json.loads(self._recognizer.Result()))
+                if utterance is not None:
+                    finals.append(utterance)
+        partial = json.loads(self._recognizer.PartialResult()).get("partial", "").strip()
+        return Heard(partial, tuple(finals), max(loudness) if loudness else -120.0)
+
+    def finish(self) -> Utterance | None:
+        """End of the stream (silence timeout, eviction, the microphone left): flush the rest."""
+        return self._utterance(json.loads(self._recognizer.FinalResult()))
