@@ -1,4 +1,4 @@
-"""The `hoinghi` command: serve, user add, point token, point revoke.
+"""The `hoinghi` command: serve, user add, point token, point revoke, model install, model list.
 
 Messages are Vietnamese unless HOINGHI_LANG=en. Bad input or configuration exits with
 code 2 and one line naming the file, the key and the reason.
@@ -23,7 +23,7 @@ from meetings.passwords import WeakPasswordError
 from meetings.points import attach_operator
 from meetings.point_tokens import hash_point_token, new_point_token
 from web.logs import configure_logging
-from web.settings import Settings, tally_interval_from_env
+from web.settings import Settings, default_data_dir, tally_interval_from_env
 
 _MESSAGES = {
     "vi": {
@@ -42,6 +42,23 @@ _MESSAGES = {
         "revoked": "Đã thu hồi mã truy cập của điểm cầu {point}; {count} phiên đăng nhập đã bị kết thúc.",
         "unknown_point": "không có điểm cầu nào có id {point!r}",
         "point_needs_operator": "chỉ tài khoản kỹ thuật viên (--role operator) mới gắn được với một điểm cầu",
+        "model_downloading": "Đang tải {name}",
+        "model_installed": "Đã cài mô hình nhận dạng giọng nói {name} vào {path} (SHA-256 của tệp zip: {sha256}). Khởi động lại máy chủ để dùng.",
+        "model_none": "Chưa cài mô hình nhận dạng giọng nói nào. Cài bằng: hoinghi model install vi-small",
+        "model_row": "{mark} {name}  ({size} MB)",
+        "model_available": "Có thể cài: {choices}",
+        "model_error.unknown_model": "không có mô hình {choice!r} (chọn một trong: {known})",
+        "model_error.list_unreachable": "không tải được danh sách mô hình chính thức {url} ({reason}); khi không có mạng, dùng --from TỆP.zip, hoặc cho mã --sha256",
+        "model_error.not_in_list": "danh sách {url} không có mô hình {name}",
+        "model_error.download_failed": "tải {url} thất bại ({reason}); mô hình cũ vẫn giữ nguyên",
+        "model_error.interrupted": "tải {url} bị ngắt giữa chừng ({got} trên {expected} byte); không có gì được cài, mô hình cũ vẫn giữ nguyên",
+        "model_error.size_mismatch": "kích thước tệp là {got} byte, danh sách chính thức ghi {expected} byte; không cài",
+        "model_error.checksum_mismatch": "mã kiểm tra {algorithm} không khớp (tệp: {got}, cần: {expected}); không cài, mô hình cũ vẫn giữ nguyên",
+        "model_error.bad_sha256": "--sha256 cần 64 chữ số hệ mười sáu, không phải {value!r}",
+        "model_error.no_such_file": "không có tệp {path}",
+        "model_error.bad_zip": "tệp zip hỏng hoặc không phải zip ({reason}); mô hình cũ vẫn giữ nguyên",
+        "model_error.unsafe_zip": "tệp zip chứa đường dẫn không an toàn {member!r}; không cài",
+        "model_error.not_a_model": "{zip} không chứa mô hình Vosk (thiếu am/final.mdl và conf/model.conf); không cài",
     },
     "en": {
         "config_error": "Configuration error",
@@ -59,6 +76,23 @@ _MESSAGES = {
         "revoked": "Revoked the access token of bridge point {point}; {count} login sessions ended.",
         "unknown_point": "no bridge point has id {point!r}",
         "point_needs_operator": "only an operator account (--role operator) can be attached to a bridge point",
+        "model_downloading": "Downloading {name}",
+        "model_installed": "Installed the speech recognition model {name} into {path} (SHA-256 of the zip: {sha256}). Restart the server to use it.",
+        "model_none": "No speech recognition model is installed. Install one with: hoinghi model install vi-small",
+        "model_row": "{mark} {name}  ({size} MB)",
+        "model_available": "Available: {choices}",
+        "model_error.unknown_model": "no model {choice!r} (choose one of: {known})",
+        "model_error.list_unreachable": "cannot fetch the official model list {url} ({reason}); offline, use --from FILE.zip, or give --sha256",
+        "model_error.not_in_list": "the list {url} has no model {name}",
+        "model_error.download_failed": "downloading {url} failed ({reason}); the previous model is untouched",
+        "model_error.interrupted": "the download of {url} was cut off ({got} of {expected} bytes); nothing was installed, the previous model is untouched",
+        "model_error.size_mismatch": "the file has {got} bytes, the official list says {expected}; not installed",
+        "model_error.checksum_mismatch": "{algorithm} checksum mismatch (file: {got}, expected: {expected}); not installed, the previous model is untouched",
+        "model_error.bad_sha256": "--sha256 needs 64 hexadecimal digits, not {value!r}",
+        "model_error.no_such_file": "no file {path}",
+        "model_error.bad_zip": "the zip is damaged or not a zip ({reason}); the previous model is untouched",
+        "model_error.unsafe_zip": "the zip holds an unsafe path {member!r}; not installed",
+        "model_error.not_a_model": "{zip} holds no Vosk model (no am/final.mdl and conf/model.conf); not installed",
     },
 }
 
@@ -193,6 +227,45 @@ def _cmd_point_revoke(args: argparse.Namespace) -> None:
     print(_say("revoked", point=args.point_id, count=count))
 
 
+def _cmd_model_install(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from transcription import models
+
+    data_dir = args.data_dir or default_data_dir()
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                       desc=_say("model_downloading", name=models.CATALOGUE.get(args.model, args.model)))
+        bar.update(done - bar.n)
+
+    try:
+        path, digest = models.install(
+            data_dir, args.model, base_url=args.base_url or os.environ.get("HOINGHI_MODEL_URL") or models.OFFICIAL_BASE_URL,
+            from_file=args.from_file, sha256=args.sha256, progress=progress,
+        )
+    except models.ModelError as error:
+        raise UsageError(args.model, _say(f"model_error.{error.code}", **error.detail)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(_say("model_installed", name=path.name, path=path, sha256=digest))
+
+
+def _cmd_model_list(args: argparse.Namespace) -> None:
+    from transcription import models
+
+    rows = models.installed(args.data_dir or default_data_dir())
+    if not rows:
+        print(_say("model_none"))
+    for name, size, active in rows:
+        print(_say("model_row", mark="*" if active else " ", name=name, size=round(size / 1e6, 1)))
+    print(_say("model_available", choices=", ".join(f"{k} ({v})" for k, v in models.CATALOGUE.items())))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hoinghi", description="Hội nghị truyền hình trực tuyến — hoinghi")
     common = argparse.ArgumentParser(add_help=False)
@@ -225,6 +298,18 @@ def _parser() -> argparse.ArgumentParser:
     revoke = point.add_parser("revoke", parents=[common], help="revoke a bridge point's current token")
     revoke.add_argument("point_id")
     revoke.set_defaults(run=_cmd_point_revoke)
+
+    model = verbs.add_parser("model", help="speech recognition models (Vosk)").add_subparsers(dest="model_verb", required=True)
+    data_only = argparse.ArgumentParser(add_help=False)
+    data_only.add_argument("--data-dir", type=Path, help="data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)")
+    install = model.add_parser("install", parents=[data_only], help="download (or --from a zip on disk) and install a model")
+    install.add_argument("model", help="vi-small (vosk-model-small-vn-0.4) or vi (vosk-model-vn-0.4)")
+    install.add_argument("--from", dest="from_file", type=Path, help="install this zip, already on disk (offline networks)")
+    install.add_argument("--sha256", help="the zip's SHA-256, checked instead of the official list's MD5")
+    install.add_argument("--base-url", help=argparse.SUPPRESS)  # a mirror of the official model directory
+    install.set_defaults(run=_cmd_model_install)
+    listing = model.add_parser("list", parents=[data_only], help="show the installed models")
+    listing.set_defaults(run=_cmd_model_list)
     return parser
 
 
