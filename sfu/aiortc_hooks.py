@@ -25,6 +25,17 @@ these private points (measured in DESIGN.md, "SFU on aiortc"):
 * **Publisher RTCP.** ``RTCRtpReceiver._handle_rtcp_packet`` is wrapped to see the publisher's
   sender reports; PLIs go out through ``RTCRtpReceiver._send_rtcp_pli``.
 * **Negotiated parameters.** ``RTCRtpTransceiver._codecs`` / ``._headerExtensions``.
+* **Guards.** aiortc and aioice let some hostile datagrams raise out of their receive loops:
+  pylibsrtp's ``ValueError("packet is too long")`` for a datagram over 1,500 bytes (aiortc
+  catches only ``pylibsrtp.Error``; anyone who can reach the ICE port can send one), a REMB
+  claiming more SSRCs than it carries (``struct.error`` out of ``RtpRouter.route_rtcp``), a
+  STUN attribute too short for its type (``struct.error`` out of aioice's
+  ``StunProtocol.datagram_received``). Any of the first two ends the DTLS transport, so the
+  session. :func:`install_guards` wraps ``RTCDtlsTransport._setup_srtp`` (the receive SRTP
+  session becomes a :class:`GuardedSrtp`), ``_handle_rtcp_data``, ``_handle_rtp_data`` and
+  ``StunProtocol.datagram_received`` for the whole process: what cannot be parsed or handled
+  is dropped and counted in :data:`sfu.drops.DROPS`. :func:`guards_hold` probes them with
+  such packets.
 * **UDP port range.** aioice binds every host candidate to port 0
   (``Connection.get_component_candidates`` → ``loop.create_datagram_endpoint(local_addr=
   (address, 0))``) and offers no option. :func:`udp_port_range` wraps the running loop's
@@ -55,6 +66,8 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import (
+    RtcpPacket,
+    RtpPacket,
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
@@ -74,8 +87,11 @@ from pylibsrtp import Policy, Session
 from pylibsrtp._binding import ffi as _ffi
 from pylibsrtp._binding import lib as _srtp
 
+from aioice.ice import StunProtocol
+
 from . import _rtpwrite
 from ._rtpwrite import RtpRoute
+from .drops import drop, drop_unexpected
 from .packet import RtpView
 
 RtpHandler = Callable[[bytes, int], None]
@@ -138,16 +154,22 @@ def intercept_rtp(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
                     and srtp is not None and dtls._state is State.CONNECTED):
                 try:
                     plain = srtp.unprotect(data)
-                except SrtpError:  # not for this session, replayed or forged
+                except SrtpError:  # not for this session, replayed, forged (counted)
                     return
-                handler(plain, current_ms())
+                try:
+                    handler(plain, current_ms())
+                except Exception as error:
+                    drop_unexpected("rtp_unhandled", error)
             else:
                 original(data, addr)
 
         protocol.datagram_received = datagram_received
 
     async def slow_path(data: bytes, arrival_time_ms: int) -> None:
-        handler(data, arrival_time_ms)
+        try:
+            handler(data, arrival_time_ms)
+        except Exception as error:
+            drop_unexpected("rtp_unhandled", error)
         install()
 
     dtls._handle_rtp_data = slow_path  # type: ignore[method-assign]
@@ -491,7 +513,8 @@ def check_compatibility() -> None:
                          "_RTCRtpSender__cname", "_RTCRtpSender__lsr",
                          "_RTCRtpSender__lsr_time"):
                 need(sender, name)
-            for name in ("_handle_rtp_data", "_state", "_tx_srtp", "_rx_srtp", "transport"):
+            for name in ("_handle_rtp_data", "_state", "_tx_srtp", "_rx_srtp", "transport",
+                         "_rtp_router", "_rtp_header_extensions_map"):
                 need(dtls, name)
             need(dtls.transport, "_connection")
             need(dtls.transport._connection, "_nominated")
@@ -510,6 +533,163 @@ def check_compatibility() -> None:
         finally:
             await pc.close()
 
+    _run_probe(probe)
+    for owner, names in ((RTCDtlsTransport, ("_setup_srtp", "_handle_rtcp_data")),
+                         (StunProtocol, ("datagram_received",))):
+        for name in names:
+            if not hasattr(owner, name):
+                missing.append(f"{owner.__name__}.{name}")
+    if missing:
+        raise AiortcIncompatible("aiortc internals used by sfu/ are missing: "
+                                 + ", ".join(missing))
+
+
+# --- guards against hostile datagrams -------------------------------------------------------
+
+MAX_SRTP_DATAGRAM = 1500 - 144
+"""pylibsrtp copies every packet into a 1,500-byte buffer (less the trailer it may add) and
+raises ValueError beyond; no WebRTC peer sends datagrams that large (path MTU)."""
+
+
+class GuardedSrtp:
+    """A receive SRTP session that refuses instead of raising anything but ``SrtpError``
+    (the one error aiortc's receive loop catches), counting what it refuses."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def unprotect(self, data: bytes) -> bytes:
+        if len(data) > MAX_SRTP_DATAGRAM:
+            drop("srtp_too_long")
+            raise SrtpError("packet is too long")
+        try:
+            return self.session.unprotect(data)
+        except SrtpError:
+            drop("srtp_rejected")
+            raise
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        if len(data) > MAX_SRTP_DATAGRAM:
+            drop("srtcp_too_long")
+            raise SrtpError("packet is too long")
+        try:
+            return self.session.unprotect_rtcp(data)
+        except SrtpError:
+            drop("srtcp_rejected")
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # add_stream, remove_stream, protect...
+        return getattr(self.session, name)
+
+
+async def _guarded_rtcp_data(self: RTCDtlsTransport, data: bytes) -> None:
+    """aiortc's ``_handle_rtcp_data`` where no compound packet, route or handler can raise."""
+    try:
+        packets = RtcpPacket.parse(data)
+    except Exception:  # ValueError, struct.error, IndexError: malformed from the peer
+        drop("rtcp_malformed")
+        return
+    for packet in packets:
+        try:
+            recipients = self._rtp_router.route_rtcp(packet)
+        except Exception:  # struct.error: a REMB claiming more SSRCs than it carries
+            drop("rtcp_malformed")
+            continue
+        for recipient in recipients:
+            try:
+                await recipient._handle_rtcp_packet(packet)
+            except Exception as error:
+                drop_unexpected("rtcp_unhandled", error)
+
+
+async def _guarded_rtp_data(self: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
+    """aiortc's ``_handle_rtp_data`` (sessions the SFU does not intercept) likewise."""
+    try:
+        packet = RtpPacket.parse(data, self._rtp_header_extensions_map)
+    except Exception:
+        drop("rtp_malformed")
+        return
+    try:
+        receiver = self._rtp_router.route_rtp(packet)
+        if receiver is not None:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+    except Exception as error:
+        drop_unexpected("rtp_unhandled", error)
+
+
+_original_setup_srtp = RTCDtlsTransport._setup_srtp
+_original_stun_datagram = StunProtocol.datagram_received
+
+
+def _guarded_setup_srtp(self: RTCDtlsTransport) -> None:
+    _original_setup_srtp(self)
+    if self._rx_srtp is not None and not isinstance(self._rx_srtp, GuardedSrtp):
+        self._rx_srtp = GuardedSrtp(self._rx_srtp)
+
+
+def _guarded_stun_datagram(self: StunProtocol, data: bytes, addr: Any) -> None:
+    try:
+        _original_stun_datagram(self, data, addr)
+    except Exception:  # a STUN attribute shorter than its type needs, from anyone
+        drop("stun_malformed")
+
+
+def install_guards() -> None:
+    """Install the guards above for the whole process (idempotent)."""
+    RTCDtlsTransport._setup_srtp = _guarded_setup_srtp  # type: ignore[method-assign]
+    RTCDtlsTransport._handle_rtcp_data = _guarded_rtcp_data  # type: ignore[method-assign]
+    RTCDtlsTransport._handle_rtp_data = _guarded_rtp_data  # type: ignore[method-assign]
+    StunProtocol.datagram_received = _guarded_stun_datagram  # type: ignore[method-assign]
+
+
+HOSTILE_REMB = bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0,
+                                    fci=b"REMB" + bytes([9, 0, 0, 1])))
+"""A REMB whose FCI claims nine SSRCs and carries none."""
+
+
+def guards_hold() -> list[str]:
+    """Feed each guarded entry point a packet that raised in aiortc 1.16 / aioice; return
+    the entry points that still let an exception out (empty: the guards hold)."""
+    failures: list[str] = []
+
+    async def probe() -> None:
+        pc = RTCPeerConnection()
+        try:
+            dtls = pc.addTransceiver("video").receiver.transport
+            for name, call in (
+                ("RTCDtlsTransport._handle_rtcp_data", dtls._handle_rtcp_data(HOSTILE_REMB)),
+                ("RTCDtlsTransport._handle_rtp_data", dtls._handle_rtp_data(b"\x90" + bytes(14), 0)),
+            ):
+                try:
+                    await call
+                except Exception:
+                    failures.append(name)
+            guarded = GuardedSrtp(Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_INBOUND)))
+            for name, unprotect in (("GuardedSrtp.unprotect", guarded.unprotect),
+                                    ("GuardedSrtp.unprotect_rtcp", guarded.unprotect_rtcp)):
+                try:
+                    unprotect(b"\x80" + bytes(3000))
+                except SrtpError:
+                    pass
+                except Exception:
+                    failures.append(name)
+            stun = StunProtocol(dtls.transport._connection)
+            try:  # a binding request whose PRIORITY attribute has 1 byte instead of 4
+                stun.datagram_received(bytes.fromhex("0001000521120442") + bytes(12)
+                                       + bytes.fromhex("0024000100"), ("127.0.0.1", 9))
+            except Exception:
+                failures.append("StunProtocol.datagram_received")
+        finally:
+            await pc.close()
+
+    _run_probe(probe)
+    return failures
+
+
+def _run_probe(probe: Callable[[], Any]) -> None:
+    """Run ``probe()`` to completion, also when called from inside a running loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -517,9 +697,6 @@ def check_compatibility() -> None:
     else:  # called from inside a loop: probe in a helper thread with its own loop
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, probe()).result()
-    if missing:
-        raise AiortcIncompatible("aiortc internals used by sfu/ are missing: "
-                                 + ", ".join(missing))
 
 
 @contextmanager

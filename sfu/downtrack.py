@@ -93,9 +93,12 @@ class DownTrack:
             self.paused = False
             self.restart()
 
-    def restart(self) -> None:
-        """Continue the same source after a gap: resynchronise on the next key frame."""
+    def restart(self, *, discontinuity: bool = False) -> None:
+        """Continue the same source after a gap: resynchronise on the next key frame.
+        ``discontinuity``: the source's stream itself restarted (timestamps rebased too)."""
         self._sync_needed = True
+        if discontinuity:
+            self._switched = self.writer.last_seq >= 0
         self._regroup(steady=False)
         if self.source is not None and self._ready:
             self.source.keyframes.request()

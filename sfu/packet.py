@@ -175,6 +175,8 @@ def _read_extensions(view: RtpView, data: bytes, profile: int, pos: int, end: in
                 return
             length = data[pos + 1]
             pos += 2
+        if pos + length > end:  # an element running past its block: ignore the rest
+            return
         if ext_id == ids.audio_level and length >= 1:
             view.audio_level = data[pos] & 0x7F
             view.voice = bool(data[pos] & 0x80)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
+from .drops import drop
 from .aiortc_hooks import (
     ReceiverFeed,
     RtpSink,
@@ -24,7 +25,8 @@ from .aiortc_hooks import (
 )
 from .packet import ExtensionIds, RtpView, parse_rtp, rtx_original
 from .sdp import MediaSection, media_sections
-from .uptrack import UpTrack
+from .sequence import StreamSequence, Verdict
+from .uptrack import HISTORY_SIZE, UpTrack
 
 # What the SFU accepts from publishers, in order of preference: one codec per kind keeps every
 # subscriber's offer simple and lets the active-speaker video switch between publishers.
@@ -35,15 +37,18 @@ DEFAULT_SOURCE = {"audio": "microphone", "video": "camera"}
 class _Route:
     """One published track's receive side: its receiver, payload types and media SSRC."""
 
-    __slots__ = ("up", "feed", "sink", "media_ssrc", "payload_type", "rtx_payload_type")
+    __slots__ = ("up", "feed", "sink", "media_ssrc", "announced", "payload_type",
+                 "rtx_payload_type", "sequence")
 
     def __init__(self, feed: ReceiverFeed, sink: RtpSink, media_ssrc: int | None) -> None:
         self.up: UpTrack
         self.feed = feed
         self.sink = sink
         self.media_ssrc = media_ssrc
+        self.announced = media_ssrc is not None
         self.payload_type = -1
         self.rtx_payload_type: int | None = None
+        self.sequence = StreamSequence(media_ssrc)
 
     def send_pli(self) -> None:
         if self.media_ssrc is not None:
@@ -164,23 +169,47 @@ class PublishSession:
         if len(media) + len(rtx) != 1:
             return None
         entry = (media[0], False) if media else (rtx[0], True)
-        if media and media[0].media_ssrc is None:
+        if media and media[0].media_ssrc is not None:
+            return entry  # another stream on a track that has one: on probation, not kept
+        if media:
             media[0].media_ssrc = view.ssrc
+        elif any(r is rtx[0] and is_rtx for r, is_rtx in self._routes.values()):
+            return entry  # the track has its RTX stream: not kept (repairs are checked)
         self._routes[view.ssrc] = entry
         return entry
+
+    def _restart(self, route: _Route, ssrc: int) -> None:
+        """The track's stream restarted (new SSRC or a jump in sequence): subscribers
+        resynchronise on it, and its SSRC is the one keyframe requests and SRs name."""
+        if route.media_ssrc != ssrc:
+            if not route.announced and route.media_ssrc is not None:
+                self._routes.pop(route.media_ssrc, None)
+            route.media_ssrc = ssrc
+            route.announced = False
+            self._routes[ssrc] = (route, False)
+        route.up.resynchronise()
 
     def _on_rtp(self, dtls: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
         view = parse_rtp(data, self._ext_ids.get(dtls) or ExtensionIds())
         if view is None:
+            drop("rtp_malformed")
             return
         entry = self._routes.get(view.ssrc) or self._learn(view)
         if entry is None:
+            drop("rtp_unknown_ssrc")
             return
         route, is_rtx = entry
         up = route.up
         if not is_rtx:
             if view.payload_type != route.payload_type:
+                drop("rtp_wrong_payload_type")
                 return
+            verdict = route.sequence.check(view.ssrc, view.sequence_number)
+            if verdict is Verdict.DROP:
+                drop("rtp_out_of_stream")
+                return
+            if verdict is Verdict.RESTART:
+                self._restart(route, view.ssrc)
             up.handle(view)
             for feedback in route.feed.feed(view, up.clock_rate, arrival_time_ms):
                 route.sink.send_rtcp(feedback)
@@ -191,6 +220,9 @@ class PublishSession:
         original = rtx_original(view, route.payload_type, route.media_ssrc)
         repaired = parse_rtp(original, ExtensionIds()) if original else None
         if repaired is not None:
+            if not route.sequence.recent(repaired.sequence_number, HISTORY_SIZE):
+                drop("rtx_out_of_stream")  # a repair of nothing the stream has sent lately
+                return
             route.feed.repaired(repaired.sequence_number)
             up.handle_repair(repaired)
 

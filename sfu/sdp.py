@@ -9,6 +9,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_SDP_BYTES = 64 * 1024
+"""aiortc's SDP parser is super-linear (1 MiB blocks the event loop ~3 s); a browser's offer
+with three m-sections is ~6 KB, its answer to forty subscribed tracks ~30 KB."""
+MAX_PUBLISH_SECTIONS = 16  # camera, microphone, screen, and their replacements
+
+
+class SdpRefused(ValueError):
+    """A session description the SFU will not hand to aiortc: what is wrong, in words."""
+
+
+def check_description(sdp: str, *, max_sections: int) -> None:
+    """Refuse, before any parsing, what aiortc would choke on or fail on obscurely: too big,
+    not UTF-8 text, too many m-sections, media without a DTLS fingerprint or ICE
+    credentials (aiortc would fail later with an internal error, or not at all)."""
+    try:
+        size = len(sdp.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise SdpRefused("not UTF-8 text (lone surrogate)") from None
+    if size > MAX_SDP_BYTES:
+        raise SdpRefused(f"{size} bytes, more than {MAX_SDP_BYTES}")
+    if "\x00" in sdp:
+        raise SdpRefused("contains a NUL character")
+    if not sdp.startswith("v=0"):
+        raise SdpRefused("does not start with v=0")
+    session_fingerprint = False
+    sections: list[list[str]] = []
+    for raw in sdp.splitlines():
+        line = raw.strip()
+        if line.startswith("m="):
+            sections.append([])
+            if len(sections) > max_sections:
+                raise SdpRefused(f"more than {max_sections} m-sections")
+        elif sections:
+            sections[-1].append(line)
+        elif line.startswith("a=fingerprint:"):
+            session_fingerprint = True
+    if not sections:
+        raise SdpRefused("no m-section")
+    for index, lines in enumerate(sections):
+        if not session_fingerprint and not any(x.startswith("a=fingerprint:") for x in lines):
+            raise SdpRefused(f"m-section {index}: no a=fingerprint (DTLS is required)")
+
 
 @dataclass
 class MediaSection:

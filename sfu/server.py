@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError
 
-from .aiortc_hooks import check_compatibility, udp_port_range
+from .aiortc_hooks import AiortcIncompatible, check_compatibility, guards_hold, install_guards, udp_port_range
 from .audiotap import AudioTap
 from .events import (
     PeerStateChanged,
@@ -27,9 +28,25 @@ from .events import (
 from .peer import Peer, configuration
 from .publish import PublishSession
 from .room import ACTIVE_SPEAKER, Room
+from .sdp import MAX_PUBLISH_SECTIONS, SdpRefused, check_description
 from .subscribe import SubscribeSession
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _refusing_bad_descriptions() -> Iterator[None]:
+    """What aiortc raises for a description it cannot apply, as :class:`SdpRefused`."""
+    try:
+        yield
+    except SdpRefused:
+        raise
+    except (ValueError, InvalidStateError, InvalidAccessError, InternalError) as error:
+        raise SdpRefused(str(error) or type(error).__name__) from None
+    except (KeyError, IndexError, AttributeError, TypeError, AssertionError, RuntimeError) as error:
+        # aiortc on input it did not expect: its parser asserts, a next() raises StopIteration
+        # (a RuntimeError in a coroutine), a=rtpmap with no codec name...
+        raise SdpRefused(f"unusable description ({type(error).__name__}: {error})") from None
 
 
 class Sfu:
@@ -39,6 +56,10 @@ class Sfu:
                  udp_ports: range | None = None) -> None:
         """``udp_ports``: the UDP ports ICE may bind (a firewall's open range); None for any."""
         check_compatibility()
+        install_guards()
+        failing = guards_hold()
+        if failing:
+            raise AiortcIncompatible("hostile packets still raise out of: " + ", ".join(failing))
         if udp_ports is not None and (len(udp_ports) == 0 or udp_ports.start < 1024 or udp_ports.stop > 65536):
             raise ValueError(f"udp_ports must be a non-empty range within 1024-65535, not {udp_ports}")
         self._ice_servers = list(ice_servers or [])
@@ -90,13 +111,15 @@ class Sfu:
         if room is None or peer is None:
             return
         async with self._serialised(room_id, peer_id):
+            if room.peers.get(peer_id) is not peer:
+                return  # a concurrent leave (disconnect during media:leave) did it
             del room.peers[peer_id]
             changed: set[str] = set()
             for up in list(peer.publish.tracks.values()):
                 changed.update(p.peer_id for p in room.remove_track(up))
                 self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source))
             await peer.close()
-        del self._locks[room_id, peer_id]
+        self._locks.pop((room_id, peer_id), None)
         for other in changed:
             if other in room.peers:
                 await self._offer_later(room, room.peers[other])
@@ -107,10 +130,13 @@ class Sfu:
 
     async def publish(self, room_id: str, peer_id: str, offer_sdp: str,
                       sources: dict[str, str] | None = None) -> str:
-        """Apply the client's offer on its publish session and return the answer."""
+        """Apply the client's offer on its publish session and return the answer. Raises
+        :class:`SdpRefused` (a ValueError saying why) for an offer it cannot take."""
         room, peer = self._peer(room_id, peer_id)
+        check_description(offer_sdp, max_sections=MAX_PUBLISH_SECTIONS)
         async with self._serialised(room_id, peer_id):
-            answer, added, removed = await peer.publish.negotiate(offer_sdp, sources or {})
+            with _refusing_bad_descriptions():
+                answer, added, removed = await peer.publish.negotiate(offer_sdp, sources or {})
         changed: set[str] = set()
         for up in removed:
             changed.update(p.peer_id for p in room.remove_track(up))
@@ -188,10 +214,17 @@ class Sfu:
             return await peer.subscribe.offer()
 
     async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:
-        """The client's answer to the last offer for its subscribe session."""
+        """The client's answer to the last offer for its subscribe session. Raises
+        :class:`SdpRefused` when no offer waits for one or the answer is unusable."""
         room, peer = self._peer(room_id, peer_id)
+        pc = peer.subscribe.pc
         async with self._serialised(room_id, peer_id):
-            offer = await peer.subscribe.answer(answer_sdp)
+            if pc.signalingState != "have-local-offer":
+                raise SdpRefused(f"no offer is waiting for an answer (the session is "
+                                 f"{pc.connectionState if pc.connectionState == 'closed' else pc.signalingState})")
+            check_description(answer_sdp, max_sections=len(pc.getTransceivers()))
+            with _refusing_bad_descriptions():
+                offer = await peer.subscribe.answer(answer_sdp)
         if offer is not None:
             self._emit(SubscriberOffer(room_id, peer_id, offer, peer.subscribe.mids()))
 
@@ -249,7 +282,11 @@ class Sfu:
         return room, room.peers[peer_id]
 
     async def _offer_later(self, room: Room, peer: Peer) -> None:
+        if (room.room_id, peer.peer_id) not in self._locks:
+            return  # it left meanwhile
         async with self._serialised(room.room_id, peer.peer_id):
+            if room.peers.get(peer.peer_id) is not peer:
+                return
             offer = await peer.subscribe.offer()
         if offer is not None:
             self._emit(SubscriberOffer(room.room_id, peer.peer_id, offer, peer.subscribe.mids()))

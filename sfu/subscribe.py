@@ -9,6 +9,8 @@ when the answer arrives (the caller learns of that offer through ``on_offer``).
 
 from __future__ import annotations
 
+import itertools
+
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
@@ -17,6 +19,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from .aiortc_hooks import RtpSink, SenderReports, SilentTrack
 from .downtrack import DownTrack
 from .uptrack import UpTrack
+
+
+_idle_numbers = itertools.count(1)
 
 
 def _capability(kind: str, mime: str) -> RTCRtpCodecCapability:
@@ -74,6 +79,9 @@ class SubscribeSession:
             return False
         down.switch(None)
         down.transceiver.direction = "inactive"
+        # an idle section keeps no subscribed track's id: were that track subscribed again on
+        # another transceiver, the offer would carry its a=msid twice (Chromium refuses it)
+        down.transceiver.sender.replaceTrack(SilentTrack(down.kind, f"idle-{next(_idle_numbers)}"))
         self._idle.append((down, down.mime_type))
         self._dirty = True
         return True

@@ -169,6 +169,15 @@ class UpTrack:
             self._inspect(view)
         return view
 
+    def resynchronise(self) -> None:
+        """The publisher's stream restarted (new SSRC, or a jump in sequence): its history
+        is of the old stream, and every down-track continues from the next usable packet
+        with new offsets, its subscriber seeing one unbroken stream."""
+        if self.history is not None:
+            self.history = PacketHistory()
+        for down in self._down:
+            down.restart(discontinuity=True)
+
     def muted_by(self, reason: str) -> bool:
         return reason in self._muted
 

@@ -1,7 +1,25 @@
 """Prometheus metrics of one app, in a registry of its own so that apps never share counters."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from sfu.drops import DROPS
+
+
+class SfuDrops(Collector):
+    """The SFU's dropped-packet counts (sfu.drops), read at scrape time: the forwarding path
+    keeps plain integers and never touches prometheus_client."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("hoinghi_sfu_dropped_packets", "Packets the SFU dropped, by reason",
+                                     labels=["reason"])
+        for reason, count in sorted(DROPS.items()):
+            family.add_metric([reason], count)
+        yield family
 
 
 class Metrics:
@@ -19,3 +37,4 @@ class Metrics:
         self.socket_connections = Gauge(
             "hoinghi_socket_connections", "Open Socket.IO connections", registry=self.registry
         )
+        self.registry.register(SfuDrops())
