@@ -150,3 +150,21 @@ async def test_a_stream_that_restarts_with_a_new_ssrc_and_sequence_is_resynchron
     assert route.media_ssrc == 0xABCDEF and route.up is up
     await sub.close()
     await pub.close()
+
+
+async def test_churn_never_offers_one_msid_twice(sfu):
+    """Chromium refuses an offer with duplicate a=msid lines (seen under join/leave churn:
+    an idle section kept the id of a track later subscribed again on another section)."""
+    pubs = [await publish(sfu, "r", name, ColourTrack(RED)) for name in ("w", "x")]
+    track_w, track_x = (t.track_id for t in sfu.tracks("r"))
+    await sfu.join("r", "bob")
+    sub = Subscriber(sfu, "r", "bob")
+    await sub.subscribe(track_w, track_x)
+    await sub.accept(await sfu.set_subscriptions("r", "bob", []))
+    offer = await sfu.set_subscriptions("r", "bob", [track_x])
+    msids = [line for line in offer.splitlines() if line.startswith("a=msid:")]
+    assert len(msids) == len(set(msids)) == 2 and sum(track_x in m for m in msids) == 1
+    await sub.accept(offer)
+    await sub.close()
+    for pc in pubs:
+        await pc.close()
