@@ -5,6 +5,7 @@ from meetings.models import Base
 import meetings.control_models  # noqa: F401  (registers the control-plane tables for autogenerate)
 import meetings.transcript_models  # noqa: F401
 import meetings.point_models  # noqa: F401  (operators of points, outages)
+import meetings.minutes_models  # noqa: F401  (minutes: versions, signing)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -187,11 +187,11 @@ def _check_cms(prepared: Prepared, content: cms.ContentInfo) -> None:
     try:
         signed = content["content"]
         info = signed["signer_infos"][0]
-        attrs = info["signed_attrs"].dump(force=True)
+        attrs = info["signed_attrs"].contents  # [0] IMPLICIT here, SET OF when signed: compare the contents
         certs = [c.chosen.dump() for c in signed["certificates"]]
     except (KeyError, IndexError, ValueError, TypeError) as error:
         raise MinutesError("cms_mismatch", reason=f"CMS: {error}") from None
-    if attrs != prepared.signed_attrs:
+    if attrs != cms.CMSAttributes.load(prepared.signed_attrs).contents:
         raise MinutesError("cms_mismatch", reason="signed attributes differ")
     if prepared.certificate not in certs:
         raise MinutesError("cms_mismatch", reason="another certificate signed")

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings.attendance import default_members, members_total
 from meetings.control_common import get_meeting
 from meetings.control_models import AgendaItem, SpeakRequest, Vote
-from meetings.minutes.models import ItemConclusion
+from meetings.minutes_models import ItemConclusion
 from meetings.models import Account, BridgePoint, MeetingPoint, Participant, ProvinceRow
+from meetings.transcript_models import TranscriptSegment
 
 
 class Segment(Protocol):
-    """A final transcript segment: who spoke (principal key), when, and the words."""
+    """A final transcript segment: which microphone (principal key), when, and the words."""
 
     speaker: str
     item_id: int | None
@@ -108,9 +109,21 @@ class MeetingRecord:
 
 
 def person(account: Account | None) -> Person:
+    """Name and position as the minutes print them: "Giám đốc" + "Sở Tài chính"."""
     if account is None:
         return Person("")
-    return Person(account.display_name)
+    return Person(account.display_name, " ".join(x for x in (account.position, account.unit) if x))
+
+
+async def load_segments(session: AsyncSession, meeting_id: int) -> list[TextSegment]:
+    """The meeting's recognised speech (the secretary's corrections included), by microphone."""
+    rows = await session.execute(
+        select(TranscriptSegment.source, TranscriptSegment.item_id, TranscriptSegment.started_at,
+               TranscriptSegment.ended_at, TranscriptSegment.text)
+        .where(TranscriptSegment.meeting_id == meeting_id, TranscriptSegment.kind == "speech")
+        .order_by(TranscriptSegment.started_at, TranscriptSegment.id)
+    )
+    return [TextSegment(*row) for row in rows]
 
 
 async def load_record(session: AsyncSession, meeting_id: int) -> MeetingRecord:
@@ -185,6 +198,7 @@ async def load_record(session: AsyncSession, meeting_id: int) -> MeetingRecord:
 
 
 def turn_segments(turn: TurnRecord, segments: Sequence[Segment]) -> list[Segment]:
-    """The segments the speaker said while holding the floor (by speaker key and time)."""
+    """What the floor-holder's microphone recorded during the turn (a point's speech is the
+    delegate's when the point asked for the floor: meetings/transcript.py attributes it)."""
     end = turn.end or datetime.max.replace(tzinfo=turn.start.tzinfo)
     return [s for s in segments if s.speaker == turn.speaker_key and s.end > turn.start and s.start < end]
