@@ -135,6 +135,13 @@ class Transcriber:
             src.ended = True
             src.wake.set()
 
+    async def finish(self, source: str) -> None:
+        """`end` and wait until the source's last result has been delivered."""
+        src = self._sources.get(source)
+        self.end(source)
+        if src is not None and src.task is not None:
+            await asyncio.gather(src.task, return_exceptions=True)
+
     async def aclose(self) -> None:
         for src in list(self._sources.values()):
             src.ended = True

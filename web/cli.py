@@ -125,7 +125,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         extra["tally_interval_ms"] = tally_interval_from_env()
     except ValueError as error:
         raise UsageError("HOINGHI_TALLY_INTERVAL_MS", str(error)) from None
-    return Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
+    try:
+        return Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
+    except ValueError as error:
+        where, _, reason = str(error).partition(": ")
+        raise UsageError(where, reason) from None
 
 
 def _load_config(settings: Settings) -> RoomsConfig:

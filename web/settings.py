@@ -49,6 +49,9 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tally_interval_ms: int = DEFAULT_TALLY_INTERVAL_MS
+    # Vosk model directory; None: HOINGHI_VOSK_MODEL, else the one `hoinghi model install` made active.
+    vosk_model: Path | None = None
+    asr_max_streams: int = 16  # microphones recognised at once (HOINGHI_ASR_MAX_STREAMS)
 
     @classmethod
     def build(
@@ -61,6 +64,13 @@ class Settings:
         data_dir = data_dir or default_data_dir()
         if "tally_interval_ms" not in rest:
             rest["tally_interval_ms"] = tally_interval_from_env()
+        if rest.get("vosk_model") is None and os.environ.get("HOINGHI_VOSK_MODEL"):
+            rest["vosk_model"] = Path(os.environ["HOINGHI_VOSK_MODEL"])
+        if "asr_max_streams" not in rest and os.environ.get("HOINGHI_ASR_MAX_STREAMS", "").strip():
+            raw = os.environ["HOINGHI_ASR_MAX_STREAMS"].strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+                raise ValueError(f"HOINGHI_ASR_MAX_STREAMS: a whole number from 1 to 1000, not {raw!r}")
+            rest["asr_max_streams"] = int(raw)
         return cls(
             config_path=config_path or default_config_path(),
             data_dir=data_dir,

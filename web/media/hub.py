@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from aiortc import RTCIceServer
 
@@ -69,6 +69,8 @@ class MediaHub:
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], dict[str, Any]]] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._tracks_dirty: set[int] = set()
+        # Also told of every SFU event, synchronously (web.captions taps each new microphone).
+        self.sfu_listeners: list[Callable[[SfuEvent], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -246,6 +248,8 @@ class MediaHub:
 
     def _on_sfu_event(self, event: SfuEvent) -> None:
         """Called synchronously by the SFU: only queue work here, never block forwarding."""
+        for listener in self.sfu_listeners:
+            listener(event)
         if isinstance(event, (TrackPublished, TrackUnpublished)):
             meeting_id = meeting_of_room(event.room_id)
             if isinstance(event, TrackUnpublished):
