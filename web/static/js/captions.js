@@ -98,6 +98,8 @@ function addControls() {
   controls.insertBefore(link, leave);
 }
 
+const area = document.getElementById("stage-area"); // the meeting page: captions under the videos
+if (area && !box.classList.contains("captions-tv")) area.append(box);
 window.hoinghi = window.hoinghi || {};
 window.hoinghi.captions = [];
 addControls();
