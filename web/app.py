@@ -8,7 +8,7 @@ from aiohttp import web
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import auth, captions, csrf, errors, health, media, pages
+from web import auth, captions, csrf, errors, health, media, minutes, pages
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
@@ -53,6 +53,7 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     register_membership_events(state)
     register_control_plane(app)  # agenda, documents, speaking, votes, attendance, moderation, audit
     register_points(app)  # health of the bridge points, their dashboard and console
+    minutes.setup(app, settings.data_dir)  # minutes: editor, signing, publishing, /verify
     media_hub = media.setup(app, state)  # SFU, media:* signalling, meeting page, bridge-point screen
     captions.setup(app, state, media_hub)  # microphones -> Vosk -> captions and the transcript
     auth.add_routes(app)

@@ -1,4 +1,4 @@
-"""The `hoinghi` command: serve, user add, point token, point revoke, model install, model list.
+"""The `hoinghi` command: serve, user add, point token, point revoke, model install|list, ca init|serve, minutes verify, sign.
 
 Messages are Vietnamese unless HOINGHI_LANG=en. Bad input or configuration exits with
 code 2 and one line naming the file, the key and the reason.
@@ -23,6 +23,7 @@ from meetings.passwords import WeakPasswordError
 from meetings.points import attach_operator
 from meetings.point_tokens import hash_point_token, new_point_token
 from web.logs import configure_logging
+from web.minutes.cli import add_commands as add_minutes_commands
 from web.settings import Settings, default_data_dir, tally_interval_from_env
 
 _MESSAGES = {
@@ -314,6 +315,7 @@ def _parser() -> argparse.ArgumentParser:
     install.set_defaults(run=_cmd_model_install)
     listing = model.add_parser("list", parents=[data_only], help="show the installed models")
     listing.set_defaults(run=_cmd_model_list)
+    add_minutes_commands(verbs, common)  # ca init|serve, minutes verify, sign
     return parser
 
 

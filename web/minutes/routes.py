@@ -1,0 +1,440 @@
+"""Pages and REST of the minutes (docs/minutes.md lists them). A POST with a JSON body gets JSON
+back; a form POST (with its CSRF token) is redirected to the editor page with the outcome.
+
+Pages: /meetings/{id}/minutes (editor with each item's transcript beside it, comments,
+versions, signing, published files) and /verify (public: anyone uploads a PDF).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from asn1crypto import x509
+
+from meetings import transcript
+from meetings.control_common import Caller
+from meetings.meetings_service import MeetingError, attendance_role
+from meetings.minutes import service
+from meetings.minutes.document import HEADER_FIELDS
+from meetings.minutes.drafting import VIETNAM
+from meetings.minutes.messages import MinutesError
+from meetings.minutes.pades import Signatory
+from meetings.minutes.record import person
+from meetings.minutes.verify import describe
+from meetings.minutes_models import MinutesSignature, MinutesSigning
+from meetings.models import Account, Meeting
+from web.auth import PRINCIPAL, login_required
+from web.i18n import request_language
+from web.minutes.texts import texts
+from web.minutes.work import MinutesWork
+from web.pages import render
+from web.state import app_state
+
+WORK = web.AppKey("hoinghi_minutes_work", MinutesWork)
+STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def _meeting_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["meeting_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def _caller(request: web.Request, meeting_id: int) -> Caller:
+    principal = request[PRINCIPAL]
+    async with app_state(request).sessions() as session:
+        try:
+            capacity = await attendance_role(session, meeting_id, principal)
+        except MeetingError:
+            raise web.HTTPNotFound() from None
+    if capacity is None:
+        raise web.HTTPForbidden(text="you are not invited to this meeting")
+    return Caller(f"{principal.kind}:{principal.id}", principal.name, capacity, principal.account_id,
+                  principal.id if principal.kind == "point" else None)
+
+
+def _json_request(request: web.Request) -> bool:
+    return request.content_type == "application/json"
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if _json_request(request):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return body
+    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+def _outcome(request: web.Request, meeting_id: int, payload: dict[str, Any] | None = None,
+             error: Exception | None = None) -> web.Response:
+    lang = request_language(request)
+    if error is not None:
+        code = error.code if isinstance(error, (MeetingError, MinutesError)) else "bad_request"
+        message = error.text(lang) if isinstance(error, MinutesError) else str(error)
+        if _json_request(request):
+            return web.json_response({"ok": False, "error": code, "message": message},
+                                     status=400 if isinstance(error, MinutesError) else STATUS.get(code, 400))
+        return web.Response(status=303, headers={"Location": f"/meetings/{meeting_id}/minutes?error={quote(message)}"})
+    if _json_request(request):
+        return web.json_response({"ok": True, **(payload or {})})
+    return web.Response(status=303, headers={"Location": f"/meetings/{meeting_id}/minutes?done=1"})
+
+
+def _integer(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise MeetingError("bad_request", f"{name}: a whole number") from None
+
+
+@login_required
+async def conclusion(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    try:
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise MeetingError("bad_request", "text: a string")
+        async with app_state(request).sessions() as session:
+            await service.set_conclusion(session, caller, meeting_id, _integer(request.match_info["item_id"], "item"), text)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id)
+
+
+@login_required
+async def draft(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    try:
+        async with app_state(request).sessions() as session:
+            version = await service.draft_from_record(session, caller, meeting_id, number=body.get("number") or None)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"version": version.number})
+
+
+def _form_edits(body: dict[str, Any]) -> dict[str, Any]:
+    """The editor's form fields as an edit: header inputs, recipients lines, section_<key> texts."""
+    edits: dict[str, Any] = {k: body[k] for k in HEADER_FIELDS if k in body}
+    if "recipients" in body:
+        edits["recipients"] = [line for line in str(body["recipients"]).splitlines() if line.strip()]
+    sections = {k.removeprefix("section_"): v for k, v in body.items() if k.startswith("section_")}
+    if sections:
+        edits["sections"] = sections
+    return edits
+
+
+@login_required
+async def edit(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    try:
+        base = _integer(body.get("base"), "base")
+        edits = body.get("edits") if _json_request(request) else _form_edits(body)
+        if not isinstance(edits, dict):
+            raise MeetingError("bad_request", "edits: an object")
+        async with app_state(request).sessions() as session:
+            version = await service.edit(session, caller, meeting_id, base, edits)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"version": version.number})
+
+
+@login_required
+async def add_comment(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    try:
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise MeetingError("bad_request", "text: a string")
+        async with app_state(request).sessions() as session:
+            await service.comment(session, caller, meeting_id, _integer(body.get("version"), "version"), text,
+                                  body.get("section") or None)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id)
+
+
+@login_required
+async def preview(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    if caller.capacity not in service.PERMISSIONS["read"]:
+        raise web.HTTPForbidden(text="only the chair, the secretary and administrators read drafts")
+    async with app_state(request).sessions() as session:
+        latest = await service.latest(session, meeting_id)
+    if latest is None:
+        raise web.HTTPNotFound(text="no draft yet")
+    pdf = await request.app[WORK].preview(service.document(latest))
+    return web.Response(body=pdf, content_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="bien-ban-{meeting_id}-v{latest.number}.pdf"'})
+
+
+@login_required
+async def send(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    work = request.app[WORK]
+    try:
+        service.allow(caller, "send")
+        base = _integer(body.get("base"), "base")
+        with_seal = body.get("with_seal") in (True, "on", "1", "true")
+        async with app_state(request).sessions() as session:
+            version = await service.version(session, meeting_id, base)
+        sha, pages = await work.render(service.document(version), with_seal)
+        async with app_state(request).sessions() as session:
+            await service.send_for_signing(session, caller, meeting_id, base, sha, with_seal)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"sha256": sha, "pages": pages})
+
+
+async def _signatory(request: web.Request, meeting_id: int, turn: service.Turn, caller: Caller) -> Signatory:
+    async with app_state(request).sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        if turn.role == "seal":
+            return Signatory("seal", app_state(request).config.province.agency, "Văn thư", meeting.location if meeting else "")
+        who = person(await session.get(Account, caller.account_id))
+    return Signatory(turn.role, who.name, who.position, meeting.location if meeting else "")
+
+
+@login_required
+async def sign_on_server(request: web.Request) -> web.StreamResponse:
+    """The caller's turn, signed with the key signing.toml gives their account (or the seal)."""
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    work = request.app[WORK]
+    try:
+        async with app_state(request).sessions() as session:
+            turn = await service.signing_turn(session, caller, meeting_id)
+        config = work.signing_config()
+        username = request[PRINCIPAL].id if request[PRINCIPAL].kind == "account" else ""
+        async with app_state(request).sessions() as session:
+            account = await session.get(Account, caller.account_id) if caller.account_id else None
+        source = (config.seal if turn.role == "seal" else config.keys.get(account.username if account else username)) if config else None
+        if source is None:
+            raise MinutesError("no_key", name=caller.name)
+        who = await _signatory(request, meeting_id, turn, caller)
+        sha = await work.sign_on_server(turn, source, who)
+        async with app_state(request).sessions() as session:
+            await service.record_signature(session, caller, meeting_id, turn, who.name, source.kind, sha)
+            await session.commit()
+    except (MeetingError, MinutesError) as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"sha256": sha, "role": turn.role})
+
+
+def _certificate(value: Any, where: str) -> x509.Certificate:
+    try:
+        cert = x509.Certificate.load(base64.b64decode(str(value), validate=True))
+        cert.native  # parse now: garbage fails here with its reason
+        return cert
+    except (ValueError, binascii.Error) as error:
+        raise MeetingError("bad_request", f"{where}: a base64 DER certificate ({error})") from None
+
+
+@login_required
+async def sign_prepare(request: web.Request) -> web.StreamResponse:
+    """Step 1 of signing elsewhere: the signer's certificate in, the attributes to sign out."""
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    work = request.app[WORK]
+    try:
+        certificate = _certificate(body.get("certificate"), "certificate")
+        chain_values = body.get("chain", [])
+        if not isinstance(chain_values, list) or len(chain_values) > 10:
+            raise MeetingError("bad_request", "chain: a list of at most 10 certificates")
+        chain = [_certificate(c, f"chain[{n}]") for n, c in enumerate(chain_values)]
+        async with app_state(request).sessions() as session:
+            turn = await service.signing_turn(session, caller, meeting_id)
+        who = await _signatory(request, meeting_id, turn, caller)
+        token, pending = await work.prepare(meeting_id, caller.account_id, turn, who, certificate, chain)
+    except (MeetingError, MinutesError) as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {
+        "token": token, "role": turn.role, "digest_algorithm": "sha256",
+        "signed_attrs": base64.b64encode(pending.prepared.signed_attrs).decode(),
+        "hash_to_sign": base64.b64encode(pending.prepared.hash_to_sign).decode(),
+        "tsa_url": pending.trust.tsa_url,
+    })
+
+
+@login_required
+async def sign_finish(request: web.Request) -> web.StreamResponse:
+    """Step 2: the CMS made on the signer's machine, embedded and recorded."""
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    body = await _body(request)
+    work = request.app[WORK]
+    try:
+        try:
+            cms_der = base64.b64decode(str(body.get("cms", "")), validate=True)
+        except binascii.Error as error:
+            raise MeetingError("bad_request", f"cms: base64 ({error})") from None
+        pending = work.take(str(body.get("token", "")), meeting_id, caller.account_id)
+        sha = await work.finish(pending, cms_der)
+        async with app_state(request).sessions() as session:
+            await service.record_signature(session, caller, meeting_id, pending.turn, pending.prepared.who.name,
+                                           "external", sha)
+            await session.commit()
+    except (MeetingError, MinutesError) as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"sha256": sha, "role": pending.turn.role})
+
+
+@login_required
+async def publish(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    try:
+        async with app_state(request).sessions() as session:
+            signing = await service.publish(session, caller, meeting_id)
+            await session.commit()
+    except MeetingError as error:
+        return _outcome(request, meeting_id, error=error)
+    return _outcome(request, meeting_id, {"sha256": signing.pdf_sha256})
+
+
+@login_required
+async def download(request: web.Request) -> web.StreamResponse:
+    """A PDF of this meeting's minutes: published ones for every participant, the files on the
+    way through the signatures for the chair, the secretary and administrators."""
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    sha = request.match_info["sha256"]
+    async with app_state(request).sessions() as session:
+        rows = (await session.execute(
+            MinutesSigning.__table__.select().where(MinutesSigning.meeting_id == meeting_id)
+        )).all()
+        signed = {s.pdf_sha256 for s in (await session.execute(
+            MinutesSignature.__table__.select().where(MinutesSignature.signing_id.in_([r.id for r in rows]))
+        )).all()} if rows else set()
+    published = {r.pdf_sha256 for r in rows if r.state == "published"}
+    mine = {r.pdf_sha256 for r in rows} | signed
+    if sha not in (published if caller.capacity not in service.PERMISSIONS["read"] else mine):
+        raise web.HTTPNotFound(text="no such file of these minutes")
+    return web.Response(body=request.app[WORK].store.get(sha), content_type="application/pdf",
+                        headers={"ETag": f'"{sha}"', "Content-Disposition": f'attachment; filename="bien-ban-{meeting_id}-{sha[:12]}.pdf"'})
+
+
+async def _transcripts(session, meeting_id: int, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    return {i: [s for s in await transcript.segments(session, meeting_id, item_id=i) if s["kind"] == "speech"]
+            for i in item_ids}
+
+
+@login_required
+async def editor_page(request: web.Request) -> web.StreamResponse:
+    meeting_id = _meeting_id(request)
+    caller = await _caller(request, meeting_id)
+    work = request.app[WORK]
+    can_read = caller.capacity in service.PERMISSIONS["read"]
+    async with app_state(request).sessions() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        latest = await service.latest(session, meeting_id) if can_read else None
+        doc = service.document(latest) if latest else None
+        item_ids = [int(s.key.split(":")[1]) for s in doc.sections if s.key.startswith("item:")] if doc else []
+        said = await _transcripts(session, meeting_id, item_ids) if doc else {}
+        comments = await service.comments(session, meeting_id, latest.number) if latest else []
+        versions = await service.versions(session, meeting_id) if can_read else []
+        signing = await service.active_signing(session, meeting_id) if can_read else None
+        signatures = list((await session.execute(
+            MinutesSignature.__table__.select().where(MinutesSignature.signing_id == signing.id)
+            .order_by(MinutesSignature.id)
+        )).all()) if signing else []
+        published = await service.published(session, meeting_id)
+        try:
+            turn = await service.signing_turn(session, caller, meeting_id) if signing else None
+        except MeetingError:
+            turn = None
+        account = await session.get(Account, caller.account_id) if caller.account_id else None
+    config = None
+    try:
+        config = work.signing_config()
+    except MinutesError:
+        pass
+    has_key = bool(config and turn and (config.seal if turn.role == "seal" else config.keys.get(account.username if account else "")))
+    server_url = f"{request.scheme}://{request.host}"
+    return render(
+        request, "minutes", mt=texts(request), meeting_id=meeting_id, title=meeting.title if meeting else "",
+        capacity=caller.capacity, can_read=can_read, latest=latest, doc=doc, said=said, comments=comments,
+        versions=versions, signing=signing, signatures=signatures, published=published, turn=turn, has_key=has_key,
+        username=account.username if account else "", server_url=server_url, zone=VIETNAM,
+        error=request.query.get("error", ""), done=bool(request.query.get("done")),
+    )
+
+
+async def verify_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "verify", mt=texts(request), lines=None, ok=None, error="")
+
+
+async def verify_upload(request: web.Request) -> web.StreamResponse:
+    """Public: a PDF in (form field `file`, or JSON {"pdf": base64}), the findings out."""
+    lang = request_language(request)
+    as_json = _json_request(request)
+    try:
+        if as_json:
+            body = await _body(request)
+            try:
+                pdf = base64.b64decode(str(body.get("pdf", "")), validate=True)
+            except binascii.Error as error:
+                raise MinutesError("not_pdf", reason=f"pdf: base64 ({error})") from None
+        else:
+            field = (await request.post()).get("file")
+            pdf = field.file.read(MAX_UPLOAD + 1) if isinstance(field, web.FileField) else b""
+        if not pdf or len(pdf) > MAX_UPLOAD:
+            raise MinutesError("not_pdf", reason="empty file or larger than 50 MB")
+        report = await request.app[WORK].verify(pdf)
+    except MinutesError as error:
+        if as_json:
+            return web.json_response({"ok": False, "error": error.code, "message": error.text(lang)}, status=400)
+        return render(request, "verify", status=400, mt=texts(request), lines=None, ok=None, error=error.text(lang))
+    if as_json:
+        return web.json_response({"ok": report.ok, "report": report.as_dict(), "text": describe(report, lang)})
+    return render(request, "verify", mt=texts(request), lines=describe(report, lang), ok=report.ok, error="")
+
+
+async def _close_work(app: web.Application) -> None:
+    app[WORK].close()
+
+
+def setup(app: web.Application, data_dir) -> None:  # type: ignore[no-untyped-def]
+    app[WORK] = MinutesWork(data_dir)
+    app.on_cleanup.append(_close_work)
+    base = "/api/meetings/{meeting_id}"
+    app.router.add_post(base + "/items/{item_id}/conclusion", conclusion)
+    app.router.add_post(base + "/minutes/draft", draft)
+    app.router.add_post(base + "/minutes/edit", edit)
+    app.router.add_post(base + "/minutes/comments", add_comment)
+    app.router.add_get(base + "/minutes/preview.pdf", preview)
+    app.router.add_post(base + "/minutes/send", send)
+    app.router.add_post(base + "/minutes/sign", sign_on_server)
+    app.router.add_post(base + "/minutes/sign/prepare", sign_prepare)
+    app.router.add_post(base + "/minutes/sign/finish", sign_finish)
+    app.router.add_post(base + "/minutes/publish", publish)
+    app.router.add_get(base + "/minutes/files/{sha256:[0-9a-f]{64}}.pdf", download)
+    app.router.add_get("/meetings/{meeting_id}/minutes", editor_page)
+    app.router.add_get("/verify", verify_page)
+    app.router.add_post("/verify", verify_upload)
+    app.router.add_post("/api/verify", verify_upload)
