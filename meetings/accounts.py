@@ -1,6 +1,7 @@
 """Accounts, logins and sessions for people (password) and bridge points (token)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import unicodedata
@@ -11,16 +12,24 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from meetings.admin_models import IssuedPointToken
 from meetings.models import ACCOUNT_ROLES, Account, AuthSession, BridgePoint, RevokedPointToken, utcnow
 from meetings.passwords import hash_password, verify_password
 from meetings.point_tokens import hash_point_token, token_matches
 
 SESSION_LIFETIME = timedelta(hours=12)
 POINT_SESSION_LIFETIME = timedelta(days=30)  # a room PC logs in once and stays on the TV
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # a point's "last seen" is written at most this often
 
 
 class AccountError(ValueError):
-    pass
+    """A refused account operation: the message is for logs and the CLI; `code` and `params`
+    let the pages say it in the reader's language (web/i18n.py, `account_error_<code>`)."""
+
+    def __init__(self, message: str, code: str = "invalid", params: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params or {}
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class Principal:
     id: str  # account id (as text) or point id
     name: str
     role: str  # account role, or "point"
+    must_change_password: bool = False  # after an administrator's reset: only /password until changed
 
     @property
     def account_id(self) -> int | None:
@@ -40,8 +50,17 @@ class Principal:
 def normalise_username(username: str) -> str:
     name = unicodedata.normalize("NFC", username).strip().lower()
     if not name or len(name) > 64 or any(ch.isspace() for ch in name):
-        raise AccountError("username must be 1–64 characters without spaces")
+        raise AccountError("username must be 1–64 characters without spaces", "bad_username")
     return name
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """Argon2id takes tens of milliseconds of CPU: never on the event loop that forwards media."""
+    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(None, verify_password, password_hash, password)
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -51,14 +70,14 @@ def normalise_email(email: str | None) -> str | None:
         return None
     local, _, domain = address.rpartition("@")
     if not local or "." not in domain or len(address) > 254 or any(ch.isspace() for ch in address):
-        raise AccountError(f"not an e-mail address: {address!r}")
+        raise AccountError(f"not an e-mail address: {address!r}", "bad_email")
     return address
 
 
-def _profile_text(value: str, field: str) -> str:
+def profile_text(value: str, field: str) -> str:
     text = unicodedata.normalize("NFC", value).strip()
     if len(text) > 200:
-        raise AccountError(f"{field}: at most 200 characters")
+        raise AccountError(f"{field}: at most 200 characters", "too_long", {"field": field, "max": 200})
     return text
 
 
@@ -76,16 +95,16 @@ async def add_account(
 ) -> Account:
     """A new account; position and unit (chức vụ, đơn vị) are what the minutes print after the name."""
     if role not in ACCOUNT_ROLES:
-        raise AccountError(f"role must be one of {', '.join(ACCOUNT_ROLES)}, not {role!r}")
+        raise AccountError(f"role must be one of {', '.join(ACCOUNT_ROLES)}, not {role!r}", "bad_role")
     name = normalise_username(username)
     account = Account(
         username=name,
-        display_name=_profile_text(display_name or username, "display_name"),
+        display_name=profile_text(display_name or username, "display_name"),
         role=role,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
         email=normalise_email(email),
-        position=_profile_text(position, "position"),
-        unit=_profile_text(unit, "unit"),
+        position=profile_text(position, "position"),
+        unit=profile_text(unit, "unit"),
         must_change_password=must_change_password,
     )
     session.add(account)
@@ -93,7 +112,7 @@ async def add_account(
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise AccountError(f"an account named {name!r} already exists") from None
+        raise AccountError(f"an account named {name!r} already exists", "username_taken", {"username": name}) from None
     return account
 
 
@@ -107,7 +126,7 @@ async def create_first_admin(session: AsyncSession) -> str | None:
 
 
 def _principal_of_account(account: Account) -> Principal:
-    return Principal("account", str(account.id), account.display_name, account.role)
+    return Principal("account", str(account.id), account.display_name, account.role, account.must_change_password)
 
 
 def _principal_of_point(point: BridgePoint) -> Principal:
@@ -120,21 +139,37 @@ async def authenticate_password(session: AsyncSession, username: str, password: 
     except AccountError:
         name = ""
     account = (await session.execute(select(Account).where(Account.username == name))).scalar_one_or_none()
-    ok = verify_password(account.password_hash if account else None, password)
+    ok = await verify_password_off_loop(account.password_hash if account else None, password)
     if not ok or account is None or account.disabled:
         return None
     return _principal_of_account(account)
 
 
+async def _point_token_hashes(session: AsyncSession, point: BridgePoint) -> set[str]:
+    """The hashes a point may log in with: rooms.toml's and the one issued from the web."""
+    hashes = {point.token_hash} if point.token_hash else set()
+    issued = await session.get(IssuedPointToken, point.id)
+    if issued is not None:
+        hashes.add(issued.token_hash)
+    return hashes
+
+
 async def authenticate_point_token(session: AsyncSession, token: str) -> Principal | None:
-    """Find the active bridge point whose configured hash matches, unless that hash was revoked."""
+    """Find the active bridge point whose configured or issued hash matches, unless it was revoked."""
     token_hash = hash_point_token(token)
     point = (
         await session.execute(
             select(BridgePoint).where(BridgePoint.token_hash == token_hash, BridgePoint.active.is_(True))
         )
     ).scalar_one_or_none()
-    if point is None or not token_matches(token, point.token_hash):
+    if point is None:
+        issued = (
+            await session.execute(select(IssuedPointToken).where(IssuedPointToken.token_hash == token_hash))
+        ).scalar_one_or_none()
+        point = await session.get(BridgePoint, issued.point_id) if issued is not None else None
+        if point is None or not point.active:
+            return None
+    if not any(token_matches(token, known) for known in await _point_token_hashes(session, point)):
         return None
     if await session.get(RevokedPointToken, token_hash) is not None:
         return None
@@ -187,8 +222,8 @@ async def resolve_session(session: AsyncSession, session_id: str, now: datetime 
         account = await session.get(Account, row.account_id)
         return None if account is None or account.disabled else _principal_of_account(account)
     point = await session.get(BridgePoint, row.point_id)
-    # A session outlives neither its token's revocation nor a new token in rooms.toml.
-    if point is None or not point.active or point.token_hash != row.point_token_hash:
+    # A session outlives neither its token's revocation nor a new token (in rooms.toml or issued).
+    if point is None or not point.active or row.point_token_hash not in await _point_token_hashes(session, point):
         return None
     if await session.get(RevokedPointToken, row.point_token_hash) is not None:
         return None
@@ -196,6 +231,9 @@ async def resolve_session(session: AsyncSession, session_id: str, now: datetime 
     if row.expires_at - now < POINT_SESSION_LIFETIME / 2:
         # A room PC in daily use must never be asked for its token again: slide the expiry.
         row.expires_at = now + POINT_SESSION_LIFETIME
+        await session.commit()
+    if point.last_seen_at is None or now - point.last_seen_at > LAST_SEEN_RESOLUTION:
+        point.last_seen_at = now  # shown on the administrator's bridge-point page
         await session.commit()
     return _principal_of_point(point)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +15,13 @@ from meetings.points import acting_point
 
 
 class MeetingError(ValueError):
-    """A refused meeting operation; `code` is the wire error code (see docs/protocol.md)."""
+    """A refused meeting operation; `code` is the wire error code (see docs/protocol.md), `params`
+    the values a translated message needs (a meeting's title, a limit), the message is for logs."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.params = params or {}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ACCOUNT_ROLES = ("chair", "secretary", "delegate", "operator", "observer", "admin")
-MEETING_STATES = ("scheduled", "open", "closed")
+MEETING_STATES = ("scheduled", "open", "closed", "cancelled")
 
 # Named constraints let Alembic alter tables on SQLite (batch mode) and PostgreSQL alike.
 _NAMING = {
@@ -77,6 +77,7 @@ class BridgePoint(Base):
     token_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # False when the point was removed from rooms.toml: history keeps referring to it.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # its session last used
     __table_args__ = (
         CheckConstraint("level in ('province', 'district', 'commune')", name="level"),
         CheckConstraint("role in ('main', 'end')", name="role"),
@@ -157,7 +158,14 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    __table_args__ = (CheckConstraint("status in ('scheduled', 'open', 'closed')", name="status"),)
+    # Scheduling (meetings/scheduling.py): planned end, cancellation, and the iCalendar identity
+    # of the invitation (RFC 5545: a stable UID, a SEQUENCE that grows with every change).
+    scheduled_end: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ical_uid: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    ical_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (CheckConstraint("status in ('scheduled', 'open', 'closed', 'cancelled')", name="status"),)
 
 
 class MeetingPoint(Base):

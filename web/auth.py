@@ -18,11 +18,12 @@ from meetings.accounts import (
     resolve_session,
 )
 from meetings.models import Meeting
+from web.csrf import token_for_session
 from web.i18n import request_language
 from web.permissions import allowed
 from web.pages import render, text
 from web.state import app_state
-from web.timefmt import format_datetime
+from meetings.localtime import format_datetime
 
 SESSION_COOKIE = "hoinghi_session"
 PRINCIPAL = web.RequestKey("hoinghi_principal", Principal)
@@ -41,7 +42,9 @@ async def principal_of(request: web.Request) -> Principal | None:
 def _logged_in(
     request: web.Request, session_id: str, page: str, lifetime: timedelta, summary: dict[str, str]
 ) -> web.Response:
-    """JSON clients get the summary, forms go to the page; both get the session cookie."""
+    """JSON clients get the summary (with the CSRF token their multipart uploads need), forms
+    go to the page; both get the session cookie."""
+    summary = {**summary, "csrf_token": token_for_session(request.app, session_id)}
     response = web.json_response({"ok": True, **summary}) if _wants_json(request) else _see_other(page)
     response.set_cookie(
         SESSION_COOKIE, session_id, max_age=int(lifetime.total_seconds()), httponly=True, samesite="Strict",

@@ -84,6 +84,11 @@ async def check_csrf(request: web.Request, handler):  # type: ignore[no-untyped-
             field = (await request.post()).get(FIELD, "")
             sent = field if isinstance(field, str) else ""
         if not hmac.compare_digest(sent, csrf_token(request)):
+            if request.path.startswith("/api/"):
+                return web.json_response(
+                    {"ok": False, "error": "csrf_failed", "message": f"send the session's token in the {HEADER} header"},
+                    status=403,
+                )
             from web.errors import error_page
 
             return error_page(request, 403, "csrf_failed")

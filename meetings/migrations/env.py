@@ -6,6 +6,7 @@ import meetings.control_models  # noqa: F401  (registers the control-plane table
 import meetings.transcript_models  # noqa: F401
 import meetings.point_models  # noqa: F401  (operators of points, outages)
 import meetings.minutes_models  # noqa: F401  (minutes: versions, signing)
+import meetings.admin_models  # noqa: F401  (issued point tokens, mail queue)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -8,6 +8,7 @@ import pytest
 
 from tests.control.conftest import POINT, Room, connect_account, cookie_for
 from web.auth import SESSION_COOKIE
+from web.csrf import token_for_session
 
 pytestmark = pytest.mark.control
 
@@ -59,7 +60,8 @@ async def test_documents_upload_hash_and_download(room: Room, tmp_path) -> None:
 
     async def http(who_id: int) -> aiohttp.ClientSession:
         cookie = await cookie_for(room.server, who_id, "x", "secretary")
-        return aiohttp.ClientSession(cookies={SESSION_COOKIE: cookie})
+        csrf = token_for_session(room.server.app, cookie)  # a multipart POST needs the session's token
+        return aiohttp.ClientSession(cookies={SESSION_COOKIE: cookie}, headers={"X-CSRF-Token": csrf})
 
     async with await http(room.account("secretary")) as s:
         form = aiohttp.FormData()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from web.captions.texts import TEXTS
-from web.timefmt import local
+from meetings.localtime import local
 
 
 def _clock(seconds: float) -> str:

@@ -24,7 +24,7 @@ from web.events import principal_of_sid
 from web.i18n import request_language
 from web.pages import render
 from web.state import AppState, app_state
-from web.timefmt import local
+from meetings.localtime import local
 
 _STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 MAX_BODY = 64 * 1024

@@ -172,13 +172,18 @@
     return section(t("agenda"), items, form);
   }
 
+  function csrfToken() {  // web/csrf.py: a multipart POST carries the session's token
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
   function uploadButton(item) {
     const input = h("input", { type: "file", accept: "application/pdf", hidden: true, onchange: async () => {
       if (!input.files.length) return;
       const body = new FormData();
       body.append("file", input.files[0]);
       const response = await fetch(`/api/meetings/${window.hoinghi.meetingId}/agenda/${item.id}/documents`,
-        { method: "POST", body, credentials: "same-origin" });
+        { method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } });
       const result = await response.json().catch(() => ({ ok: false, message: response.statusText }));
       if (!result.ok) { S.error = `${t("error")}: ${result.message}`; render(); }
     } });
