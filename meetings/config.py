@@ -68,12 +68,28 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class MailConfig:
+    """The SMTP server invitations go out through (`[mail]`); without it nothing is sent."""
+
+    host: str
+    sender: str  # From: "Văn phòng UBND tỉnh <hoinghi@quangninh.gov.vn>"
+    port: int = 587
+    starttls: bool = True
+    tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    user: str | None = None
+    password_file: Path | None = None  # read when sending; relative paths from rooms.toml's folder
+    link_base: str | None = None  # https://hoinghi.example.gov.vn for links in the mail
+    retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 7200)  # waits before each new attempt
+
+
+@dataclass(frozen=True)
 class RoomsConfig:
     path: str
     province: Province
     points: tuple[BridgePointConfig, ...]
     rooms: tuple[RoomConfig, ...]
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    mail: MailConfig | None = None
 
     def point(self, point_id: str) -> BridgePointConfig | None:
         return next((p for p in self.points if p.id == point_id), None)
@@ -158,8 +174,31 @@ _ICE_FIELDS = {
     "username": _Field(str, required=False),
     "credential": _Field(str, required=False),
 }
-_TOP_LEVEL = {"province": dict, "points": list, "rooms": list, "network": dict}
-_TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer"}
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "must be a port number between 1 and 65535"
+
+
+def _mail_sender(value: str) -> str | None:
+    return None if "@" in value else 'must be an address, e.g. "Văn phòng UBND tỉnh <hoinghi@example.gov.vn>"'
+
+
+def _link_base(value: str) -> str | None:
+    return None if value.startswith(("https://", "http://")) else "must start with https:// (or http://)"
+
+
+_MAIL_FIELDS = {
+    "host": _Field(str, check=_non_blank),
+    "port": _Field(int, required=False, check=_port),
+    "starttls": _Field(bool, required=False),
+    "tls": _Field(bool, required=False),
+    "user": _Field(str, required=False, check=_non_blank),
+    "password_file": _Field(str, required=False, check=_non_blank),
+    "sender": _Field(str, check=_mail_sender),
+    "link_base": _Field(str, required=False, check=_link_base),
+    "retry_seconds": _Field(list, required=False),
+}
+_TOP_LEVEL = {"province": dict, "points": list, "rooms": list, "network": dict, "mail": dict}
+_TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer", bool: "true or false"}
 
 
 class _Reader:
@@ -186,7 +225,7 @@ class _Reader:
                 values[name] = None
                 continue
             value = raw[name]
-            if not isinstance(value, spec.type) or isinstance(value, bool):
+            if not isinstance(value, spec.type) or (isinstance(value, bool) and spec.type is not bool):
                 raise self.fail(where, f"must be {_TYPE_NAMES[spec.type]}, not {type(value).__name__}")
             if spec.check is not None and (problem := spec.check(value)):
                 raise self.fail(where, problem)
@@ -272,7 +311,33 @@ def parse_rooms_config(text: str, path: Path | str = "rooms.toml") -> RoomsConfi
             udp_ports=_port_range(net["udp_ports"]) if net["udp_ports"] else None,
         )
 
-    return RoomsConfig(path=str(path), province=province, points=points, rooms=tuple(rooms), network=network)
+    mail = _mail(reader, raw["mail"], path) if "mail" in raw else None
+    return RoomsConfig(path=str(path), province=province, points=points, rooms=tuple(rooms), network=network, mail=mail)
+
+
+def _mail(reader: _Reader, raw: Any, path: Path) -> MailConfig:
+    values = reader.table(raw, "mail", _MAIL_FIELDS)
+    if values["tls"] and values["starttls"]:
+        raise reader.fail("mail.starttls", "choose one: tls = true (port 465) or starttls = true (port 587)")
+    retry = values["retry_seconds"]
+    if retry is not None:
+        for index, wait in enumerate(retry):
+            if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 86400:
+                raise reader.fail(f"mail.retry_seconds[{index}]", "must be a whole number of seconds, 1 to 86400")
+        if not retry:
+            raise reader.fail("mail.retry_seconds", "give at least one wait")
+    password_file = Path(values["password_file"]) if values["password_file"] else None
+    if password_file is not None and not password_file.is_absolute():
+        password_file = path.parent / password_file
+    if values["password_file"] and not values["user"]:
+        raise reader.fail("mail.user", "missing (a password_file needs the user it belongs to)")
+    tls = bool(values["tls"])
+    return MailConfig(
+        host=values["host"], sender=values["sender"], port=values["port"] or (465 if tls else 587),
+        starttls=not tls if values["starttls"] is None else values["starttls"], tls=tls, user=values["user"],
+        password_file=password_file, link_base=(values["link_base"] or "").rstrip("/") or None,
+        retry_seconds=tuple(retry) if retry else MailConfig.retry_seconds,
+    )
 
 
 def load_rooms_config(path: Path | str) -> RoomsConfig:

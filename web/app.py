@@ -8,7 +8,7 @@ from aiohttp import web
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import auth, captions, csrf, errors, health, media, minutes, pages
+from web import api, auth, captions, csrf, errors, health, media, meeting_actions, minutes, pages
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
@@ -58,7 +58,9 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     captions.setup(app, state, media_hub)  # microphones -> Vosk -> captions and the transcript
     auth.add_routes(app)
     health.add_routes(app)
+    api.setup(app)  # REST under /api/ and its OpenAPI document
     app.router.add_static("/static/", STATIC_DIR, append_version=True)
     app.on_startup.append(_prepare_database)
+    meeting_actions.setup(app, state)  # the invitation mailer, after the schema is ready
     app.on_cleanup.append(_close_database)
     return app

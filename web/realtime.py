@@ -35,6 +35,21 @@ async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> 
     return None
 
 
+def principal_room(kind: str, principal_id: str) -> str:
+    """The Socket.IO room holding every connection of one account or bridge point."""
+    return f"principal:{kind}:{principal_id}"
+
+
+async def disconnect_principal(state: AppState, kind: str, principal_id: str) -> int:
+    """Close every connection of an account or point (deactivated, token revoked); their pages
+    reconnect, are refused, and go to the login page. Returns the connections closed."""
+    room = principal_room(kind, principal_id)
+    sids = [sid for sid, _ in state.sio.manager.get_participants("/", room)]
+    for sid in sids:
+        await state.sio.disconnect(sid)
+    return len(sids)
+
+
 def register_connection_events(state: AppState) -> None:
     sio = state.sio
 
@@ -44,6 +59,7 @@ def register_connection_events(state: AppState) -> None:
         if principal is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         await sio.save_session(sid, {"principal": principal})
+        await sio.enter_room(sid, principal_room(principal.kind, principal.id))  # to end them all at once
         state.metrics.socket_connections.inc()
         await sio.emit("welcome", {"name": principal.name, "role": principal.role, "kind": principal.kind}, to=sid)
 
