@@ -13,6 +13,8 @@ nothing more for the rest of the session.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Callable
 
 import av
@@ -22,19 +24,24 @@ from .packet import RtpView
 
 OPUS_RATE = 48000
 QUEUE_PACKETS = 250  # 5 s of 20 ms Opus packets
+BATCH_WAIT_S = 0.1  # a partial batch is decoded after this long anyway (the microphone went quiet)
 
 
 class AudioTap:
     """Async iterator of :class:`PcmChunk`; ends when the participant leaves or on
-    :meth:`aclose`."""
+    :meth:`aclose`. ``batch_packets`` > 1 wakes the consumer only once that many packets
+    (or ``BATCH_WAIT_S``) have gathered: one thread hop per batch instead of per packet."""
 
     def __init__(self, peer_id: str, sample_rate: int,
-                 on_close: Callable[[AudioTap], None]) -> None:
+                 on_close: Callable[[AudioTap], None], batch_packets: int = 1) -> None:
         self.peer_id = peer_id
         self.sample_rate = sample_rate
+        self.batch_packets = max(1, batch_packets)
         self.dropped = 0
+        self.started_at: float | None = None  # time.time() of the first packet: the wall-clock of PcmChunk.time 0
         self._on_close = on_close
-        self._queue: asyncio.Queue[tuple[bytes, int, int | None] | None] = asyncio.Queue(QUEUE_PACKETS)
+        self._queue: deque[tuple[bytes, int, int | None]] = deque()
+        self._ready = asyncio.Event()
         self._decoder: av.CodecContext | None = None
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
         self._first_ts: int | None = None
@@ -42,41 +49,47 @@ class AudioTap:
 
     # called by the forwarding path
     def push(self, view: RtpView) -> None:
-        if not view.payload:
+        if not view.payload or self._ended:
             return
-        try:
-            self._queue.put_nowait((view.payload, view.timestamp, view.audio_level))
-        except asyncio.QueueFull:
+        if len(self._queue) >= QUEUE_PACKETS:
             self.dropped += 1
+            return
+        if self.started_at is None:
+            self.started_at = time.time()
+        self._queue.append((view.payload, view.timestamp, view.audio_level))
+        if len(self._queue) >= self.batch_packets:
+            self._ready.set()
 
     def end(self) -> None:
         """No more audio will come (the participant left)."""
-        if self._ended:
-            return
         self._ended = True
-        while True:
-            try:
-                self._queue.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self._queue.get_nowait()
+        self._ready.set()
 
     # consumer side
     def __aiter__(self) -> AudioTap:
         return self
 
     async def __anext__(self) -> PcmChunk:
-        item = await self._queue.get()
-        if item is None:
-            await self.aclose()
-            raise StopAsyncIteration
-        batch = [item]
-        while not self._queue.empty():
-            nxt = self._queue.get_nowait()
-            if nxt is None:
-                self._queue.put_nowait(None)  # end after this batch
-                break
-            batch.append(nxt)
+        while not self._queue:
+            if self._ended:
+                await self.aclose()
+                raise StopAsyncIteration
+            self._ready.clear()
+            if self.batch_packets == 1:
+                await self._ready.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._ready.wait(), BATCH_WAIT_S)
+                except asyncio.TimeoutError:
+                    pass
+        if len(self._queue) < self.batch_packets and not self._ended:
+            try:
+                self._ready.clear()
+                await asyncio.wait_for(self._ready.wait(), BATCH_WAIT_S)
+            except asyncio.TimeoutError:
+                pass
+        batch = list(self._queue)
+        self._queue.clear()
         pcm = await asyncio.to_thread(self._decode, [payload for payload, _, _ in batch])
         if self._first_ts is None:
             self._first_ts = batch[0][1]

@@ -245,10 +245,12 @@ class Sfu:
 
     # --- audio tap ---------------------------------------------------------------------------
 
-    def audio_tap(self, room_id: str, peer_id: str, sample_rate: int = 16000) -> AudioTap:
+    def audio_tap(self, room_id: str, peer_id: str, sample_rate: int = 16000,
+                  batch_packets: int = 1) -> AudioTap:
         """Decoded mono s16 PCM of the peer's microphone(s), as an async iterator of
-        :class:`PcmChunk`. Starts now (also before the peer publishes), ends when the peer
-        leaves or the iterator is closed; drops packets rather than slow forwarding."""
+        :class:`PcmChunk` of ``batch_packets`` packets at least (at most 0.1 s late). Starts
+        now (also before the peer publishes), ends when the peer leaves or the iterator is
+        closed; drops packets rather than slow forwarding."""
         room, peer = self._peer(room_id, peer_id)
 
         def detach(tap: AudioTap) -> None:
@@ -258,7 +260,7 @@ class Sfu:
                 if tap.push in up.audio_listeners:
                     up.audio_listeners.remove(tap.push)
 
-        tap = AudioTap(peer_id, sample_rate, detach)
+        tap = AudioTap(peer_id, sample_rate, detach, batch_packets)
         peer.taps.append(tap)
         for up in peer.publish.tracks.values():
             if up.kind == "audio" and up.source == "microphone":

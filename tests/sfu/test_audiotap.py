@@ -1,10 +1,12 @@
 """The audio tap on its own, fed real Opus packets: an empty RTP payload must not end decoding."""
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import av
 import numpy as np
+import pytest
 
 from sfu.audiotap import AudioTap
 from sfu.packet import RtpView
@@ -64,3 +66,15 @@ async def test_chunks_carry_the_loudest_level_of_their_packets() -> None:
     tap.end()
     levels = [chunk.level async for chunk in tap]
     assert levels and min(levels) == 20
+
+
+async def test_a_batched_tap_waits_for_its_batch_but_not_forever() -> None:
+    packets = _opus_packets(0.3)
+    tap = AudioTap("carol", 16000, lambda tap: None, batch_packets=5)
+    for n, p in enumerate(packets[:12]):
+        tap.push(_view(p, n))
+    first = await tap.__anext__()  # all twelve waiting: one chunk (the resampler keeps a few samples back)
+    assert first.time == 0 and abs(len(first.pcm) - 12 * 320 * 2) < 320 * 2
+    tap.push(_view(packets[12], 12))  # one packet, then the microphone goes quiet
+    second = await asyncio.wait_for(tap.__anext__(), 2)  # comes after the batch wait, not never
+    assert second.time == pytest.approx(12 * 0.02)

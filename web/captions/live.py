@@ -27,6 +27,7 @@ from web.roster import meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.captions")
+TAP_BATCH_PACKETS = 5  # decode and recognise 100 ms at a time: one thread hop each, not one per packet
 SPEAKER_CACHE_S = 1.0  # partials reuse the attribution this long (the floor rarely changes faster)
 
 
@@ -42,7 +43,7 @@ class _Mic:
     sid: str
     meeting_id: int
     key: str  # principal key of the connection
-    origin: datetime | None = None  # wall-clock time of the source's time 0
+    origin: datetime | None = None  # wall-clock time of the source's time 0 (its first packet)
     speaker: transcript.Speaker | None = None
     speaker_at: float = 0.0
 
@@ -104,7 +105,7 @@ class CaptionHub:
         if peer is None or event.peer_id in self._mics or self.media.sfu is None:
             return
         mic = self._mics[event.peer_id] = _Mic(event.peer_id, meeting_of_room(event.room_id), peer.key)
-        tap = self.media.sfu.audio_tap(event.room_id, event.peer_id)
+        tap = self.media.sfu.audio_tap(event.room_id, event.peer_id, batch_packets=TAP_BATCH_PACKETS)
         task = asyncio.get_running_loop().create_task(self._listen(mic, tap), name=f"hoinghi-tap-{event.peer_id}")
         self._taps.add(task)
         task.add_done_callback(self._taps.discard)
@@ -115,7 +116,8 @@ class CaptionHub:
         try:
             async for chunk in tap:
                 if mic.origin is None:
-                    mic.origin = datetime.now(timezone.utc) - timedelta(seconds=chunk.time)
+                    first = tap.started_at if tap.started_at is not None else time.time() - chunk.time
+                    mic.origin = datetime.fromtimestamp(first, timezone.utc)
                 self.transcriber.feed(mic.sid, chunk.pcm, chunk.time, chunk.level)
                 if tap.dropped > reported:  # the tap's own queue overflowed (decoding fell behind)
                     self.dropped.labels("tap").inc((tap.dropped - reported) * 0.02)
