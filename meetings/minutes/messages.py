@@ -47,6 +47,13 @@ class MinutesError(Exception):
         self.code, self.values = code, values
         super().__init__(self.text("vi"))
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return _rebuild, (self.code, self.values)  # raised in a worker process, re-raised here
+
     def text(self, lang: str = "vi") -> str:
         table = MESSAGES["en" if lang == "en" else "vi"]
         return unicodedata.normalize("NFC", table[self.code].format(**self.values))
+
+
+def _rebuild(code: str, values: dict[str, object]) -> MinutesError:
+    return MinutesError(code, **values)

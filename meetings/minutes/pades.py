@@ -43,9 +43,11 @@ from meetings.minutes.render import Box
 FIELD_NAMES = {"secretary": "ThuKy", "chair": "ChuToa", "seal": "DauCoQuan"}
 ROLE_TITLES = {"secretary": "Thư ký", "chair": "Chủ tọa", "seal": "Văn thư (dấu cơ quan)"}
 # Liberation Serif has 2048 units per em, which pyHanko's stamp layout spreads about 2x;
-# Noto Serif (1000 units) lays out right. Both are SIL OFL, shipped in fonts/.
-STAMP_FONT = Path(__file__).with_name("fonts") / "NotoSerif-Regular.ttf"
-STAMP_PT = 8
+# Noto Serif (1000 units) lays out right. Both are SIL OFL, shipped in fonts/. The stamp font is
+# Noto Serif cut to Latin + Vietnamese (85 KB, fonts/LICENSE-NotoSerif.txt): pyHanko subsets it
+# again at every signature, which took 1.3 s with the whole font.
+STAMP_FONT = Path(__file__).with_name("fonts") / "NotoSerif-Vietnamese.ttf"
+STAMP_PT = 10
 EXTERNAL_RESERVE = 32 * 1024  # bytes for a CMS with a chain and a timestamp token
 
 

@@ -151,13 +151,24 @@ def _header(doc: MinutesDocument, width: float) -> RLTable:
     return table
 
 
+def _cell(text: str, width: float) -> str | Paragraph:
+    """A plain string when it fits on one line (drawn directly, far cheaper than a Paragraph:
+    a 3-hour meeting has thousands of cells), else a Paragraph that wraps."""
+    text = nfc(text)
+    if pdfmetrics.stringWidth(text, FONT, 12) <= width - 8:
+        return text
+    return _p(text, "cell")
+
+
 def _table(table: Table, width: float) -> list[Flowable]:
     unit = width / sum(table.weights)
-    data = [[_p(h, "cell_head") for h in table.header]] + [[_p(c, "cell") for c in row] for row in table.rows]
-    grid = RLTable(data, colWidths=[w * unit for w in table.weights], repeatRows=1, splitByRow=1)
+    widths = [w * unit for w in table.weights]
+    data = [[_p(h, "cell_head") for h in table.header]]
+    data += [[_cell(c, w) for c, w in zip(row, widths)] for row in table.rows]
+    grid = RLTable(data, colWidths=widths, repeatRows=1, splitByRow=1)
     grid.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
+        ("FONT", (0, 1), (-1, -1), FONT, 12), ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
     ]))
     return [CondPageBreak(3 * cm), _p(table.caption, "caption"), grid]
@@ -198,9 +209,9 @@ def story(doc: MinutesDocument, width: float, found: dict[str, Box]) -> list[Flo
         flow += [_p(text, "body") for text in section.paragraphs()]
         for table in section.tables:
             flow += _table(table, width)
-    flow.append(_p(doc.end_line, "body"))
-    flow.append(Spacer(1, 12))
-    flow.append(KeepTogether([_signatures(doc, width, found)] + _recipients(doc)))
+    # The closing line goes with the signatures: a last page holding only signatures is avoided.
+    flow.append(KeepTogether([_p(doc.end_line, "body"), Spacer(1, 12), _signatures(doc, width, found)]
+                             + _recipients(doc)))
     return flow
 
 

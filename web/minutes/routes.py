@@ -277,7 +277,7 @@ async def sign_prepare(request: web.Request) -> web.StreamResponse:
         "token": token, "role": turn.role, "digest_algorithm": "sha256",
         "signed_attrs": base64.b64encode(pending.prepared.signed_attrs).decode(),
         "hash_to_sign": base64.b64encode(pending.prepared.hash_to_sign).decode(),
-        "tsa_url": pending.trust.tsa_url,
+        "tsa_url": pending.tsa_url,
     })
 
 

@@ -1,27 +1,28 @@
 """The minutes' heavy work for the web layer, off the event loop: rendering, signing, verifying.
 
-reportlab and pyHanko are CPU-bound (and PKCS#11 calls block), so each job runs in a worker
-thread with its own event loop (pyHanko's coroutines). The signing configuration is
-DATA_DIR/signing/signing.toml (meetings.minutes.keys; `hoinghi ca init` writes a test one).
-Signatures prepared for the signer's own machine wait here, in memory, for PENDING_TTL_S: a
-server restart only means running `hoinghi sign` again.
+reportlab and pyHanko are CPU-bound and hold the GIL for long stretches, so each job runs in a
+worker process (meetings/minutes/jobs.py; a thread still stalled the loop by 150 ms in
+bench/minutes.py). The signing configuration is DATA_DIR/signing/signing.toml
+(meetings.minutes.keys; `hoinghi ca init` writes a test one). Signatures prepared for the
+signer's own machine wait here, in memory, for PENDING_TTL_S: a server restart only means
+running `hoinghi sign` again.
 """
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from asn1crypto import x509
 
-from meetings.minutes import keys, pades, verify
+from meetings.minutes import jobs, keys, pades, verify
 from meetings.minutes.document import MinutesDocument
 from meetings.minutes.messages import MinutesError
-from meetings.minutes.render import render
 from meetings.minutes.service import Turn
 from meetings.minutes.store import PdfStore
 
@@ -36,25 +37,27 @@ class Pending:
     account_id: int | None
     turn: Turn
     prepared: pades.Prepared
-    trust: pades.Trust
+    tsa_url: str | None
     expires: float
 
 
 class MinutesWork:
-    def __init__(self, data_dir: Path, workers: int = 2) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1) -> None:
         self.store = PdfStore(data_dir / "minutes")
         self.config_path = data_dir / "signing" / "signing.toml"
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minutes")
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
         self._pending: dict[str, Pending] = {}
 
-    async def _run(self, job: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, job)
-
-    async def _run_async(self, make: Callable[[], Awaitable[T]]) -> T:
-        return await self._run(lambda: asyncio.run(make()))  # type: ignore[arg-type]
+    async def run(self, job: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:  # spawn: the server's threads must not be forked
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=jobs.warm_up)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, job, *args)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def signing_config(self) -> keys.SigningConfig | None:
         """None when no signing.toml exists: then nobody can sign on this server yet."""
@@ -62,45 +65,36 @@ class MinutesWork:
             return None
         return keys.load_signing_config(self.config_path)
 
-    def trust(self) -> pades.Trust:
+    def _trust(self) -> tuple[list[bytes], str | None]:
         config = self.signing_config()
         if config is None:
             raise MinutesError("signing_config", path=self.config_path, reason="missing (hoinghi ca init makes a test one)")
-        return pades.Trust(config.trust_roots, config.tsa_url)
+        return [c.dump() for c in config.trust_roots], config.tsa_url
 
     async def render(self, doc: MinutesDocument, with_seal: bool) -> tuple[str, int]:
         """The unsigned PDF with its signature fields, stored; returns (sha256, pages)."""
-        def job() -> tuple[bytes, int]:
-            rendered = render(doc)
-            return pades.add_fields(rendered.pdf, rendered.boxes, with_seal), rendered.pages
-
-        pdf, pages = await self._run(job)
+        pdf, pages = await self.run(jobs.render_job, doc.to_json(), with_seal)
         return self.store.put(pdf), pages
 
     async def preview(self, doc: MinutesDocument) -> bytes:
-        return (await self._run(lambda: render(doc))).pdf
+        return await self.run(jobs.preview_job, doc.to_json())
 
     async def sign_on_server(self, turn: Turn, source: keys.KeySource, who: pades.Signatory) -> str:
         """Sign with a key the server holds (PKCS#12, or a PKCS#11 token on the server)."""
-        trust = self.trust()
-        pdf = self.store.get(turn.pdf_sha256)
-
-        async def job() -> bytes:
-            with keys.open_signer(source, who.name) as signer:
-                return await pades.sign_local(pdf, who, signer, trust)
-
-        return self.store.put(await self._run_async(job))
+        roots, tsa = self._trust()
+        signed = await self.run(jobs.sign_job, self.store.get(turn.pdf_sha256), source, who, roots, tsa)
+        return self.store.put(signed)
 
     async def prepare(self, meeting_id: int, account_id: int | None, turn: Turn, who: pades.Signatory,
                       certificate: x509.Certificate, chain: list[x509.Certificate]) -> tuple[str, Pending]:
         self._expire()
         if len(self._pending) >= MAX_PENDING:
             raise MinutesError("cms_mismatch", reason="too many signatures waiting; try again in a few minutes")
-        trust = self.trust()
-        pdf = self.store.get(turn.pdf_sha256)
-        prepared = await self._run_async(lambda: pades.prepare_external(pdf, who, certificate, chain, trust))
+        roots, tsa = self._trust()
+        prepared = await self.run(jobs.prepare_job, self.store.get(turn.pdf_sha256), who, certificate.dump(),
+                                  [c.dump() for c in chain], roots, tsa)
         token = secrets.token_urlsafe(24)
-        pending = Pending(meeting_id, account_id, turn, prepared, trust, time.monotonic() + PENDING_TTL_S)
+        pending = Pending(meeting_id, account_id, turn, prepared, tsa, time.monotonic() + PENDING_TTL_S)
         self._pending[token] = pending
         return token, pending
 
@@ -114,13 +108,13 @@ class MinutesWork:
         return pending
 
     async def finish(self, pending: Pending, cms_der: bytes) -> str:
-        signed = await self._run_async(lambda: pades.finish_with_cms(pending.prepared, cms_der, pending.trust))
+        roots, _ = self._trust()
+        signed = await self.run(jobs.finish_job, pending.prepared, cms_der, roots, pending.tsa_url)
         return self.store.put(signed)
 
     async def verify(self, pdf: bytes) -> verify.Report:
         config = self.signing_config()
-        roots = config.trust_roots if config else []
-        return await self._run(lambda: verify.verify_pdf(pdf, roots))
+        return await self.run(jobs.verify_job, pdf, [c.dump() for c in config.trust_roots] if config else [])
 
     def _expire(self) -> None:
         now = time.monotonic()
