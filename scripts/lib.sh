@@ -2,7 +2,7 @@
 # Idempotent: a second run installs nothing and starts at once.
 
 RUNTIME_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc pkg-config fonts-liberation2 fonts-noto-core ca-certificates)
-TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables)
+TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc)
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

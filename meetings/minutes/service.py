@@ -67,6 +67,16 @@ async def set_conclusion(session: AsyncSession, caller: Caller, meeting_id: int,
     await audit.append(session, meeting_id, caller.actor, "minutes_conclusion", item_id=item_id, text=text)
 
 
+async def conclusions(session: AsyncSession, meeting_id: int) -> list[dict[str, Any]]:
+    """Every agenda item with its conclusion so far ("" when none)."""
+    rows = (await session.execute(
+        select(AgendaItem.id, AgendaItem.title, ItemConclusion.text)
+        .outerjoin(ItemConclusion, ItemConclusion.item_id == AgendaItem.id)
+        .where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position, AgendaItem.id)
+    )).all()
+    return [{"item_id": i, "title": t, "text": c or ""} for i, t, c in rows]
+
+
 async def latest(session: AsyncSession, meeting_id: int) -> MinutesVersion | None:
     return (await session.execute(
         select(MinutesVersion).where(MinutesVersion.meeting_id == meeting_id)

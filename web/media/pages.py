@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from meetings.accounts import Principal
 from meetings.meetings_service import MeetingError, attendance_role
+from meetings.minutes import service as minutes_service
 from meetings.models import Meeting, MeetingPoint, utcnow
 from web.auth import PRINCIPAL, login_required, requires
 from web.i18n import request_language
 from web.media.texts import TEXTS
+from web.minutes.texts import texts as minutes_texts
 from web.pages import render
 from web.state import app_state
 
@@ -43,9 +45,11 @@ async def meeting_page(request: web.Request) -> web.StreamResponse:
         except MeetingError:
             raise web.HTTPNotFound(text="no such meeting") from None
         title = meeting.title
+        published_minutes = await minutes_service.published(session, meeting_id)
     if role is None:
         raise web.HTTPForbidden(text="you are not invited to this meeting")
-    return render(request, "meeting", title=title, meeting_id=meeting_id, m=_media_texts(request))
+    return render(request, "meeting", title=title, meeting_id=meeting_id, m=_media_texts(request),
+                  mt=minutes_texts(request), published_minutes=published_minutes)
 
 
 async def point_screen(request: web.Request, principal: Principal) -> web.StreamResponse:

@@ -369,6 +369,7 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
         except MeetingError:
             turn = None
         account = await session.get(Account, caller.account_id) if caller.account_id else None
+        conclusions = await service.conclusions(session, meeting_id) if caller.capacity in service.PERMISSIONS["conclusion"] else []
     config = None
     try:
         config = work.signing_config()
@@ -380,13 +381,13 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
         request, "minutes", mt=texts(request), meeting_id=meeting_id, title=meeting.title if meeting else "",
         capacity=caller.capacity, can_read=can_read, latest=latest, doc=doc, said=said, comments=comments,
         versions=versions, signing=signing, signatures=signatures, published=published, turn=turn, has_key=has_key,
-        username=account.username if account else "", server_url=server_url, zone=VIETNAM,
+        username=account.username if account else "", server_url=server_url, zone=VIETNAM, conclusions=conclusions,
         error=request.query.get("error", ""), done=bool(request.query.get("done")),
     )
 
 
 async def verify_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "verify", mt=texts(request), lines=None, ok=None, error="")
+    return render(request, "verify", mt=texts(request), lines=None, ok=None, error="", report=None)
 
 
 async def verify_upload(request: web.Request) -> web.StreamResponse:
@@ -409,10 +410,12 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
     except MinutesError as error:
         if as_json:
             return web.json_response({"ok": False, "error": error.code, "message": error.text(lang)}, status=400)
-        return render(request, "verify", status=400, mt=texts(request), lines=None, ok=None, error=error.text(lang))
+        return render(request, "verify", status=400, mt=texts(request), lines=None, ok=None, error=error.text(lang),
+                      report=None)
     if as_json:
         return web.json_response({"ok": report.ok, "report": report.as_dict(), "text": describe(report, lang)})
-    return render(request, "verify", mt=texts(request), lines=describe(report, lang), ok=report.ok, error="")
+    return render(request, "verify", mt=texts(request), lines=describe(report, lang), ok=report.ok, error="",
+                  report=report)
 
 
 async def _close_work(app: web.Application) -> None:
