@@ -14,6 +14,7 @@ These coroutines do CPU work and blocking I/O: run them with asyncio.run in an e
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
@@ -87,11 +88,15 @@ def add_fields(pdf: bytes, boxes: dict[str, Box], with_seal: bool) -> bytes:
 
 
 def _stamp(who: Signatory, at: datetime) -> TextStampStyle:
-    lines = [f"Ký bởi: {who.name}"]
-    if who.position:
-        lines.append(f"Chức vụ: {who.position}")
-    lines.append(f"Vai trò: {ROLE_TITLES[who.role]}")
-    lines.append(f"Thời gian ký: {local(at).isoformat(timespec='seconds')}")
+    """The visible text of a signature; the seal's is the agency's name, wrapped to its narrow box."""
+    when = local(at).isoformat(timespec="seconds")
+    if who.role == "seal":
+        lines = ["DẤU CƠ QUAN", *textwrap.wrap(who.name.upper(), 24), when]
+    else:
+        lines = [f"Ký bởi: {who.name}"]
+        if who.position:
+            lines.append(f"Chức vụ: {who.position}")
+        lines += [f"Vai trò: {ROLE_TITLES[who.role]}", f"Thời gian ký: {when}"]
     return TextStampStyle(
         stamp_text="\n".join(lines),
         text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(STAMP_FONT), font_size=STAMP_PT), font_size=STAMP_PT),

@@ -211,3 +211,16 @@ async def test_remote_hash_signing_and_a_token_cms_are_embedded(test_ca: LocalCA
     signed = await in_thread(lambda: pades.finish_with_cms(prepared, cms_der, trust))
     report = await assert_both_valid(signed, test_ca, tmp_path)
     assert all(s.timestamp_valid and s.revocation_embedded for s in report.signatures)
+
+
+async def test_the_agency_seal_signs_third_over_the_chairs_space(test_ca: LocalCA, pki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trust = pades.Trust(test_ca.config.trust_roots)
+    pdf = await sign_with_config(prepared_pdf(with_seal=True), test_ca, "thuky", SECRETARY, trust)
+    pdf = await sign_with_config(pdf, test_ca, "chutoa", CHAIR, trust)
+    seal = pades.Signatory("seal", ORG, "Văn thư")
+    pdf = await sign_with_config(pdf, test_ca, "vanthu", seal, trust)
+    report = await verified(pdf, test_ca)
+    assert [s.field for s in report.signatures] == ["ThuKy", "ChuToa", "DauCoQuan"] and report.ok
+    found = [s for s in pdfsig(pdf, tmp_path) if "Signature Validation" in s]
+    assert [s["Signature Validation"] for s in found] == ["Signature is Valid."] * 3
+    (tmp_path / "sealed.pdf").write_bytes(pdf)
