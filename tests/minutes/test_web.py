@@ -105,3 +105,16 @@ async def test_minutes_signed_by_both_published_and_verified(server, test_ca: Lo
     for action in ("minutes_draft", "minutes_comment", "minutes_edit", "minutes_send", "minutes_sign", "minutes_publish"):
         assert action in actions
     assert actions.count("minutes_sign") == 2
+
+
+async def test_the_public_verification_page_in_both_languages(server) -> None:  # type: ignore[no-untyped-def]
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{server.url}/verify") as page:
+            assert page.status == 200 and "Kiểm tra chữ ký số của biên bản" in await page.text()
+        async with client.get(f"{server.url}/verify?lang=en") as page:
+            assert page.status == 200 and "Verify the digital signatures of minutes" in await page.text()
+        async with client.post(f"{server.url}/api/verify", json={"pdf": base64.b64encode(b"%PDF-1.4 garbage").decode()}) as response:
+            refused = await response.json()
+        assert response.status == 400 and refused["error"] in ("not_pdf", "no_signatures"), refused
+        async with client.post(f"{server.url}/api/verify", json={"pdf": "***"}) as response:
+            assert response.status == 400 and (await response.json())["error"] == "not_pdf"
