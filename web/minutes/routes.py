@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
 from asn1crypto import x509
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import transcript
 from meetings.control_common import Caller
@@ -96,35 +97,58 @@ def _integer(value: Any, name: str) -> int:
         raise MeetingError("bad_request", f"{name}: a whole number") from None
 
 
-@login_required
-async def conclusion(request: web.Request) -> web.StreamResponse:
+Payload = dict[str, Any] | None
+Action = Callable[[AsyncSession, Caller, int, dict[str, Any]], Awaitable[Payload]]
+
+
+async def _guarded(request: web.Request, action: Callable[[Caller, int, dict[str, Any]], Awaitable[Payload]]) -> web.Response:
+    """Run an action of the meeting's caller; a refusal (MeetingError, MinutesError) is answered
+    as JSON or as a message on the editor page, whichever the request asked for."""
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
     body = await _body(request)
     try:
-        text = body.get("text")
-        if not isinstance(text, str):
-            raise MeetingError("bad_request", "text: a string")
-        async with app_state(request).sessions() as session:
-            await service.set_conclusion(session, caller, meeting_id, _integer(request.match_info["item_id"], "item"), text)
-            await session.commit()
-    except MeetingError as error:
+        payload = await action(caller, meeting_id, body)
+    except (MeetingError, MinutesError) as error:
         return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id)
+    return _outcome(request, meeting_id, payload)
+
+
+async def _in_one_transaction(request: web.Request, action: Action) -> web.Response:
+    """An action in one committed transaction; a refusal rolls it back, so it changes nothing."""
+    async def run(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
+        async with app_state(request).sessions() as session:
+            payload = await action(session, caller, meeting_id, body)
+            await session.commit()
+        return payload
+
+    return await _guarded(request, run)
+
+
+def _text(body: dict[str, Any]) -> str:
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise MeetingError("bad_request", "text: a string")
+    return text
+
+
+@login_required
+async def conclusion(request: web.Request) -> web.StreamResponse:
+    item_id = request.match_info["item_id"]
+
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> None:
+        await service.set_conclusion(session, caller, meeting_id, _integer(item_id, "item"), _text(body))
+
+    return await _in_one_transaction(request, action)
 
 
 @login_required
 async def draft(request: web.Request) -> web.StreamResponse:
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
-    try:
-        async with app_state(request).sessions() as session:
-            version = await service.draft_from_record(session, caller, meeting_id, number=body.get("number") or None)
-            await session.commit()
-    except MeetingError as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"version": version.number})
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        version = await service.draft_from_record(session, caller, meeting_id, number=body.get("number") or None)
+        return {"version": version.number}
+
+    return await _in_one_transaction(request, action)
 
 
 def _form_edits(body: dict[str, Any]) -> dict[str, Any]:
@@ -140,38 +164,25 @@ def _form_edits(body: dict[str, Any]) -> dict[str, Any]:
 
 @login_required
 async def edit(request: web.Request) -> web.StreamResponse:
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
-    try:
-        base = _integer(body.get("base"), "base")
-        edits = body.get("edits") if _json_request(request) else _form_edits(body)
+    as_json = _json_request(request)
+
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        edits = body.get("edits") if as_json else _form_edits(body)
         if not isinstance(edits, dict):
             raise MeetingError("bad_request", "edits: an object")
-        async with app_state(request).sessions() as session:
-            version = await service.edit(session, caller, meeting_id, base, edits)
-            await session.commit()
-    except MeetingError as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"version": version.number})
+        version = await service.edit(session, caller, meeting_id, _integer(body.get("base"), "base"), edits)
+        return {"version": version.number}
+
+    return await _in_one_transaction(request, action)
 
 
 @login_required
 async def add_comment(request: web.Request) -> web.StreamResponse:
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
-    try:
-        text = body.get("text")
-        if not isinstance(text, str):
-            raise MeetingError("bad_request", "text: a string")
-        async with app_state(request).sessions() as session:
-            await service.comment(session, caller, meeting_id, _integer(body.get("version"), "version"), text,
-                                  body.get("section") or None)
-            await session.commit()
-    except MeetingError as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id)
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> None:
+        await service.comment(session, caller, meeting_id, _integer(body.get("version"), "version"), _text(body),
+                              body.get("section") or None)
+
+    return await _in_one_transaction(request, action)
 
 
 @login_required
@@ -191,23 +202,20 @@ async def preview(request: web.Request) -> web.StreamResponse:
 
 @login_required
 async def send(request: web.Request) -> web.StreamResponse:
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
-    work = request.app[WORK]
-    try:
+    """Freeze the version the secretary saw and render its PDF, the file everyone signs."""
+    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
         service.allow(caller, "send")
         base = _integer(body.get("base"), "base")
         with_seal = body.get("with_seal") in (True, "on", "1", "true")
         async with app_state(request).sessions() as session:
             version = await service.version(session, meeting_id, base)
-        sha, pages = await work.render(service.document(version), with_seal)
+        sha, pages = await request.app[WORK].render(service.document(version), with_seal)
         async with app_state(request).sessions() as session:
             await service.send_for_signing(session, caller, meeting_id, base, sha, with_seal)
             await session.commit()
-    except MeetingError as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"sha256": sha, "pages": pages})
+        return {"sha256": sha, "pages": pages}
+
+    return await _guarded(request, action)
 
 
 async def _signatory(request: web.Request, meeting_id: int, turn: service.Turn, caller: Caller) -> Signatory:
@@ -222,17 +230,16 @@ async def _signatory(request: web.Request, meeting_id: int, turn: service.Turn, 
 @login_required
 async def sign_on_server(request: web.Request) -> web.StreamResponse:
     """The caller's turn, signed with the key signing.toml gives their account (or the seal)."""
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
     work = request.app[WORK]
-    try:
+
+    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
         async with app_state(request).sessions() as session:
             turn = await service.signing_turn(session, caller, meeting_id)
-        config = work.signing_config()
-        username = request[PRINCIPAL].id if request[PRINCIPAL].kind == "account" else ""
-        async with app_state(request).sessions() as session:
             account = await session.get(Account, caller.account_id) if caller.account_id else None
-        source = (config.seal if turn.role == "seal" else config.keys.get(account.username if account else username)) if config else None
+        config = work.signing_config()
+        source = None
+        if config is not None:
+            source = config.seal if turn.role == "seal" else config.keys.get(account.username if account else "")
         if source is None:
             raise MinutesError("no_key", name=caller.name)
         who = await _signatory(request, meeting_id, turn, caller)
@@ -240,9 +247,9 @@ async def sign_on_server(request: web.Request) -> web.StreamResponse:
         async with app_state(request).sessions() as session:
             await service.record_signature(session, caller, meeting_id, turn, who.name, source.kind, sha)
             await session.commit()
-    except (MeetingError, MinutesError) as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"sha256": sha, "role": turn.role})
+        return {"sha256": sha, "role": turn.role}
+
+    return await _guarded(request, action)
 
 
 def _certificate(value: Any, where: str) -> x509.Certificate:
@@ -257,11 +264,7 @@ def _certificate(value: Any, where: str) -> x509.Certificate:
 @login_required
 async def sign_prepare(request: web.Request) -> web.StreamResponse:
     """Step 1 of signing elsewhere: the signer's certificate in, the attributes to sign out."""
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
-    work = request.app[WORK]
-    try:
+    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
         certificate = _certificate(body.get("certificate"), "certificate")
         chain_values = body.get("chain", [])
         if not isinstance(chain_values, list) or len(chain_values) > 10:
@@ -270,25 +273,23 @@ async def sign_prepare(request: web.Request) -> web.StreamResponse:
         async with app_state(request).sessions() as session:
             turn = await service.signing_turn(session, caller, meeting_id)
         who = await _signatory(request, meeting_id, turn, caller)
-        token, pending = await work.prepare(meeting_id, caller.account_id, turn, who, certificate, chain)
-    except (MeetingError, MinutesError) as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {
-        "token": token, "role": turn.role, "digest_algorithm": "sha256",
-        "signed_attrs": base64.b64encode(pending.prepared.signed_attrs).decode(),
-        "hash_to_sign": base64.b64encode(pending.prepared.hash_to_sign).decode(),
-        "tsa_url": pending.tsa_url,
-    })
+        token, pending = await request.app[WORK].prepare(meeting_id, caller.account_id, turn, who, certificate, chain)
+        return {
+            "token": token, "role": turn.role, "digest_algorithm": "sha256",
+            "signed_attrs": base64.b64encode(pending.prepared.signed_attrs).decode(),
+            "hash_to_sign": base64.b64encode(pending.prepared.hash_to_sign).decode(),
+            "tsa_url": pending.tsa_url,
+        }
+
+    return await _guarded(request, action)
 
 
 @login_required
 async def sign_finish(request: web.Request) -> web.StreamResponse:
     """Step 2: the CMS made on the signer's machine, embedded and recorded."""
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    body = await _body(request)
     work = request.app[WORK]
-    try:
+
+    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
         try:
             cms_der = base64.b64decode(str(body.get("cms", "")), validate=True)
         except binascii.Error as error:
@@ -299,22 +300,17 @@ async def sign_finish(request: web.Request) -> web.StreamResponse:
             await service.record_signature(session, caller, meeting_id, pending.turn, pending.prepared.who.name,
                                            "external", sha)
             await session.commit()
-    except (MeetingError, MinutesError) as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"sha256": sha, "role": pending.turn.role})
+        return {"sha256": sha, "role": pending.turn.role}
+
+    return await _guarded(request, action)
 
 
 @login_required
 async def publish(request: web.Request) -> web.StreamResponse:
-    meeting_id = _meeting_id(request)
-    caller = await _caller(request, meeting_id)
-    try:
-        async with app_state(request).sessions() as session:
-            signing = await service.publish(session, caller, meeting_id)
-            await session.commit()
-    except MeetingError as error:
-        return _outcome(request, meeting_id, error=error)
-    return _outcome(request, meeting_id, {"sha256": signing.pdf_sha256})
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return {"sha256": (await service.publish(session, caller, meeting_id)).pdf_sha256}
+
+    return await _in_one_transaction(request, action)
 
 
 @login_required
