@@ -14,7 +14,7 @@ from pyhanko.pdf_utils.generic import NameObject, TextStringObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from meetings.minutes import keys, pades, testca, verify
+from meetings.minutes import keys, pades, remote, testca, verify
 from meetings.minutes.drafting import draft
 from meetings.minutes.messages import MinutesError
 from meetings.minutes.render import render
@@ -157,19 +157,22 @@ async def test_pkcs11_token_signs_as_chair(test_ca: LocalCA, pki, softhsm_token:
 
 
 class RemoteHashSigningServiceTestDouble:
-    """TEST DOUBLE of a remote hash-signing service (VNPT SmartCA / Viettel MySign style): it
-    holds a key and signs a SHA-256 it is given, as the real one does once the signer confirms
-    on a phone. The real services cannot run here."""
+    """TEST DOUBLE of a remote hash-signing service (VNPT SmartCA / Viettel MySign style) behind
+    meetings.minutes.remote.HashSigningService: it holds a key and signs a SHA-256 it is given,
+    as the real one does once the signer confirms on a phone. The real services cannot run here."""
 
-    def __init__(self, issued: testca.Issued) -> None:
+    def __init__(self, issued: testca.Issued, root: testca.Issued) -> None:
         self._key = issued.key
-        self.certificate = asn1(issued.certificate)
-        self.requests: list[bytes] = []
+        self.chain = [asn1(issued.certificate), asn1(root.certificate)]
+        self.requests: list[tuple[str, bytes]] = []
 
-    def sign_hash(self, digest: bytes) -> bytes:
+    async def certificate_chain(self, credential: str) -> list[asn1_x509.Certificate]:
+        return self.chain
+
+    async def sign_hash(self, credential: str, digest: bytes) -> bytes:
         from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-        self.requests.append(digest)
+        self.requests.append((credential, digest))
         return self._key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
 
 
@@ -178,12 +181,10 @@ async def test_remote_hash_signing_and_a_token_cms_are_embedded(test_ca: LocalCA
     trust = pades.Trust(test_ca.config.trust_roots, tsa_url=f"{test_ca.base_url}/tsa")
     root = test_ca.root
     service = RemoteHashSigningServiceTestDouble(testca.issue(root, "Phạm Thu Hà", crl_url=test_ca.crl_url,
-                                                             organisation=ORG, title="Chánh Văn phòng"))
+                                                             organisation=ORG, title="Chánh Văn phòng"), root)
     chain = [asn1(root.certificate)]
-    prepared = await in_thread(lambda: pades.prepare_external(prepared_pdf(), SECRETARY, service.certificate, chain, trust))
-    signature = service.sign_hash(prepared.hash_to_sign)
-    pdf = await in_thread(lambda: pades.finish_with_signature(prepared, signature, trust))
-    assert service.requests == [prepared.hash_to_sign]
+    pdf = await in_thread(lambda: remote.sign_with_service(prepared_pdf(), SECRETARY, service, "thuky@smartca", trust))
+    assert [credential for credential, _ in service.requests] == ["thuky@smartca"]
 
     # The chair's token signs on "the chair's machine": the prepared signed attributes -> a CMS.
     token = keys.Pkcs11Key(softhsm_token.module, softhsm_token.label, softhsm_token.label, softhsm_token.label,
