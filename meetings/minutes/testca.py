@@ -151,8 +151,9 @@ class AccountKey:
     title: str
 
 
-def init_ca(directory: Path, organisation: str, accounts: list[AccountKey], base_url: str) -> str:
-    """Write the CA, the TSA, the CRL, one PKCS#12 per account and signing.toml; returns its text."""
+def init_ca(directory: Path, organisation: str, accounts: list[AccountKey], base_url: str, seal: bool = False) -> str:
+    """Write the CA, the TSA, the CRL, one PKCS#12 per account (and the agency's seal, if asked)
+    and signing.toml; returns its text."""
     ca_dir = directory / "ca"
     keys_dir = directory / "accounts"
     ca_dir.mkdir(parents=True, exist_ok=True)
@@ -170,14 +171,15 @@ def init_ca(directory: Path, organisation: str, accounts: list[AccountKey], base
         f'tsa_url = "{base_url.rstrip("/")}/tsa"',
         "",
     ]
-    for account in accounts:
+    holders = [(f'[keys."{a.username}"]', a.username, a.display_name, a.title) for a in accounts]
+    if seal:
+        holders.append(("[seal]", "seal", organisation, "Văn thư"))
+    for table, name, common_name, title in holders:
         passphrase = secrets.token_urlsafe(12)
-        issued = issue(root, account.display_name, crl_url=crl_url, organisation=organisation, title=account.title)
-        _write_private(keys_dir / f"{account.username}.p12",
-                       pkcs12_bytes(issued, root, passphrase.encode(), account.display_name))
-        _write_private(keys_dir / f"{account.username}.pass", passphrase.encode())
-        lines += [f'[keys."{account.username}"]', f'pkcs12 = "accounts/{account.username}.p12"',
-                  f'passphrase_file = "accounts/{account.username}.pass"', ""]
+        issued = issue(root, common_name, crl_url=crl_url, organisation=organisation, title=title)
+        _write_private(keys_dir / f"{name}.p12", pkcs12_bytes(issued, root, passphrase.encode(), common_name))
+        _write_private(keys_dir / f"{name}.pass", passphrase.encode())
+        lines += [table, f'pkcs12 = "accounts/{name}.p12"', f'passphrase_file = "accounts/{name}.pass"', ""]
     text = "\n".join(lines)
     (directory / "signing.toml").write_text(text, encoding="utf-8")
     return text

@@ -32,11 +32,12 @@ def test_ca_init_writes_keys_for_chairs_and_secretaries_and_warns(tmp_path: Path
         await engine.dispose()
 
     asyncio.run(seed())
-    done = hoinghi("ca", "init", "--data-dir", str(data))
+    done = hoinghi("ca", "init", "--data-dir", str(data), "--seal")
     assert done.returncode == 0, done.stderr
     assert "CẢNH BÁO: chỉ dùng để thử nghiệm" in done.stderr and "2 tài khoản" in done.stdout
     config = keys.load_signing_config(data / "signing" / "signing.toml")
     assert sorted(config.keys) == ["chutoa", "thuky"] and config.tsa_url == "http://127.0.0.1:8079/tsa"
+    assert isinstance(config.seal, keys.Pkcs12Key)
     with keys.open_signer(config.keys["thuky"], "Phạm Thu Hà") as signer:
         assert signer.signing_cert.subject.native["common_name"] == "Phạm Thu Hà"
     before = (data / "signing" / "signing.toml").read_bytes()

@@ -132,7 +132,7 @@ def cmd_ca_init(args: argparse.Namespace) -> None:
     accounts = asyncio.run(_accounts(url, args.accounts.split(",") if args.accounts else None))
     if not accounts:
         fail("--accounts", say("no_accounts"))
-    init_ca(target, organisation, accounts, args.base_url)
+    init_ca(target, organisation, accounts, args.base_url, seal=args.seal)
     print(say("ca_written", count=len(accounts), path=target))
     print(say("ca_warning"), file=sys.stderr)
 
@@ -247,6 +247,7 @@ def add_commands(verbs: argparse._SubParsersAction, common: argparse.ArgumentPar
     init.add_argument("--accounts", help="usernames, comma-separated (default: every chair and secretary)")
     init.add_argument("--organisation", help="the organisation in the certificates (default: rooms.toml's agency)")
     init.add_argument("--base-url", default="http://127.0.0.1:8079", help="where hoinghi ca serve will answer")
+    init.add_argument("--seal", action="store_true", help="also a PKCS#12 for the agency's seal (applied by the clerk)")
     init.set_defaults(run=cmd_ca_init)
     serve = ca.add_parser("serve", parents=[common], help="serve the test CA's timestamps (/tsa) and CRL")
     serve.add_argument("--dir", type=Path, help="the directory given to ca init (default: DATA_DIR/signing)")
