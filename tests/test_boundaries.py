@@ -12,6 +12,7 @@ FORBIDDEN = {
     "meetings": {"aiohttp", "socketio", "aiortc", "vosk", "web", "sfu", "transcription"},
     "sfu": {"meetings", "web", "transcription", "socketio", "sqlalchemy"},
     "transcription": {"meetings", "web", "sfu", "socketio", "aiohttp", "aiortc"},
+    "bridge": {"meetings", "web", "sfu", "transcription", "sqlalchemy", "vosk"},  # a client: the wire only
 }
 
 

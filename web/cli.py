@@ -1,4 +1,5 @@
-"""The `hoinghi` command: serve, user add, point token, point revoke, model install|list, ca init|serve, minutes verify, sign.
+"""The `hoinghi` command: serve, user add, point token, point revoke, model install|list, ca init|serve, minutes verify, sign,
+bridge (the bridge-point agent, in bridge/).
 
 Messages are Vietnamese unless HOINGHI_LANG=en. Bad input or configuration exits with
 code 2 and one line naming the file, the key and the reason.
@@ -316,10 +317,17 @@ def _parser() -> argparse.ArgumentParser:
     listing = model.add_parser("list", parents=[data_only], help="show the installed models")
     listing.set_defaults(run=_cmd_model_list)
     add_minutes_commands(verbs, common)  # ca init|serve, minutes verify, sign
+    verbs.add_parser("bridge", add_help=False, help="run a bridge point's devices without a browser (hoinghi bridge --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bridge"]:  # the bridge-point agent has its own arguments (bridge/cli.py)
+        from bridge.cli import main as bridge_main
+
+        bridge_main(argv[1:])
+        return
     args = _parser().parse_args(argv)
     try:
         args.run(args)

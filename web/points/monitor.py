@@ -62,10 +62,22 @@ class PointMonitor:
     async def report(self, meeting_id: int, point_id: str, sid: str, health: Health) -> None:
         health.received_at, health.received_ms = time.monotonic(), int(time.time() * 1000)
         key = (meeting_id, point_id)
-        self._reports.setdefault(key, {})[sid] = health
+        reports = self._reports.setdefault(key, {})
+        reports[sid] = health
         self._last_seen_ms[key] = health.received_ms
+        await self._drop_stale_twins(reports, sid, health)
         await self._update(key)
         self.changed(meeting_id)
+
+    async def _drop_stale_twins(self, reports: dict[str, Health], sid: str, health: Health) -> None:
+        """Disconnect the point's silent connections of the same kind: the old ones of a client that
+        came back over a new connection after its link was cut, which the server would otherwise
+        keep (with their SFU peers and dead tracks) until Socket.IO's ping timeout."""
+        for other, old in list(reports.items()):
+            if other != sid and old.client == health.client and health.received_at - old.received_at >= STALE_AFTER_S:
+                del reports[other]
+                log.info("dropping a stale connection of a point", extra={"sid": other})
+                await self.state.sio.disconnect(other)
 
     async def left(self, meeting_id: int, sid: str) -> None:
         for key in [k for k, by_sid in self._reports.items() if k[0] == meeting_id and sid in by_sid]:
