@@ -253,7 +253,8 @@ class Session:
         for feed in self.feeds:
             feed.frames = 0
         pcs = [pc for pc in (self.pub, self.sub) if pc is not None]
-        media = all(pc.connectionState == "connected" for pc in pcs)
+        # (the subscribe connection stays "new" while the room subscribes to nothing)
+        media = all(pc.connectionState == "connected" or (pc is self.sub and pc.connectionState == "new") for pc in pcs)
         try:
             reports = [await pc.getStats() for pc in pcs]
         except Exception:  # a connection closing under us: report the link without figures

@@ -14,8 +14,7 @@ is not Opus/G.711 is decoded, and aiortc encodes it.
 
 A Feed reads its source all the time, also between sessions: a live camera's frames would
 otherwise pile up in the player's unbounded queue while the link is down. Each session takes
-a FeedTrack, which drops the oldest frames when it falls behind and keeps timestamps rising
-when a looping file starts over.
+a FeedTrack, which drops the oldest frames when it falls behind.
 """
 from __future__ import annotations
 
@@ -95,22 +94,48 @@ def _probe(source: SourceSpec) -> dict[str, str]:
 
 
 class Feed:
-    """One source track read continuously; sessions attach FeedTracks to it."""
+    """One source track read continuously; sessions attach FeedTracks to it.
 
-    def __init__(self, track: MediaStreamTrack) -> None:
+    A looping file starts its timestamps over at every pass, and aiortc's player then stops
+    pacing it (it compares them with the first pass's start): the feed keeps the timestamps
+    rising and paces a file to real time itself.
+    """
+
+    def __init__(self, track: MediaStreamTrack, paced: bool) -> None:
         self.kind = track.kind
         self._track = track
+        self._paced = paced
         self._outlets: set[FeedTrack] = set()
         self.ended = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._offset = 0
+        self._last_pts: int | None = None
+        self._start: float | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump())
+
+    async def _rising(self, frame: Any) -> None:
+        if frame.pts is None:
+            return
+        if self._last_pts is not None and frame.pts + self._offset <= self._last_pts:
+            self._offset = self._last_pts + 1 - frame.pts  # the file started over
+        frame.pts += self._offset
+        self._last_pts = frame.pts
+        if self._paced and frame.time_base is not None:
+            at = float(frame.pts * frame.time_base)
+            loop = asyncio.get_running_loop()
+            if self._start is None:
+                self._start = loop.time() - at
+            delay = self._start + at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     async def _pump(self) -> None:
         try:
             while True:
                 frame = await self._track.recv()
+                await self._rising(frame)
                 for outlet in list(self._outlets):
                     outlet.offer(frame)
         except MediaStreamError:
@@ -135,15 +160,13 @@ class Feed:
 
 
 class FeedTrack(MediaStreamTrack):
-    """A session's view of a Feed: frames (or, passed through, packets) with rising timestamps."""
+    """A session's view of a Feed: frames (or, passed through, packets), counted for the frame rate."""
 
     def __init__(self, feed: Feed) -> None:
         super().__init__()
         self.kind = feed.kind
         self._feed = feed
         self._queue: asyncio.Queue[Any] = asyncio.Queue(FEED_QUEUE)
-        self._offset = 0
-        self._last_pts: int | None = None
         self.frames = 0  # counted for the frame rate of the health report
 
     def offer(self, frame: Any) -> None:
@@ -158,11 +181,6 @@ class FeedTrack(MediaStreamTrack):
         if frame is None:
             self.stop()
             raise MediaStreamError
-        if frame.pts is not None:
-            if self._last_pts is not None and frame.pts + self._offset <= self._last_pts:
-                self._offset = self._last_pts + 1 - frame.pts  # a looping file started over
-            frame.pts += self._offset
-            self._last_pts = frame.pts
         self.frames += 1
         return frame
 
@@ -193,7 +211,7 @@ class Sources:
                 video_player = self._keep(_open(self.video_spec, decode=not self.passthrough))
                 if video_player.video is None:
                     raise AgentError("source_error", self.video_spec.spec, say("no_stream", spec=self.video_spec.spec, kind="video"))
-                self.video = Feed(video_player.video)
+                self.video = Feed(video_player.video, paced=not self.video_spec.live)
                 same_audio_usable = not self.passthrough or codecs.get("audio") == "opus"  # the SFU takes Opus only
             if self.audio_spec is not None:
                 player = None
@@ -203,7 +221,7 @@ class Sources:
                     player = self._keep(_open(self.audio_spec, decode=True))
                 if player.audio is None:
                     raise AgentError("source_error", self.audio_spec.spec, say("no_stream", spec=self.audio_spec.spec, kind="audio"))
-                self.audio = Feed(player.audio)
+                self.audio = Feed(player.audio, paced=not self.audio_spec.live)
         except AgentError:
             self.close()
             raise

@@ -18,8 +18,19 @@ from web.state import AppState
 log = logging.getLogger("hoinghi.realtime")
 
 
+def same_origin(origin: str, environ: dict[str, Any]) -> bool:
+    """A browser's connection comes from a page of this server. (engine.io's own check takes the
+    scheme of every aiohttp request to be http, so it refused every page served over HTTPS.)"""
+    request = environ.get("aiohttp.request")
+    scheme = "https" if request is not None and request.secure else "http"
+    return origin == f"{scheme}://{environ.get('HTTP_HOST', '')}"
+
+
 def create_socket_server() -> socketio.AsyncServer:
-    return socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False, max_http_buffer_size=1_000_000)
+    return socketio.AsyncServer(
+        async_mode="aiohttp", logger=False, engineio_logger=False, max_http_buffer_size=1_000_000,
+        cors_allowed_origins=same_origin,
+    )
 
 
 async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> Principal | None:

@@ -135,3 +135,23 @@ async def test_vp8_from_a_file_is_passed_through_and_a_raw_source_is_encoded(tmp
         assert type(await asyncio.wait_for(encoded.video.track().recv(), 10)).__name__ == "VideoFrame"
     finally:
         encoded.close()
+
+
+async def test_a_looping_file_is_paced_to_real_time_with_rising_timestamps(tmp_path: Path) -> None:
+    from bridge.sources import Sources
+
+    recording = room_recording(tmp_path / "short.webm", seconds=1)
+    sources = Sources(str(recording), "none")
+    sources.open()
+    try:
+        track = sources.video.track()
+        loop = asyncio.get_running_loop()
+        started, times = loop.time(), []
+        for _ in range(45):  # three passes of a 1 s file at 15 fps
+            packet = await asyncio.wait_for(track.recv(), 10)
+            times.append(float(packet.pts * packet.time_base))
+        elapsed = loop.time() - started
+    finally:
+        sources.close()
+    assert all(b > a for a, b in zip(times, times[1:])), times
+    assert elapsed >= times[-1] - times[0] - 0.2  # not read ahead at full speed after the first pass

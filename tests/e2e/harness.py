@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import signal
+import ssl
 import struct
 import subprocess
 import sys
@@ -76,6 +77,7 @@ class Person:
 class Deployment:
     root: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"  # another address serves HTTPS with the server's self-signed certificate
     people: list[Person] = field(default_factory=lambda: [
         Person("chutoa", "Nguyễn Văn An", "chair"),
         Person("thuky", "Trần Thị Bình", "secretary"),
@@ -88,7 +90,13 @@ class Deployment:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if self.host == "127.0.0.1" else "https"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate the server made for a non-loopback address."""
+        return self.root / "data" / "tls" / "cert.pem"
 
     @property
     def config_path(self) -> Path:
@@ -157,7 +165,7 @@ ice_servers = []
         env = dict(os.environ, HOINGHI_LANG="vi", PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "web.cli", "serve", "--config", str(self.config_path), "--db", self.database_url,
-             "--data-dir", str(self.root / "data"), "--host", "127.0.0.1", "--port", str(self.port)],
+             "--data-dir", str(self.root / "data"), "--host", self.host, "--port", str(self.port)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -166,7 +174,8 @@ ice_servers = []
             if self.process.poll() is not None:
                 raise RuntimeError(f"hoinghi serve exited with {self.process.returncode}; see {log.name}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                unverified = ssl._create_unverified_context()  # the certificate is the server's own
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2, context=unverified) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):

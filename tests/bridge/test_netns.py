@@ -1,0 +1,149 @@
+"""The agent as a separate host (marker netns): it publishes from a file, a browser sees and hears it,
+the dashboard shows its figures; its link is cut for 20 s and it comes back by itself."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.bridge.media_files import room_recording
+from tests.bridge.netns import PointHost, available
+from tests.conftest import REPO
+from tests.e2e.conftest import browser  # noqa: F401  (the fixture)
+from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment
+from tests.e2e.test_meeting_browser import AUDIO_LEVEL_WANTED, PEAK_TOLERANCE_HZ, Client, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
+ARTIFACTS = REPO / "test-artifacts" / "bridge"
+POINT_NAME = "Điểm cầu xã A"
+CUT_S = 20
+BACK_WITHIN_S = 10
+
+
+@pytest.fixture
+def point_host() -> Iterator[PointHost]:
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    with PointHost() as host:
+        yield host
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, point_host: PointHost) -> Iterator[Deployment]:
+    deployment = Deployment(root=tmp_path / "hoinghi", host=point_host.server_address)
+    deployment.prepare()
+    deployment.start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def _page(browser: Any, deployment: Deployment, username: str) -> Client:
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=deployment.url, ignore_https_errors=True)
+    assert context.request.post("/login", data={"username": username, "password": PASSWORD}).ok
+    page = context.new_page()
+    client = Client(username, page)
+    page.goto(f"/meetings/{deployment.meeting_id}")
+    try:
+        page.wait_for_function("window.hoinghi && window.hoinghi.conn && window.hoinghi.conn.joined", timeout=30000)
+    except Exception:
+        raise AssertionError(f"{username} did not join: {page.url}\n" + "\n".join(client.console[-20:])) from None
+    return client
+
+
+def _point(chair: Client) -> dict[str, Any] | None:
+    """The dashboard's view of the point, as the chair's page receives it."""
+    ack = chair.page.evaluate("window.hoinghi.socket.timeout(5000).emitWithAck('points_status', {}).catch(() => null)")
+    if not ack or not ack.get("ok"):
+        return None
+    return next(p for p in ack["points"] if p["id"] == "xa-a")
+
+
+def _agent(point_host: PointHost, deployment: Deployment, tmp_path: Path) -> subprocess.Popen:
+    token = tmp_path / "point-token"
+    token.write_text(deployment.point_tokens["xa-a"])
+    recording = room_recording(tmp_path / "room.webm", seconds=10)  # a 440 Hz tone, as the browsers' microphones
+    log = open(tmp_path / "agent.log", "wb")
+    return point_host.run(
+        [sys.executable, "-m", "web.cli", "bridge", "--server", deployment.url, "--point", "xa-a",
+         "--token-file", str(token), "--video", str(recording), "--audio", str(recording),
+         "--ca-file", str(deployment.certificate), "--log-level", "INFO"],
+        cwd=REPO, env=dict(os.environ, HOINGHI_LANG="vi", PYTHONPATH=str(REPO)), stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
+        deployment: Deployment, point_host: PointHost, browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    chair = _page(browser, deployment, "chutoa")
+    delegate = _page(browser, deployment, "daibieu")
+    assert chair.page.evaluate("window.hoinghi.socket.emitWithAck('meeting_open', {})")["ok"]
+    agent = _agent(point_host, deployment, tmp_path)
+    try:
+        # 1. the server sees its tracks, the browser decodes its video and hears its tone
+        def point_seen() -> Any:
+            tile = delegate.remote_tiles().get(POINT_NAME)
+            if not tile or tile["frames"] < 40 or tile["audio_max"] < AUDIO_LEVEL_WANTED:
+                return f"tile: {tile}"
+            return abs(tile["audio_peak_hz"] - TONE_HZ) <= PEAK_TOLERANCE_HZ or f"peak {tile['audio_peak_hz']}"
+
+        wait_for("the delegate's page to see and hear the agent", point_seen, 90)
+        def with_figures() -> Any:
+            p = _point(chair)
+            return bool(p and p["online"] and p["client"] == "agent" and p["media"] and (p["bitrate_out_kbps"] or 0) > 50
+                        and (p["fps"] or 0) > 5 and p["rtt_ms"] is not None and p["loss_pct"] is not None) or str(p)
+
+        wait_for("the dashboard to show the agent with figures", with_figures, 30)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        delegate.page.screenshot(path=str(ARTIFACTS / "1-agent-seen-by-a-delegate.png"))
+
+        # 2. cut the link for 20 s: the dashboard shows it offline meanwhile
+        point_host.cut(True)
+        cut_at = time.monotonic()
+        offline_seen = None
+        while time.monotonic() - cut_at < CUT_S:
+            state = _point(chair)
+            if state is not None and not state["online"] and offline_seen is None:
+                offline_seen = time.monotonic() - cut_at
+            time.sleep(0.5)
+        assert offline_seen is not None, "the dashboard never showed the point offline during the cut"
+        assert not _point(chair)["online"]
+
+        # 3. restore: back in the meeting by itself within 10 s
+        point_host.cut(False)
+        restored_at = time.monotonic()
+        wait_for("the agent to be back", lambda: bool((p := _point(chair)) and p["online"] and p["media"]) or str(p),
+                 BACK_WITHIN_S, 0.25)
+        back_after = time.monotonic() - restored_at
+        frames = delegate.remote_tiles().get(POINT_NAME, {}).get("frames", 0)
+        wait_for("video from the agent to flow again", lambda: bool(
+            (t := delegate.remote_tiles().get(POINT_NAME)) and t["frames"] > frames + 20) or str(delegate.remote_tiles()), 30)
+        delegate.page.screenshot(path=str(ARTIFACTS / "2-agent-back-after-the-cut.png"))
+        outages = chair.page.evaluate(
+            f"fetch('/api/meetings/{deployment.meeting_id}/outages').then(r => r.json())")["outages"]
+        assert len(outages) == 1 and outages[0]["point_id"] == "xa-a" and outages[0]["ended_at"]
+        assert CUT_S - 8 <= outages[0]["duration_s"] <= CUT_S + BACK_WITHIN_S
+        print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut; back {back_after:.1f} s after the restore;"
+              f" outage recorded {outages[0]['duration_s']} s")
+    except BaseException:
+        for client in (chair, delegate):
+            try:
+                client.page.screenshot(path=str(ARTIFACTS / f"failure-{client.name}.png"))
+            except Exception:
+                pass
+        print((tmp_path / "agent.log").read_text(errors="replace")[-4000:])
+        raise
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            assert agent.wait(timeout=20) == 0
+        finally:
+            if agent.poll() is None:
+                agent.kill()
