@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-out", help="the meeting's audio: alsa:DEVICE | FILE (.wav, .ogg) | none")
     p.add_argument("--video-out", help="the active speaker: FILE (.mp4, .webm) | none")
     p.add_argument("--ca-file", help="PEM certificate to trust (a self-signed server)")
-    p.add_argument("--max-backoff", type=float, help="seconds between reconnection attempts, at most (default 4)")
+    p.add_argument("--max-backoff", type=float, help="seconds between reconnection attempts, at most (default 3)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 

@@ -65,7 +65,7 @@ def build_config(args: dict[str, Any], config_file: Path | None) -> AgentConfig:
     if not POINT_ID.match(point):
         raise AgentError("input_error", f"--point {point}", say("bad_point"))
     try:
-        max_backoff = float(values.get("max_backoff", 4.0))
+        max_backoff = float(values.get("max_backoff", 3.0))
     except (TypeError, ValueError):
         max_backoff = -1.0
     if not 0 < max_backoff <= 3600:

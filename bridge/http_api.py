@@ -9,7 +9,7 @@ import aiohttp
 from bridge.config import AgentConfig
 from bridge.texts import AgentError, say
 
-CONNECT_TIMEOUT_S = 3.0  # a cut link must fail fast: the agent retries on its own schedule
+CONNECT_TIMEOUT_S = 2.0  # a cut link must fail fast: the agent retries on its own schedule
 REQUEST_TIMEOUT_S = 8.0
 
 

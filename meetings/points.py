@@ -7,7 +7,7 @@ the spans an invited point was offline during a meeting, kept for the minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings.accounts import AccountError, Principal, normalise_username
 from meetings.models import Account, BridgePoint, utcnow
 from meetings.point_models import OperatorPoint, PointOutage
+
+
+MERGE_GAP = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,23 @@ async def acting_point(session: AsyncSession, principal: Principal) -> ActingPoi
 
 
 async def outage_started(session: AsyncSession, meeting_id: int, point_id: str, at: datetime) -> None:
-    """Open an outage unless one is already open for the point (idempotent after a restart)."""
+    """Open an outage unless one is already open for the point (idempotent after a restart).
+
+    An outage that ended less than MERGE_GAP ago is reopened instead: when a cut link comes
+    back, the point's abandoned connection often delivers its last packets and closes just
+    before the new one is up, and the minutes should show one outage, not two.
+    """
     if await _open_outage(session, meeting_id, point_id) is None:
-        session.add(PointOutage(meeting_id=meeting_id, point_id=point_id, started_at=at))
+        last = await session.scalar(
+            select(PointOutage)
+            .where(PointOutage.meeting_id == meeting_id, PointOutage.point_id == point_id)
+            .order_by(PointOutage.ended_at.desc())
+            .limit(1)
+        )
+        if last is not None and last.ended_at is not None and at - last.ended_at < MERGE_GAP:
+            last.ended_at = None
+        else:
+            session.add(PointOutage(meeting_id=meeting_id, point_id=point_id, started_at=at))
     await session.commit()
 
 

@@ -128,8 +128,8 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         delegate.page.screenshot(path=str(ARTIFACTS / "2-agent-back-after-the-cut.png"))
         outages = chair.page.evaluate(
             f"fetch('/api/meetings/{deployment.meeting_id}/outages').then(r => r.json())")["outages"]
-        assert len(outages) == 1 and outages[0]["point_id"] == "xa-a" and outages[0]["ended_at"]
-        assert CUT_S - 8 <= outages[0]["duration_s"] <= CUT_S + BACK_WITHIN_S
+        assert len(outages) == 1 and outages[0]["point_id"] == "xa-a" and outages[0]["ended_at"], outages
+        assert CUT_S - 8 <= outages[0]["duration_s"] <= CUT_S + BACK_WITHIN_S + 2  # from the last report before the cut
         print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut; back {back_after:.1f} s after the restore;"
               f" outage recorded {outages[0]['duration_s']} s")
     except BaseException:

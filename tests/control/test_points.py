@@ -139,3 +139,21 @@ async def test_the_console_and_the_screen_of_a_point_talk_through_the_server(roo
         assert not any(e == "point_command" for e, _ in room.clients["delegate"].received)
     finally:
         await console.disconnect()
+
+
+async def test_an_outage_right_after_another_is_the_same_outage(db_sessions) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timedelta, timezone
+
+    from meetings.points import outage_ended, outage_started, outages
+    from tests.control.helpers import make_world
+
+    world = await make_world(db_sessions)
+    t0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    async with db_sessions() as session:
+        await outage_started(session, world.meeting_id, POINT, t0)
+        await outage_ended(session, world.meeting_id, POINT, t0 + timedelta(seconds=20))
+        await outage_started(session, world.meeting_id, POINT, t0 + timedelta(seconds=21))  # the old link's last gasp
+        await outage_ended(session, world.meeting_id, POINT, t0 + timedelta(seconds=25))
+        await outage_started(session, world.meeting_id, POINT, t0 + timedelta(seconds=60))  # a new cut
+        history = await outages(session, world.meeting_id)
+    assert [(o["duration_s"], o["ended_at"] is None) for o in history] == [(25, False), (None, True)]

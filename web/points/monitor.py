@@ -102,13 +102,13 @@ class PointMonitor:
             if online:
                 self._online.add(key)
                 await point_service.outage_ended(session, meeting_id, point_id)
-                log.info("point online", extra={"meeting_id": meeting_id, "point_id": point_id})
+                log.info("point online", extra={"meeting_id": meeting_id, "point_id": point_id, "sids": list(self._reports.get(key, {}))})
                 return
             self._online.discard(key)
             meeting = await session.get(Meeting, meeting_id)
             if meeting is not None and meeting.status == "open":
                 await point_service.outage_started(session, meeting_id, point_id, _wall(self._last_seen_ms[key]))
-            log.info("point offline", extra={"meeting_id": meeting_id, "point_id": point_id})
+            log.info("point offline", extra={"meeting_id": meeting_id, "point_id": point_id, "sids": list(self._reports.get(key, {}))})
 
     async def snapshot(self, meeting_id: int) -> dict[str, Any]:
         """Every invited point with its state and latest figures, and the meeting's outages."""
