@@ -104,12 +104,14 @@ async def test_a_point_that_stops_reporting_goes_offline_with_an_outage(room: Ro
     status = await room.clients["chair"].wait_for(
         "points_status", lambda d: any(p["id"] == POINT and p["online"] and p["outages"] == 1 for p in d["points"]))
     assert status["outages"][0]["point_id"] == POINT and status["outages"][0]["duration_s"] >= 5
-    # leaving the meeting is noticed at once, and the history is served for the minutes
+    # leaving the meeting is noticed at once (so soon after the outage, it is the same one again),
+    # and the history is served for the minutes
+    room.clients["chair"].received.clear()
     await room.clients["point"].disconnect()
-    await room.clients["chair"].wait_for("points_status", lambda d: len(d["outages"]) == 2 and d["outages"][1]["ended_at"] is None)
+    await room.clients["chair"].wait_for("points_status", lambda d: d["outages"] and d["outages"][0]["ended_at"] is None)
     async with room.server.state.sessions() as session:
         rows = (await session.execute(select(PointOutage).order_by(PointOutage.id))).scalars().all()
-    assert [r.ended_at is None for r in rows] == [False, True]
+    assert [r.ended_at is None for r in rows] == [True]
     for who, status_code in (("secretary", 200), ("delegate", 403)):
         cookie = await cookie_for(room.server, room.account(who), who, "delegate")
         async with aiohttp.ClientSession(headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}) as http:
@@ -117,7 +119,7 @@ async def test_a_point_that_stops_reporting_goes_offline_with_an_outage(room: Ro
                 assert response.status == status_code
                 if status_code == 200:
                     body = await response.json()
-                    assert [o["name"] for o in body["outages"]] == ["Điểm cầu UBND xã Ba Chẽ"] * 2
+                    assert [o["name"] for o in body["outages"]] == ["Điểm cầu UBND xã Ba Chẽ"]
 
 
 async def test_the_console_and_the_screen_of_a_point_talk_through_the_server(room: Room) -> None:
