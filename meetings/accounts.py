@@ -1,20 +1,24 @@
 """Accounts, logins and sessions for people (password) and bridge points (token)."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.admin_models import IssuedPointToken
 from meetings.models import ACCOUNT_ROLES, Account, AuthSession, BridgePoint, RevokedPointToken, utcnow
-from meetings.passwords import hash_password, verify_password
+from meetings.passwords import (  # noqa: F401  (the *_off_loop pair is used through this module too)
+    MIN_PASSWORD_LENGTH,
+    hash_password_off_loop,
+    needs_rehash,
+    verify_password_off_loop,
+)
 from meetings.point_tokens import hash_point_token, token_matches
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -52,15 +56,6 @@ def normalise_username(username: str) -> str:
     if not name or len(name) > 64 or any(ch.isspace() for ch in name):
         raise AccountError("username must be 1–64 characters without spaces", "bad_username")
     return name
-
-
-async def hash_password_off_loop(password: str) -> str:
-    """Argon2id takes tens of milliseconds of CPU: never on the event loop that forwards media."""
-    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
-
-
-async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(None, verify_password, password_hash, password)
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -139,10 +134,19 @@ async def authenticate_password(session: AsyncSession, username: str, password: 
     except AccountError:
         name = ""
     account = (await session.execute(select(Account).where(Account.username == name))).scalar_one_or_none()
-    ok = await verify_password_off_loop(account.password_hash if account else None, password)
-    if not ok or account is None or account.disabled:
+    stored = account.password_hash if account else None
+    principal = _principal_of_account(account) if account is not None and not account.disabled else None
+    # End the transaction before hashing: a check takes a while, and a flood of logins
+    # holding pooled connections meanwhile would starve every other request.
+    await session.rollback()
+    ok = await verify_password_off_loop(stored, password)
+    if not ok or principal is None or stored is None:
         return None
-    return _principal_of_account(account)
+    if needs_rehash(stored) and len(password) >= MIN_PASSWORD_LENGTH:
+        rehashed = await hash_password_off_loop(password)
+        await session.execute(update(Account).where(Account.id == int(principal.id)).values(password_hash=rehashed))
+        await session.commit()
+    return principal
 
 
 async def _point_token_hashes(session: AsyncSession, point: BridgePoint) -> set[str]:

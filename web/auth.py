@@ -10,13 +10,16 @@ from sqlalchemy import select
 from meetings.accounts import (
     POINT_SESSION_LIFETIME,
     SESSION_LIFETIME,
+    AccountError,
     Principal,
     authenticate_password,
     authenticate_point_token,
     close_session,
+    normalise_username,
     open_session,
     resolve_session,
 )
+from meetings.passwords import PasswordCheckBusy
 from meetings.models import Meeting
 from web.csrf import token_for_session
 from web.i18n import request_language
@@ -80,22 +83,71 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return render(request, "login", province=app_state(request).config.province.name, error="", username="")
 
 
+def _limited(request: web.Request, wait: int, template: str, **context: object) -> web.Response:
+    """429 with Retry-After and a message saying how long: nothing was checked."""
+    message = text(request, "login_rate_limited").format(seconds=wait)
+    headers = {"Retry-After": str(wait)}
+    if _wants_json(request):
+        return web.json_response({"ok": False, "error": "rate_limited", "retry_after": wait, "message": message},
+                                 status=429, headers=headers)
+    response = render(request, template, status=429, province=app_state(request).config.province.name,
+                      error=message, **context)
+    response.headers.update(headers)
+    return response
+
+
+def _refused_busy(request: web.Request, kind: str, template: str, **context: object) -> web.Response:
+    """503 "busy, try again": too many logins are being checked (counted; not logged each time,
+    a flood would fill the log)."""
+    app_state(request).metrics.logins.labels(kind, "busy").inc()
+    message = text(request, "login_busy")
+    if _wants_json(request):
+        return web.json_response({"ok": False, "error": "busy", "message": message}, status=503,
+                                 headers={"Retry-After": "2"})
+    response = render(request, template, status=503, province=app_state(request).config.province.name,
+                      error=message, **context)
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def _account_key(username: str) -> str | None:
+    try:
+        return "account:" + normalise_username(username)
+    except AccountError:
+        return None
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     form = await _read_form(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
+    account_key, address = _account_key(username), f"address:{request.remote}"
+    wait = state.login_limits.retry_after(account_key, address)
+    if wait:
+        state.metrics.logins.labels("password", "rate_limited").inc()
+        log.warning("login rate limited", extra={"username": username[:100], "remote": request.remote, "retry_after": wait})
+        return _limited(request, wait, "login", username=username)
     principal = None
     if username and password:
-        async with state.sessions() as session:
-            principal = await authenticate_password(session, username, password)
-            session_id = await open_session(session, principal) if principal else ""
+        if not state.login_limits.admit():
+            return _refused_busy(request, "password", "login", username=username)
+        try:
+            async with state.sessions() as session:
+                principal = await authenticate_password(session, username, password)
+                session_id = await open_session(session, principal) if principal else ""
+        except PasswordCheckBusy:
+            return _refused_busy(request, "password", "login", username=username)
+        finally:
+            state.login_limits.done()
     state.metrics.logins.labels("password", "ok" if principal else "rejected").inc()
     if principal is None:
-        log.info("login rejected", extra={"username": username, "remote": request.remote})
+        wait = state.login_limits.failed(account_key, address) if username and password else 0
+        log.info("login rejected", extra={"username": username[:100], "remote": request.remote, "retry_after": wait})
         if _wants_json(request):
             return web.json_response({"ok": False, "error": "invalid_credentials"}, status=401)
         error = text(request, "login_failed" if username and password else "login_missing")
         return render(request, "login", status=401, province=state.config.province.name, error=error, username=username)
+    state.login_limits.succeeded(account_key)
     log.info("login", extra={"account_id": principal.id, "remote": request.remote})
     return _logged_in(request, session_id, "/home", SESSION_LIFETIME, {"name": principal.name, "role": principal.role})
 
@@ -103,12 +155,19 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def point_login(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     token = (await _read_form(request)).get("token", "").strip()
+    address = f"point-address:{request.remote}"
+    wait = state.login_limits.retry_after(None, address)
+    if wait:
+        state.metrics.logins.labels("point", "rate_limited").inc()
+        log.warning("point login rate limited", extra={"remote": request.remote, "retry_after": wait})
+        return _limited(request, wait, "point_login")
     async with state.sessions() as session:
         principal = await authenticate_point_token(session, token) if token else None
         session_id = await open_session(session, principal, point_token=token) if principal else ""
     state.metrics.logins.labels("point", "ok" if principal else "rejected").inc()
     if principal is None:
-        log.info("point login rejected", extra={"remote": request.remote})
+        wait = state.login_limits.failed(None, address)
+        log.info("point login rejected", extra={"remote": request.remote, "retry_after": wait})
         if _wants_json(request):
             return web.json_response({"ok": False, "error": "invalid_token"}, status=401)
         return render(

@@ -42,6 +42,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_forbidden": "Bạn không có quyền xem trang này.",
         "error_not_found": "Không tìm thấy trang này.",
         "error_csrf_failed": "Biểu mẫu đã hết hạn. Hãy tải lại trang và gửi lại.",
+        "login_rate_limited": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.",
+        "login_busy": "Máy chủ đang bận kiểm tra đăng nhập. Vui lòng thử lại sau ít giây.",
     },
     "en": {
         "app_name": "Online video conference",
@@ -76,6 +78,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_forbidden": "You are not allowed to see this page.",
         "error_not_found": "This page does not exist.",
         "error_csrf_failed": "The form has expired. Reload the page and send it again.",
+        "login_rate_limited": "Too many failed sign-ins. Try again in {seconds} seconds.",
+        "login_busy": "The server is busy checking sign-ins. Try again in a few seconds.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

@@ -38,3 +38,7 @@ class Metrics:
             "hoinghi_socket_connections", "Open Socket.IO connections", registry=self.registry
         )
         self.registry.register(SfuDrops())
+        self.socket_refused = Counter(
+            "hoinghi_socket_refused", "Socket.IO packets, events and connections refused (web/socket_guard.py)",
+            ["reason"], registry=self.registry,
+        )

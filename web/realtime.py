@@ -13,6 +13,7 @@ import socketio
 from meetings.accounts import Principal, authenticate_point_token, resolve_session
 from web.auth import SESSION_COOKIE
 from web.membership import leave_current_meeting
+from web.socket_guard import GuardedServer
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.realtime")
@@ -26,11 +27,8 @@ def same_origin(origin: str, environ: dict[str, Any]) -> bool:
     return origin == f"{scheme}://{environ.get('HTTP_HOST', '')}"
 
 
-def create_socket_server() -> socketio.AsyncServer:
-    return socketio.AsyncServer(
-        async_mode="aiohttp", logger=False, engineio_logger=False, max_http_buffer_size=1_000_000,
-        cors_allowed_origins=same_origin,
-    )
+def create_socket_server() -> GuardedServer:
+    return GuardedServer(async_mode="aiohttp", logger=False, engineio_logger=False, cors_allowed_origins=same_origin)
 
 
 async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> Principal | None:
@@ -42,7 +40,14 @@ async def _authenticate(state: AppState, environ: dict[str, Any], auth: Any) -> 
             if principal is not None:
                 return principal
         if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-            return await authenticate_point_token(session, auth["token"])
+            # the same growing delays as /point/login, per address
+            address = f"point-address:{request.remote if request is not None else ''}"
+            if state.login_limits.retry_after(None, address):
+                return None
+            principal = await authenticate_point_token(session, auth["token"])
+            if principal is None:
+                state.login_limits.failed(None, address)
+            return principal
     return None
 
 
@@ -63,6 +68,8 @@ async def disconnect_principal(state: AppState, kind: str, principal_id: str) ->
 
 def register_connection_events(state: AppState) -> None:
     sio = state.sio
+    if isinstance(sio, GuardedServer):
+        sio.on_refused = lambda reason: state.metrics.socket_refused.labels(reason).inc()
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

@@ -52,6 +52,9 @@ class Settings:
     # Vosk model directory; None: HOINGHI_VOSK_MODEL, else the one `hoinghi model install` made active.
     vosk_model: Path | None = None
     asr_max_streams: int = 16  # microphones recognised at once (HOINGHI_ASR_MAX_STREAMS)
+    # failed logins allowed per account before delays grow (per address: four times as many,
+    # an office's NAT shares one address); web/login_limits.py
+    login_free_attempts: int = 5
 
     @classmethod
     def build(

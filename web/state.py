@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from meetings.config import RoomsConfig
+from web.login_limits import LoginLimits
 from web.metrics import Metrics
 from web.roster import Roster
 from web.roster_feed import RosterFeed
@@ -35,8 +36,11 @@ class AppState:
     # Browser users waiting in a meeting's lobby: meeting id -> peer id -> {peer_id, account_id, name}.
     lobby: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
+    login_limits: LoginLimits = field(init=False)
+
     def __post_init__(self) -> None:
         self.roster_feed = RosterFeed(self.sio)
+        self.login_limits = LoginLimits(self.settings.login_free_attempts)
 
 
 STATE = web.AppKey("hoinghi_state", AppState)

@@ -18,6 +18,7 @@ from meetings.config import load_rooms_config
 from tests.conftest import RunningServer
 from tests.control.conftest import ROLES, Room, make_room
 from web.app import create_app
+from web.state import STATE
 from web.control.handlers import EVENTS
 
 pytestmark = [pytest.mark.control, pytest.mark.security]
@@ -50,6 +51,8 @@ class Harness:
 
     async def start(self) -> Room:
         app = create_app(self.settings, load_rooms_config(self.settings.config_path))
+        # this suite checks handlers, so its fast sequential calls must not be rate limited
+        app[STATE].sio.event_rate = app[STATE].sio.event_burst = 100_000
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.settings.port).start()
