@@ -165,3 +165,29 @@ async def connect_cookie(server: Server, world: World) -> str:
     from tests.control.conftest import cookie_for
 
     return await cookie_for(server, world.secretary, world.names[world.secretary], "secretary")  # type: ignore[arg-type]
+
+
+async def test_a_microphone_the_chair_muted_is_not_transcribed(asr_server: Server) -> None:
+    world, _ = await _world(asr_server)
+    muted, other = world.delegates[1], world.delegates[3]
+    watcher = await _join(asr_server, world, world.secretary)
+    clients = {who: await _join(asr_server, world, who) for who in (muted, other)}
+    tracks = {who: BurstTrack() for who in clients}
+    pcs = [await publish_microphone(clients[who], world.meeting_id, tracks[who]) for who in clients]
+    try:
+        from web.media import MEDIA
+
+        hub = asr_server.runner.app[MEDIA]  # type: ignore[union-attr]
+        await hub.floor(world.meeting_id, f"account:{muted}", False)
+        await _say(tracks[muted], 0.4)
+        await _say(tracks[other], 0.4)  # heard after the muted one's burst
+        await watcher.wait_for("caption", lambda d: d["final"] and d["source"] == f"account:{other}", timeout=20)
+        assert not [d for e, d in watcher.received if e == "caption" and d["source"] == f"account:{muted}"]
+        await hub.floor(world.meeting_id, f"account:{muted}", True)
+        await _say(tracks[muted], 0.4)
+        await watcher.wait_for("caption", lambda d: d["final"] and d["source"] == f"account:{muted}", timeout=20)
+    finally:
+        for pc in pcs:
+            await pc.close()
+        for client in (watcher, *clients.values()):
+            await client.disconnect()

@@ -118,6 +118,8 @@ class CaptionHub:
                 if mic.origin is None:
                     first = tap.started_at if tap.started_at is not None else time.time() - chunk.time
                     mic.origin = datetime.fromtimestamp(first, timezone.utc)
+                if (mic.meeting_id, mic.key) in self.media.floor_muted:
+                    continue  # the chair muted this microphone: what it hears is not the meeting's
                 self.transcriber.feed(mic.sid, chunk.pcm, chunk.time, chunk.level)
                 if tap.dropped > reported:  # the tap's own queue overflowed (decoding fell behind)
                     self.dropped.labels("tap").inc((tap.dropped - reported) * 0.02)
