@@ -29,6 +29,7 @@ import fractions
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -166,6 +167,7 @@ async def run_size(n: int, window_s: float, transcribe: bool, model_dir: Path, p
         await watcher.disconnect()
     finally:
         deployment.stop()
+        shutil.rmtree(root, ignore_errors=True)
     finals, partials = [], []
     for key, spans in bursts.items():
         events = [(at, c) for at, c in captions if c["source"] == key]
@@ -262,20 +264,28 @@ async def main() -> None:
     model_dir = write_tiny_model(Path(tempfile.mkdtemp(prefix="hoinghi-tiny-model-")))
     payloads, pcm16k = opus_cycle()
     model_pct = 100 * model_cost(model_dir, pcm16k, 20.0)
-    for n in sizes:
-        off = await run_size(n, window, False, model_dir, payloads)
-        on = await run_size(n, window, True, model_dir, payloads)
-        base = off["cpu_s"] / off["elapsed"] * 100
-        total = on["cpu_s"] / on["elapsed"] * 100
-        per = (total - base) / n
-        print(f"asr speakers={n} per_speaker_core_pct={per:.2f} excl_model_pct={per - model_pct:.2f} "
-              f"model_pct={model_pct:.2f} caption_p50_ms={percentile(on['finals'], 0.5):.0f} "
-              f"caption_p99_ms={percentile(on['finals'], 0.99):.0f} partial_p50_ms={percentile(on['partials'], 0.5):.0f} "
-              f"captions={len(on['finals'])}/{on['bursts']} dropped={on['dropped']:.1f} "
-              f"server_core_pct={total:.1f} baseline_core_pct={base:.1f}", flush=True)
+    try:
+        for n in sizes:
+            await one_size(n, window, model_dir, payloads, model_pct)
+    finally:
+        shutil.rmtree(model_dir, ignore_errors=True)
     if real_model:
         data = Path(os.environ.get("HOINGHI_SPEECH_DIR", Path(__file__).resolve().parents[2] / "shared/data/speech-vi"))
         real_model_figures(Path(real_model), data)
+
+
+async def one_size(n: int, window: float, model_dir: Path, payloads: list[bytes], model_pct: float) -> None:
+    """The baseline (no model) and the measured run of one size; prints its line."""
+    off = await run_size(n, window, False, model_dir, payloads)
+    on = await run_size(n, window, True, model_dir, payloads)
+    base = off["cpu_s"] / off["elapsed"] * 100
+    total = on["cpu_s"] / on["elapsed"] * 100
+    per = (total - base) / n
+    print(f"asr speakers={n} per_speaker_core_pct={per:.2f} excl_model_pct={per - model_pct:.2f} "
+          f"model_pct={model_pct:.2f} caption_p50_ms={percentile(on['finals'], 0.5):.0f} "
+          f"caption_p99_ms={percentile(on['finals'], 0.99):.0f} partial_p50_ms={percentile(on['partials'], 0.5):.0f} "
+          f"captions={len(on['finals'])}/{on['bursts']} dropped={on['dropped']:.1f} "
+          f"server_core_pct={total:.1f} baseline_core_pct={base:.1f} load_avg={os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,18 @@
 
 Run by bench/sfu.py: ``python bench/sfu_server.py PORT``; prints ``ready`` once listening.
 Endpoints take and return JSON: /join, /publish, /subscribe (every track of the other
-peers), /answer. Exits when its standard input closes.
+peers), /answer. Exits when its standard input closes. With HOINGHI_BENCH_TRANSCRIBE=1 every
+publisher's microphone also goes through the audio tap and the Transcriber (tiny Vosk model),
+as in `hoinghi serve`: forwarding measured with transcription running in the same process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +25,31 @@ from sfu import Sfu  # noqa: E402
 ROOM = "bench"
 
 
+async def feed(transcriber: Any, tap: Any) -> None:
+    async for chunk in tap:
+        transcriber.feed(chunk.peer_id, chunk.pcm, chunk.time, chunk.level)
+
+
+def tiny_transcriber() -> Any:
+    """The product's Transcriber on the tiny model, results discarded: its load beside the SFU."""
+    import tempfile
+
+    import vosk
+
+    from transcription.pipeline import Transcriber
+    from transcription.tiny_model import write_tiny_model
+
+    async def discard(event: Any) -> None:
+        pass
+
+    vosk.SetLogLevel(-1)
+    return Transcriber(vosk.Model(str(write_tiny_model(Path(tempfile.mkdtemp())))), discard, max_recognizers=64)
+
+
 def app(sfu: Sfu) -> web.Application:
+    transcriber = tiny_transcriber() if os.environ.get("HOINGHI_BENCH_TRANSCRIBE") else None
+    taps: list[asyncio.Task[None]] = []
+
     async def join(request: web.Request) -> web.Response:
         body = await request.json()
         await sfu.join(ROOM, body["peer"])
@@ -30,6 +58,8 @@ def app(sfu: Sfu) -> web.Application:
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
         answer = await sfu.publish(ROOM, body["peer"], body["sdp"], {})
+        if transcriber is not None:  # HOINGHI_BENCH_TRANSCRIBE: recognise every publisher beside forwarding
+            taps.append(asyncio.create_task(feed(transcriber, sfu.audio_tap(ROOM, body["peer"], batch_packets=5))))
         return web.json_response({"sdp": answer})
 
     async def subscribe(request: web.Request) -> web.Response:
@@ -44,6 +74,14 @@ def app(sfu: Sfu) -> web.Application:
         return web.json_response({})
 
     application = web.Application(client_max_size=4 * 1024 * 1024)
+    if transcriber is not None:
+        async def stop_transcribing(_app: web.Application) -> None:
+            for task in taps:
+                task.cancel()
+            await asyncio.gather(*taps, return_exceptions=True)
+            await transcriber.aclose()
+
+        application.on_shutdown.append(stop_transcribing)
     application.add_routes([web.post("/join", join), web.post("/publish", publish),
                             web.post("/subscribe", subscribe), web.post("/answer", answer)])
     return application

@@ -196,17 +196,17 @@ class Transcriber:
                 if src.release:
                     src.release = False
                     await self._free(src, loop)
-                if src.backlog and not self._may_recognise(src) and self._reserved_for == src.name:
+                allowed = bool(src.backlog) and self._may_recognise(src)
+                if src.backlog and not allowed and self._reserved_for == src.name:
                     continue  # keep the audio: the recogniser being freed is ours
                 batch = list(src.backlog)
                 src.backlog.clear()
                 src.backlog_s = 0.0
-                if batch:
-                    if self._may_recognise(src):
-                        heard = await loop.run_in_executor(self._pool, self._accept, src, batch)
-                        await self._deliver(src, heard)
-                    elif time.monotonic() - src.last_voice < self.idle_s:
-                        self._count_drop(src, "busy", batch[0][1], sum(len(p) for p, _ in batch) / 32000)
+                if batch and allowed:
+                    heard = await loop.run_in_executor(self._pool, self._accept, src, batch)
+                    await self._deliver(src, heard)
+                elif batch and time.monotonic() - src.last_voice < self.idle_s:
+                    self._count_drop(src, "busy", batch[0][1], sum(len(p) for p, _ in batch) / 32000)
                 await self._report_drops(src)
                 idle = time.monotonic() - src.last_voice > self.idle_s
                 if src.recognizer is not None and (idle or src.ended):
