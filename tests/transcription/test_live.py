@@ -134,11 +134,13 @@ async def test_captions_and_segments_carry_the_right_speaker(asr_server: Server)
             segment = final["segment"]
             assert segment["item_id"] == item and segment["speaker_account_id"] == who
             (word,) = segment["words"]
-            # wall-clock of the word against the burst as sent (loopback: a few ms of network)
-            sent_start, sent_end = tracks[key].burst_walls[0]
+            # the word lasts as long as the burst on the microphone's own clock (0.1 s, as the pipeline
+            # test checks exactly), and its wall-clock start is when the burst was sent, give or take
+            # the loopback, the tap's batching and a loaded machine's scheduling
+            burst_start, burst_end = tracks[key].bursts[0]
+            assert abs((word["end_s"] - word["start_s"]) - (burst_end - burst_start)) <= 0.1, (word, burst_start, burst_end)
             heard_start = datetime.fromisoformat(segment["started_at"]).timestamp() + word["start_s"]
-            assert abs(heard_start - sent_start) < 0.15, (heard_start, sent_start)
-            assert abs((word["end_s"] - word["start_s"]) - (sent_end - sent_start)) <= 0.1
+            assert abs(heard_start - tracks[key].burst_walls[0][0]) < 0.3
     finally:
         for pc in pcs:
             await pc.close()
