@@ -123,22 +123,25 @@ class ChainCheck:
     reason: str = ""
 
 
-async def verify_chain(session: AsyncSession, meeting_id: int) -> ChainCheck:
-    """Recompute every hash of a meeting's log; report the first entry that does not match."""
+async def verify_chain(session: AsyncSession, meeting_id: int, since: tuple[int, str] | None = None) -> ChainCheck:
+    """Recompute every hash of a meeting's log; report the first entry that does not match.
+    ``since`` = (seq, hash) of an entry already verified: only the entries after it are read
+    and recomputed (a reader polling the log does not make the server rehash all of it)."""
+    start_seq, prev = since if since is not None else (0, GENESIS)
     rows = (
-        await session.execute(select(AuditEntry).where(AuditEntry.meeting_id == meeting_id).order_by(AuditEntry.seq))
+        await session.execute(select(AuditEntry).where(AuditEntry.meeting_id == meeting_id, AuditEntry.seq > start_seq)
+                              .order_by(AuditEntry.seq))
     ).scalars().all()
-    prev = GENESIS
-    for expected_seq, row in enumerate(rows, start=1):
+    for expected_seq, row in enumerate(rows, start=start_seq + 1):
         if row.seq != expected_seq:
-            return ChainCheck(False, len(rows), prev, row.seq, f"entry {expected_seq} is missing")
+            return ChainCheck(False, start_seq + len(rows), prev, row.seq, f"entry {expected_seq} is missing")
         if row.prev_hash != prev:
-            return ChainCheck(False, len(rows), prev, row.seq, "prev_hash does not match the previous entry")
+            return ChainCheck(False, start_seq + len(rows), prev, row.seq, "prev_hash does not match the previous entry")
         digest = entry_hash(prev, meeting_id, row.seq, row.at, row.actor, row.actor_name, row.action, row.details)
         if digest != row.hash:
-            return ChainCheck(False, len(rows), prev, row.seq, "hash does not match the entry's contents")
+            return ChainCheck(False, start_seq + len(rows), prev, row.seq, "hash does not match the entry's contents")
         prev = row.hash
-    return ChainCheck(True, len(rows), prev)
+    return ChainCheck(True, start_seq + len(rows), prev)
 
 
 async def entries(session: AsyncSession, meeting_id: int, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

@@ -71,3 +71,32 @@ async def test_the_address_limit_covers_unknown_names_and_point_tokens(server: R
         async with http.post(f"{server.url}/point/login", json={"token": "hnp_sai"}) as response:
             assert response.status == 429 and last == 401
             assert "Retry-After" in response.headers
+
+
+async def test_every_response_carries_the_security_headers_and_metrics_are_guarded(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in ("/", "/static/style.css", "/api/documents/1", "/healthz"):
+            async with http.get(f"{server.url}{path}", allow_redirects=False) as response:
+                csp = response.headers["Content-Security-Policy"]
+                assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+                assert response.headers["Referrer-Policy"] == "same-origin"
+                assert "Strict-Transport-Security" not in response.headers  # plain HTTP on loopback
+        async with http.get(f"{server.url}/metrics") as response:  # from 127.0.0.1: allowed
+            body = await response.text()
+            assert response.status == 200 and "hoinghi_event_loop_lag_seconds_bucket" in body
+            assert "hoinghi_sfu_dropped_packets" in body
+    from dataclasses import replace
+
+    state = server.state
+    state.settings = replace(state.settings, metrics_addresses=(), metrics_token="bi-mat")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.url}/metrics") as response:
+                assert response.status == 403
+            async with http.get(f"{server.url}/metrics", headers={"Authorization": "Bearer sai"}) as response:
+                assert response.status == 403
+            async with http.get(f"{server.url}/metrics", headers={"Authorization": "Bearer bi-mat"}) as response:
+                assert response.status == 200
+    finally:
+        state.settings = replace(state.settings, metrics_addresses=("127.0.0.1", "::1"), metrics_token=None)

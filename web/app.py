@@ -8,7 +8,7 @@ from aiohttp import web
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import api, auth, captions, csrf, errors, health, media, meeting_actions, minutes, pages
+from web import api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, minutes, pages, security_headers
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
@@ -58,6 +58,8 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     captions.setup(app, state, media_hub)  # microphones -> Vosk -> captions and the transcript
     auth.add_routes(app)
     health.add_routes(app)
+    security_headers.setup(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy, HSTS under TLS
+    loop_lag.setup(app)  # event-loop lag in /metrics
     api.setup(app)  # REST under /api/ and its OpenAPI document
     app.router.add_static("/static/", STATIC_DIR, append_version=True)
     app.on_startup.append(_prepare_database)

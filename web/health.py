@@ -1,6 +1,7 @@
 """Liveness and metrics endpoints for the province's monitoring."""
 from __future__ import annotations
 
+import hmac
 import logging
 
 from aiohttp import web
@@ -22,8 +23,25 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+def metrics_allowed(request: web.Request) -> bool:
+    """Prometheus figures say who is connected and how busy the server is: only for the
+    configured addresses (default: this machine) or a bearer token (HOINGHI_METRICS_TOKEN)."""
+    settings = app_state(request).settings
+    if request.remote in settings.metrics_addresses:
+        return True
+    token = settings.metrics_token
+    offered = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode())
+
+
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(app_state(request).metrics.registry)
+    if not metrics_allowed(request):
+        return web.json_response({"ok": False, "error": "forbidden",
+                                  "message": "/metrics: not from a configured address and no valid bearer token"},
+                                 status=403)
+    state = app_state(request)
+    body = generate_latest(state.metrics.registry)
+    state.metrics.loop_lag_max.set(0)  # the gauge is the worst since the previous scrape
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

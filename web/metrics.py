@@ -38,6 +38,14 @@ class Metrics:
             "hoinghi_socket_connections", "Open Socket.IO connections", registry=self.registry
         )
         self.registry.register(SfuDrops())
+        self.loop_lag = Histogram(
+            "hoinghi_event_loop_lag_seconds", "How much later than asked the event loop woke (web/loop_lag.py)",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0), registry=self.registry,
+        )
+        self.loop_lag_max = Gauge(
+            "hoinghi_event_loop_lag_max_seconds", "Worst event-loop lag since the last /metrics scrape",
+            registry=self.registry,
+        )
         self.socket_refused = Counter(
             "hoinghi_socket_refused", "Socket.IO packets, events and connections refused (web/socket_guard.py)",
             ["reason"], registry=self.registry,

@@ -55,6 +55,10 @@ class Settings:
     # failed logins allowed per account before delays grow (per address: four times as many,
     # an office's NAT shares one address); web/login_limits.py
     login_free_attempts: int = 5
+    # who may read /metrics: these remote addresses, or anyone with this bearer token
+    # (HOINGHI_METRICS_ADDRESSES, comma-separated; HOINGHI_METRICS_TOKEN)
+    metrics_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str | None = None
 
     @classmethod
     def build(
@@ -67,6 +71,11 @@ class Settings:
         data_dir = data_dir or default_data_dir()
         if "tally_interval_ms" not in rest:
             rest["tally_interval_ms"] = tally_interval_from_env()
+        if "metrics_addresses" not in rest and os.environ.get("HOINGHI_METRICS_ADDRESSES"):
+            rest["metrics_addresses"] = tuple(
+                a.strip() for a in os.environ["HOINGHI_METRICS_ADDRESSES"].split(",") if a.strip())
+        if "metrics_token" not in rest:
+            rest["metrics_token"] = os.environ.get("HOINGHI_METRICS_TOKEN") or None
         if rest.get("vosk_model") is None and os.environ.get("HOINGHI_VOSK_MODEL"):
             rest["vosk_model"] = Path(os.environ["HOINGHI_VOSK_MODEL"])
         if "asr_max_streams" not in rest and os.environ.get("HOINGHI_ASR_MAX_STREAMS", "").strip():

@@ -53,9 +53,22 @@ async def test_floor_unmutes_through_the_media_hook_and_times_out(room: Room) ->
     assert calls[-2:] == [(room.meeting_id, room.key("delegate"), True), (room.meeting_id, room.key("delegate"), False)]
 
 
+def one_page_pdf(text: str) -> bytes:
+    """A real PDF (reportlab): uploads are parsed, so a file that merely starts with %PDF- fails."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out)
+    page.drawString(72, 720, text)
+    page.save()
+    return out.getvalue()
+
+
 async def test_documents_upload_hash_and_download(room: Room, tmp_path) -> None:  # type: ignore[no-untyped-def]
     item = (await room.call("secretary", "agenda_add", {"title": "Tờ trình"}))["item_id"]
-    pdf = b"%PDF-1.4\n% hoinghi test\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    pdf = one_page_pdf("Tờ trình")
     url = f"{room.server.url}/api/meetings/{room.meeting_id}/agenda/{item}/documents"
 
     async def http(who_id: int) -> aiohttp.ClientSession:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from meetings import agenda, audit
 from meetings.control_common import Caller, PERMISSIONS
@@ -23,6 +27,57 @@ from web.permissions import allowed
 from web.state import AppState, app_state
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
+MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id cannot name anything
+MAX_FILENAME = 120
+AUDIT_VERIFIED = web.AppKey("hoinghi_audit_verified", dict)  # meeting id -> (seq, hash) verified
+
+
+class NotPdf(ValueError):
+    """What the upload is instead of a PDF."""
+
+
+def path_id(request: web.Request, name: str) -> int | None:
+    """A positive integer id from the URL, or None (the caller answers 404: nothing has it)."""
+    text = request.match_info[name]
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
+        return None
+    return int(text)
+
+
+def safe_filename(raw: str) -> str:
+    """The name to store and show: no directories, control characters or markup, NFC,
+    at most MAX_FILENAME characters, ending in .pdf."""
+    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r'[<>:"|?*&;`$]', "_", name).strip(" .")
+    stem = name[:-4] if name.lower().endswith(".pdf") else name
+    return (stem[: MAX_FILENAME - 4].strip(" .") or "tai-lieu") + ".pdf"
+
+
+def check_pdf(data: bytes) -> None:
+    """Parse the upload with pyHanko's PDF reader (kept, already used to sign minutes): a file
+    that only starts with %PDF- (HTML, a script) is refused."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if not data.startswith(b"%PDF-"):
+        raise NotPdf("it does not start with %PDF-")
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        pages = reader.root["/Pages"]
+        count = int(pages["/Count"])
+    except (PdfError, KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as error:
+        raise NotPdf(f"it is not a readable PDF ({type(error).__name__})") from None
+    if count < 1:
+        raise NotPdf("it has no pages")
+
+
+def _check_hash_store(directory: Path, data: bytes) -> str:
+    """In an executor: parse, hash and store (50 MiB hash alone is ~0.1 s of CPU)."""
+    check_pdf(data)
+    digest = hashlib.sha256(data).hexdigest()
+    _store(directory, data, digest)
+    return digest
 
 
 def documents_dir(state: AppState) -> Path:
@@ -64,10 +119,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
     from web.control import HUB
 
     state = app_state(request)
-    try:
-        meeting_id, item_id = int(request.match_info["meeting_id"]), int(request.match_info["item_id"])
-    except ValueError:
-        return _error(400, "bad_request", "ids must be integers")
+    meeting_id, item_id = path_id(request, "meeting_id"), path_id(request, "item_id")
+    if meeting_id is None or item_id is None:
+        return _error(404, "not_found", "no such meeting or agenda item")
     try:
         caller = await _caller(request, meeting_id)
     except MeetingError as error:
@@ -82,23 +136,27 @@ async def upload(request: web.Request) -> web.StreamResponse:
         return _error(403, "forbidden", "only the chair or the secretary uploads documents")
     if not request.content_type.startswith("multipart/"):
         return _error(400, "bad_request", "send multipart/form-data with a field named file")
-    reader = await request.multipart()
-    part = await reader.next()
-    while part is not None and getattr(part, "name", None) != "file":
+    try:
+        reader = await request.multipart()
         part = await reader.next()
-    if part is None:
-        return _error(400, "bad_request", "field file: missing")
-    # Browsers send the name as UTF-8; some clients percent-encode it (RFC 5987 style).
-    filename = unquote(part.filename or "document.pdf")  # type: ignore[union-attr]
-    data = bytearray()
-    while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
-        data += chunk
-        if len(data) > MAX_PDF_BYTES:
-            return _error(413, "bad_request", f"a document is at most {MAX_PDF_BYTES // (1024 * 1024)} MiB")
-    if not bytes(data[:5]) == b"%PDF-":
-        return _error(400, "bad_request", "only PDF documents are accepted")
-    digest = hashlib.sha256(data).hexdigest()
-    await asyncio.get_running_loop().run_in_executor(None, _store, documents_dir(state), bytes(data), digest)
+        while part is not None and getattr(part, "name", None) != "file":
+            part = await reader.next()
+        if part is None:
+            return _error(400, "bad_request", "field file: missing")
+        # Browsers send the name as UTF-8; some clients percent-encode it (RFC 5987 style).
+        filename = safe_filename(unquote(part.filename or "document.pdf"))  # type: ignore[union-attr]
+        data = bytearray()
+        while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
+            data += chunk
+            if len(data) > MAX_PDF_BYTES:  # while streaming: the rest is never read
+                return _error(413, "bad_request", f"a document is at most {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+    except (HttpProcessingError, ValueError) as error:  # a NUL in a part's header, a broken boundary...
+        return _error(400, "bad_request", f"the upload is not well-formed multipart/form-data: {error}"[:300])
+    try:
+        digest = await asyncio.get_running_loop().run_in_executor(
+            None, _check_hash_store, documents_dir(state), bytes(data))
+    except NotPdf as error:
+        return _error(400, "bad_request", f"only PDF documents are accepted: {error}")
     hub = request.app[HUB]
     try:
         async with hub.lock(meeting_id):
@@ -118,10 +176,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
 @login_required
 async def download(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
-    try:
-        document_id = int(request.match_info["document_id"])
-    except ValueError:
-        return _error(400, "bad_request", "document id must be an integer")
+    document_id = path_id(request, "document_id")
+    if document_id is None:
+        return _error(404, "not_found", "no such document")
     async with state.sessions() as session:
         found = await agenda.document(session, document_id)
     if found is None:
@@ -136,7 +193,9 @@ async def download(request: web.Request) -> web.StreamResponse:
         return _error(404, "not_found", "the document's file is missing on the server")
     return web.FileResponse(path, headers={
         "Content-Type": "application/pdf",
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(doc.filename)}",
+        # attachment + nosniff: whatever a file holds, the browser saves it, never renders it here
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(safe_filename(doc.filename))}",
+        "X-Content-Type-Options": "nosniff",
         "ETag": f'"{doc.sha256}"',
         "X-Content-SHA256": doc.sha256,
         "Cache-Control": "private, max-age=3600",
@@ -145,11 +204,13 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 @login_required
 async def audit_log(request: web.Request) -> web.StreamResponse:
-    try:
-        meeting_id = int(request.match_info["meeting_id"])
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        return _error(400, "bad_request", "ids must be integers")
+    meeting_id = path_id(request, "meeting_id")
+    if meeting_id is None:
+        return _error(404, "not_found", "no such meeting")
+    after_text = request.query.get("after", "0")
+    if not (after_text.isascii() and after_text.isdigit() and len(after_text) <= 18):
+        return _error(400, "bad_request", "after: must be a whole number of at most 18 digits")
+    after = int(after_text)
     principal = request[PRINCIPAL]
     try:
         caller = await _caller(request, meeting_id)
@@ -158,9 +219,13 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     capacity = caller.capacity if caller else ("admin" if principal.role == "admin" else None)
     if capacity not in PERMISSIONS["audit_read"]:
         return _error(403, "forbidden", "only the chair, the secretary or an administrator reads the audit log")
+    verified = request.app[AUDIT_VERIFIED]
+    since = None if request.query.get("full") == "1" else verified.get(meeting_id)
     async with app_state(request).sessions() as session:
-        check = await audit.verify_chain(session, meeting_id)
+        check = await audit.verify_chain(session, meeting_id, since=since)
         entries = await audit.entries(session, meeting_id, after_seq=after)
+    if check.ok:
+        verified[meeting_id] = (check.entries, check.head)
     return web.json_response({
         "ok": True, "verified": check.ok, "entries_total": check.entries, "head": check.head,
         "first_bad_seq": check.first_bad_seq, "reason": check.reason, "entries": entries,
@@ -168,6 +233,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[AUDIT_VERIFIED] = {}
     app.router.add_post("/api/meetings/{meeting_id}/agenda/{item_id}/documents", upload)
     app.router.add_get("/api/documents/{document_id}", download)
     app.router.add_get("/api/meetings/{meeting_id}/audit", audit_log)
