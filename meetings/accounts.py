@@ -245,3 +245,12 @@ async def resolve_session(session: AsyncSession, session_id: str, now: datetime 
 async def close_session(session: AsyncSession, session_id: str) -> None:
     await session.execute(delete(AuthSession).where(AuthSession.id_hash == _hash_session_id(session_id)))
     await session.commit()
+
+
+async def close_all_sessions(session: AsyncSession, principal: Principal) -> int:
+    """Log the principal out everywhere (every browser, a stolen cookie included)."""
+    column = AuthSession.account_id if principal.kind == "account" else AuthSession.point_id
+    value = principal.account_id if principal.kind == "account" else principal.id
+    result = await session.execute(delete(AuthSession).where(column == value))
+    await session.commit()
+    return result.rowcount or 0

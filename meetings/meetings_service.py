@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.accounts import Principal
@@ -173,3 +173,16 @@ async def set_presence(session: AsyncSession, meeting_id: int, principal: Princi
             else:
                 row.left_at = now
     await session.commit()
+
+
+async def reset_presence(session: AsyncSession) -> int:
+    """At start-up nobody is connected yet: a point or a person marked connected by the
+    previous process (a crash never ran their leave) would otherwise stay so for good. Those
+    still in the room reconnect within seconds and are marked again; a person's leave time
+    becomes now. Returns how many rows were reset."""
+    now = utcnow()
+    points = await session.execute(update(MeetingPoint).where(MeetingPoint.connected.is_(True)).values(connected=False))
+    people = await session.execute(
+        update(Participant).where(Participant.present.is_(True)).values(present=False, left_at=now))
+    await session.commit()
+    return (points.rowcount or 0) + (people.rowcount or 0)

@@ -7,8 +7,12 @@ from aiohttp import web
 
 from meetings.config import RoomsConfig
 from meetings.config_sync import sync_rooms_config
+from meetings.meetings_service import reset_presence
 from meetings.db import create_engine, session_factory, upgrade_schema
-from web import api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, minutes, pages, security_headers
+from web import (
+    api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, minutes, origin_check, pages,
+    security_headers,
+)
 from web.control import register as register_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
@@ -26,6 +30,7 @@ async def _prepare_database(app: web.Application) -> None:
     await upgrade_schema(state.engine)
     async with state.sessions() as session:
         await sync_rooms_config(session, state.config)
+        await reset_presence(session)  # a crashed process never ran its leaves
 
 
 async def _close_database(app: web.Application) -> None:
@@ -38,7 +43,8 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
     app = web.Application(
-        middlewares=[health.count_requests, errors.product_error_pages, csrf.check_csrf, auth.require_login],
+        middlewares=[health.count_requests, errors.product_error_pages, origin_check.check_origin, csrf.check_csrf,
+                     auth.require_login],
         client_max_size=50 * 1024 * 1024,
     )
     pages.setup(app)  # Jinja2 templates

@@ -14,6 +14,7 @@ from meetings.accounts import (
     Principal,
     authenticate_password,
     authenticate_point_token,
+    close_all_sessions,
     close_session,
     normalise_username,
     open_session,
@@ -135,6 +136,9 @@ async def login(request: web.Request) -> web.StreamResponse:
             async with state.sessions() as session:
                 principal = await authenticate_password(session, username, password)
                 session_id = await open_session(session, principal) if principal else ""
+                previous = request.cookies.get(SESSION_COOKIE, "")
+                if principal and previous:  # rotated: a cookie planted before login dies here
+                    await close_session(session, previous)
         except PasswordCheckBusy:
             return _refused_busy(request, "password", "login", username=username)
         finally:
@@ -183,6 +187,17 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if session_id:
         async with app_state(request).sessions() as session:
             await close_session(session, session_id)
+    response = _see_other("/")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def logout_everywhere(request: web.Request) -> web.StreamResponse:
+    principal = await principal_of(request)
+    if principal is not None:
+        async with app_state(request).sessions() as session:
+            closed = await close_all_sessions(session, principal)
+        log.info("logged out everywhere", extra={"principal": f"{principal.kind}:{principal.id}", "sessions": closed})
     response = _see_other("/")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -249,6 +264,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
+    app.router.add_post("/logout/everywhere", logout_everywhere)
     app.router.add_get("/home", home)
     app.router.add_get("/point", point_page)
     app.router.add_post("/point/login", point_login)

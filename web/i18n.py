@@ -44,6 +44,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_csrf_failed": "Biểu mẫu đã hết hạn. Hãy tải lại trang và gửi lại.",
         "login_rate_limited": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.",
         "login_busy": "Máy chủ đang bận kiểm tra đăng nhập. Vui lòng thử lại sau ít giây.",
+        "logout_everywhere": "Đăng xuất mọi nơi",
+        "logout_everywhere_hint": "Đăng xuất tài khoản này trên mọi trình duyệt và thiết bị",
+        "error_cross_origin": "Yêu cầu đến từ một trang khác, không được thực hiện.",
     },
     "en": {
         "app_name": "Online video conference",
@@ -80,6 +83,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_csrf_failed": "The form has expired. Reload the page and send it again.",
         "login_rate_limited": "Too many failed sign-ins. Try again in {seconds} seconds.",
         "login_busy": "The server is busy checking sign-ins. Try again in a few seconds.",
+        "logout_everywhere": "Sign out everywhere",
+        "logout_everywhere_hint": "Sign this account out of every browser and device",
+        "error_cross_origin": "The request came from another site and was not carried out.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}
