@@ -13,6 +13,7 @@ from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, RevokedError
 
+from meetings.minutes.drafting import local
 from meetings.minutes.messages import MinutesError
 
 SIGNING_USAGES = {"digital_signature", "non_repudiation"}
@@ -24,8 +25,6 @@ def subject_name(cert: x509.Certificate) -> str:
 
 
 def _local(at: datetime) -> str:
-    from meetings.minutes.drafting import local
-
     return local(at).strftime(VIETNAM_FORMAT)
 
 
