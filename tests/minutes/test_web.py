@@ -118,3 +118,6 @@ async def test_the_public_verification_page_in_both_languages(server) -> None:  
         assert response.status == 400 and refused["error"] in ("not_pdf", "no_signatures"), refused
         async with client.post(f"{server.url}/api/verify", json={"pdf": "***"}) as response:
             assert response.status == 400 and (await response.json())["error"] == "not_pdf"
+        async with client.get(f"{server.url}/api/openapi.json") as response:
+            paths = (await response.json())["paths"]
+    assert "post" in paths["/api/meetings/{meeting_id}/minutes/sign/prepare"] and "post" in paths["/api/verify"]
