@@ -7,6 +7,7 @@ the server runs these in a separate process. Certificates travel as DER bytes.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Sequence
 
 from asn1crypto import x509
@@ -18,14 +19,19 @@ from meetings.minutes.record import MeetingRecord, Segment
 from meetings.minutes.render import render
 
 
+WORKER_NICENESS = 10
+
+
 def _trust(roots: Sequence[bytes], tsa_url: str | None) -> pades.Trust:
     return pades.Trust([x509.Certificate.load(r) for r in roots], tsa_url)
 
 
 def warm_up() -> bool:
-    """Import and load the fonts once, so the first real job is not the slow one."""
+    """The worker's start: below the server in CPU priority (the server's loop forwards media and
+    must win a busy machine's cores), and the fonts loaded, so the first job is not the slow one."""
     from meetings.minutes.render import register_fonts
 
+    os.nice(WORKER_NICENESS)
     register_fonts()
     return True
 
