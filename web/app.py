@@ -10,7 +10,8 @@ from meetings.config_sync import sync_rooms_config
 from meetings.meetings_service import reset_presence
 from meetings.db import create_engine, session_factory, upgrade_schema
 from web import (
-    api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, minutes, origin_check, pages,
+    admin_pages, api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, meeting_pages, minutes,
+    origin_check, pages,
     security_headers,
 )
 from web.control import register as register_control_plane
@@ -63,6 +64,8 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     media_hub = media.setup(app, state)  # SFU, media:* signalling, meeting page, bridge-point screen
     captions.setup(app, state, media_hub)  # microphones -> Vosk -> captions and the transcript
     auth.add_routes(app)
+    meeting_pages.add_routes(app)  # home by role, meeting form, details and record
+    admin_pages.add_routes(app)  # accounts, bridge points, own password
     health.add_routes(app)
     security_headers.setup(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy, HSTS under TLS
     loop_lag.setup(app)  # event-loop lag in /metrics

@@ -5,7 +5,6 @@ import logging
 from datetime import timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 
 from meetings.accounts import (
     POINT_SESSION_LIFETIME,
@@ -21,16 +20,14 @@ from meetings.accounts import (
     resolve_session,
 )
 from meetings.passwords import PasswordCheckBusy
-from meetings.models import Meeting
 from web.csrf import token_for_session
-from web.i18n import request_language
 from web.permissions import allowed
 from web.pages import render, text
 from web.state import app_state
-from meetings.localtime import format_datetime
 
 SESSION_COOKIE = "hoinghi_session"
 PRINCIPAL = web.RequestKey("hoinghi_principal", Principal)
+PASSWORD_CHANGE_PATHS = ("/password", "/logout", "/api/me", "/api/me/password")
 log = logging.getLogger("hoinghi.auth")
 
 
@@ -214,6 +211,11 @@ async def require_login(request: web.Request, handler):  # type: ignore[no-untyp
                 raise web.HTTPUnauthorized(text="login required")
             raise web.HTTPSeeOther("/point" if request.path.startswith("/point") else "/")
         request[PRINCIPAL] = principal
+        if principal.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+            # after an administrator's reset, nothing but choosing a new password (web/admin_pages.py)
+            if request.path.startswith("/api/"):
+                raise web.HTTPForbidden(text="change your password first: POST /api/me/password")
+            raise web.HTTPSeeOther("/password")
         action = getattr(handler, "permission", None)
         if action is not None and not allowed(principal.role, action):
             raise web.HTTPForbidden(text=f"{action} is not allowed for {principal.role}")
@@ -236,21 +238,6 @@ def requires(action: str):  # type: ignore[no-untyped-def]
     return decorate
 
 
-@login_required
-async def home(request: web.Request) -> web.StreamResponse:
-    principal = request[PRINCIPAL]
-    if principal.kind == "point":
-        raise web.HTTPSeeOther("/point")
-    lang = request_language(request)
-    async with app_state(request).sessions() as session:
-        rows = (await session.execute(select(Meeting).order_by(Meeting.scheduled_start.desc()).limit(50))).scalars()
-        meetings = [
-            {"id": m.id, "title": m.title, "status": m.status, "start_text": format_datetime(m.scheduled_start, lang)}
-            for m in rows
-        ]
-    return render(request, "home", meetings=meetings)
-
-
 async def point_page(request: web.Request) -> web.StreamResponse:
     principal = await principal_of(request)
     if principal is None or principal.kind != "point":
@@ -265,6 +252,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_post("/logout/everywhere", logout_everywhere)
-    app.router.add_get("/home", home)
     app.router.add_get("/point", point_page)
     app.router.add_post("/point/login", point_login)

@@ -53,6 +53,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_bad_request": "Yêu cầu không hợp lệ.",
         "error_internal_error": "Máy chủ gặp lỗi; hãy thử lại.",
         "error_unknown_point": "Không có điểm cầu “{id}”.",
+        "error_must_change_password": "Hãy đổi mật khẩu dùng một lần trước khi tiếp tục.",
     },
     "en": {
         "field_required": "This field is required.",
@@ -98,6 +99,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_bad_request": "The request is not valid.",
         "error_internal_error": "The server failed; please try again.",
         "error_unknown_point": "No bridge point “{id}”.",
+        "error_must_change_password": "Change the one-time password before you continue.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

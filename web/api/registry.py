@@ -19,7 +19,7 @@ from meetings.accounts import AccountError, Principal
 from meetings.meetings_service import MeetingError
 from meetings.scheduling import InvalidMeeting
 from web.api.errors import ApiError, domain_error, error_response, validation_error
-from web.auth import PRINCIPAL, principal_of
+from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, principal_of
 from web.permissions import allowed
 
 Handler = Callable[..., Awaitable[tuple[int, BaseModel]]]
@@ -84,6 +84,8 @@ def endpoint(
                     if principal is None:
                         raise ApiError(401, "login_required", "log in first: POST /login")
                     request[PRINCIPAL] = principal
+                    if principal.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+                        raise ApiError(403, "must_change_password", "change your password first: POST /api/me/password")
                     if not allowed(principal.role, action):
                         raise ApiError(403, "forbidden", f"{action} is not allowed for {principal.role}", {"action": action})
                 values = {

@@ -114,6 +114,11 @@ def _store(directory: Path, data: bytes, digest: str) -> None:
     os.replace(tmp, target)
 
 
+async def store_pdf(state: AppState, data: bytes) -> str:
+    """Check (NotPdf), hash and keep a PDF in the data directory, off the loop; returns the digest."""
+    return await asyncio.get_running_loop().run_in_executor(None, _check_hash_store, documents_dir(state), data)
+
+
 @login_required
 async def upload(request: web.Request) -> web.StreamResponse:
     from web.control import HUB

@@ -7,7 +7,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from meetings.accounts import Principal
-from meetings.meetings_service import MeetingError, attendance_role
 from meetings.minutes import service as minutes_service
 from meetings.models import Meeting, MeetingPoint, utcnow
 from web.auth import PRINCIPAL, login_required, requires
@@ -40,14 +39,11 @@ async def meeting_page(request: web.Request) -> web.StreamResponse:
         meeting = await session.get(Meeting, meeting_id)
         if meeting is None:
             raise web.HTTPNotFound(text="no such meeting")
-        try:
-            role = await attendance_role(session, meeting_id, principal)
-        except MeetingError:
-            raise web.HTTPNotFound(text="no such meeting") from None
-        title = meeting.title
+        title, status = meeting.title, meeting.status
         published_minutes = await minutes_service.published(session, meeting_id)
-    if role is None:
-        raise web.HTTPForbidden(text="you are not invited to this meeting")
+    if status == "cancelled":
+        raise web.HTTPSeeOther(f"/meetings/{meeting_id}/info")  # says why, and when it would have been
+    # Anyone logged in gets the page: the uninvited wait in the lobby (docs/protocol.md, join_meeting).
     return render(request, "meeting", title=title, meeting_id=meeting_id, m=_media_texts(request),
                   mt=minutes_texts(request), published_minutes=published_minutes)
 
@@ -90,5 +86,5 @@ async def point_meeting(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/meetings/{meeting_id}", meeting_page)
+    app.router.add_get(r"/meetings/{meeting_id:\d+}", meeting_page)
     app.router.add_get("/api/point/meeting", point_meeting)

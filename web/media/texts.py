@@ -39,6 +39,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "waiting_meeting": "Chưa có cuộc họp nào đang diễn ra cho điểm cầu này. Màn hình sẽ tự vào khi cuộc họp bắt đầu.",
         "muted_by_chair": "Chủ tọa đã tắt micrô của bạn",
         "floor_given": "Bạn được phát biểu",
+        "in_lobby": "Bạn không có tên trong danh sách mời: đang chờ chủ tọa hoặc thư ký cho vào…",
+        "lobby_rejected": "Chủ tọa không cho bạn vào cuộc họp này.",
     },
     "en": {
         "connecting": "Connecting…",
@@ -75,6 +77,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "waiting_meeting": "No meeting is in progress for this bridge point. The screen joins by itself when one starts.",
         "muted_by_chair": "The chair muted your microphone",
         "floor_given": "You have the floor",
+        "in_lobby": "You are not on the invitation list: waiting for the chair or the secretary to let you in…",
+        "lobby_rejected": "The chair did not let you into this meeting.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

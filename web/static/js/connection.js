@@ -62,6 +62,10 @@ export class MeetingConnection extends EventTarget {
         window.location.reload();
       } else if (!this.socket.active) setTimeout(() => this.socket.connect(), 5000);
     });
+    this.socket.on("lobby_admitted", (msg) => { if (msg && msg.meeting_id === this.meetingId) this._join(); });
+    this.socket.on("lobby_rejected", (msg) => {
+      if (msg && msg.meeting_id === this.meetingId) { this.wanted = false; this._status("rejected"); }
+    });
     this.roster = new Map(); // peer_id -> roster entry, kept current between joins
     // Joins and leaves, coalesced by the server: `joined` and `left` never name the same peer.
     this.socket.on("participants", (msg) => {
@@ -102,6 +106,11 @@ export class MeetingConnection extends EventTarget {
       this._setJoined(true, ack);
       this._status("connected");
     } catch (err) {
+      if (err.code === "in_lobby") {
+        // uninvited: wait in the lobby until the chair or the secretary admits (lobby_admitted) or rejects
+        this._status("lobby", err);
+        return;
+      }
       this._status("failed", err);
       // e.g. the server is still starting, or the meeting is not open yet: keep trying
       if (this.wanted && err.code !== "forbidden") this._retry = setTimeout(() => this._join(), RETRY_JOIN_MS);

@@ -12,6 +12,8 @@ export function bindStatus(conn, media, texts) {
     if (state === "connected") show("connected", texts.connected);
     else if (state === "failed") show("failed", texts.join_failed);
     else if (state === "reconnecting") show("reconnecting", texts.reconnecting);
+    else if (state === "lobby") show("lobby", texts.in_lobby);
+    else if (state === "rejected") show("failed", texts.lobby_rejected);
     else show("connecting", texts.connecting);
   });
   media.addEventListener("quality", (ev) => {
