@@ -116,7 +116,7 @@ async def create_first_admin(session: AsyncSession) -> str | None:
     if (await session.execute(select(func.count(Account.id)))).scalar_one():
         return None
     password = secrets.token_urlsafe(12)
-    await add_account(session, "admin", "admin", password, "Quản trị hệ thống")
+    await add_account(session, "admin", "admin", password, "Quản trị hệ thống", must_change_password=True)
     return password
 
 

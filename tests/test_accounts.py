@@ -85,6 +85,7 @@ async def test_first_admin_only_on_an_empty_installation(db_sessions) -> None:
         assert password and len(password) >= 12
         principal = await authenticate_password(session, "admin", password)
         assert principal is not None and principal.role == "admin"
+        assert principal.must_change_password  # the printed one-time password is replaced at once
         assert await create_first_admin(session) is None
 
 

@@ -91,3 +91,13 @@ async def test_an_operator_account_is_attached_to_its_point(tmp_path: Path) -> N
         assert (await acting_point(session, principal)).id == "xa-ba-che"
         assert await acting_point(session, Principal("account", "999", "x", "operator")) is None
     await engine.dispose()
+
+
+def test_help_is_vietnamese_unless_english_is_asked_for() -> None:
+    vietnamese = hoinghi("user", "add", "--help")
+    assert vietnamese.returncode == 0
+    assert vietnamese.stdout.startswith("Cách dùng: hoinghi user add")
+    assert "tùy chọn:" in vietnamese.stdout and "họ và tên hiển thị trong cuộc họp và biên bản" in vietnamese.stdout
+    english = hoinghi("point", "token", "--help", lang="en")
+    assert english.stdout.startswith("usage: hoinghi point token") and "issue" not in vietnamese.stdout
+    assert "show this help message and exit" in english.stdout

@@ -272,49 +272,115 @@ def _cmd_model_list(args: argparse.Namespace) -> None:
     print(_say("model_available", choices=", ".join(f"{k} ({v})" for k, v in models.CATALOGUE.items())))
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hoinghi", description="Hội nghị truyền hình trực tuyến — hoinghi")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="rooms.toml (default: ./rooms.toml, else the bundled sample)")
-    common.add_argument("--db", help="database URL (default: SQLite in the data directory)")
-    common.add_argument("--data-dir", type=Path, help="data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)")
-    verbs = parser.add_subparsers(dest="verb", required=True)
+_HELP = {
+    "vi": {
+        "usage": "Cách dùng: ", "positionals": "đối số", "optionals": "tùy chọn", "help": "in hướng dẫn này rồi thoát",
+        "config": "tệp rooms.toml (mặc định: ./rooms.toml, nếu không có thì tệp mẫu kèm theo)",
+        "db": "địa chỉ cơ sở dữ liệu (mặc định: SQLite trong thư mục dữ liệu)",
+        "data_dir": "thư mục dữ liệu (mặc định: $HOINGHI_DATA_DIR hoặc ./hoinghi-data)",
+        "serve": "chạy máy chủ", "host": "địa chỉ lắng nghe (mặc định 127.0.0.1)", "port": "cổng (mặc định 8080)",
+        "tls_cert": "chứng thư PEM (mặc định: tự ký, khi không chạy trên 127.0.0.1)", "tls_key": "khóa riêng PEM",
+        "log_level": "mức ghi nhật ký", "user": "quản lý tài khoản", "user_add": "tạo tài khoản",
+        "name": "tên đăng nhập", "role": "vai trò", "display_name": "họ và tên hiển thị trong cuộc họp và biên bản",
+        "password_file": "đọc mật khẩu từ tệp này thay vì hỏi", "point_of_operator": "với kỹ thuật viên: điểm cầu (id trong rooms.toml) mà tài khoản phụ trách",
+        "point": "quản lý điểm cầu", "point_token": "cấp mã truy cập mới cho một điểm cầu",
+        "point_revoke": "thu hồi mã truy cập hiện tại của một điểm cầu", "point_id": "id của điểm cầu trong rooms.toml",
+        "model": "mô hình nhận dạng giọng nói (Vosk)", "model_install": "tải (hoặc --from tệp zip có sẵn) và cài một mô hình",
+        "model_name": "vi-small (vosk-model-small-vn-0.4) hoặc vi (vosk-model-vn-0.4)",
+        "from_file": "cài từ tệp zip có sẵn trên máy (mạng không ra Internet)",
+        "sha256": "mã SHA-256 của tệp zip, kiểm tra thay cho MD5 của danh sách chính thức",
+        "model_list": "liệt kê các mô hình đã cài",
+    },
+    "en": {
+        "usage": "usage: ", "positionals": "positional arguments", "optionals": "options", "help": "show this help message and exit",
+        "config": "rooms.toml (default: ./rooms.toml, else the bundled sample)",
+        "db": "database URL (default: SQLite in the data directory)",
+        "data_dir": "data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)",
+        "serve": "run the server", "host": "address to listen on (default 127.0.0.1)", "port": "port (default 8080)",
+        "tls_cert": "PEM certificate (default: self-signed, off loopback)", "tls_key": "PEM private key",
+        "log_level": "log level", "user": "manage accounts", "user_add": "create an account",
+        "name": "username", "role": "role", "display_name": "full name shown in meetings and minutes",
+        "password_file": "read the password from this file instead of prompting",
+        "point_of_operator": "operators: the bridge point (id in rooms.toml) this account runs",
+        "point": "manage bridge points", "point_token": "issue a new access token for a bridge point",
+        "point_revoke": "revoke a bridge point's current token", "point_id": "the bridge point's id in rooms.toml",
+        "model": "speech recognition models (Vosk)", "model_install": "download (or --from a zip on disk) and install a model",
+        "model_name": "vi-small (vosk-model-small-vn-0.4) or vi (vosk-model-vn-0.4)",
+        "from_file": "install this zip, already on disk (offline networks)",
+        "sha256": "the zip's SHA-256, checked instead of the official list's MD5",
+        "model_list": "show the installed models",
+    },
+}
 
-    serve = verbs.add_parser("serve", parents=[common], help="run the server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--tls-cert", type=Path, help="PEM certificate (default: self-signed, off loopback)")
-    serve.add_argument("--tls-key", type=Path, help="PEM private key")
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+def _help(key: str) -> str:
+    lang = "en" if os.environ.get("HOINGHI_LANG", "vi").lower().startswith("en") else "vi"
+    return _HELP[lang][key]
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help in the CLI's language: the usage prefix (its other words are the titles below)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, _help("usage") if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command with Vietnamese section titles and -h text (English with HOINGHI_LANG=en)."""
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        add_help = kwargs.pop("add_help", True)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = _help("positionals")
+        self._optionals.title = _help("optionals")
+        if add_help:
+            self.add_argument("-h", "--help", action="help", help=_help("help"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hoinghi", description="Hội nghị truyền hình trực tuyến — hoinghi")
+    common = _Parser(add_help=False)
+    common.add_argument("--config", type=Path, help=_help("config"))
+    common.add_argument("--db", help=_help("db"))
+    common.add_argument("--data-dir", type=Path, help=_help("data_dir"))
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    serve = verbs.add_parser("serve", parents=[common], help=_help("serve"))
+    serve.add_argument("--host", default="127.0.0.1", help=_help("host"))
+    serve.add_argument("--port", type=int, default=8080, help=_help("port"))
+    serve.add_argument("--tls-cert", type=Path, help=_help("tls_cert"))
+    serve.add_argument("--tls-key", type=Path, help=_help("tls_key"))
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_help("log_level"))
     serve.set_defaults(run=_cmd_serve)
 
-    user = verbs.add_parser("user", help="manage accounts").add_subparsers(dest="user_verb", required=True)
-    user_add = user.add_parser("add", parents=[common], help="create an account")
-    user_add.add_argument("name")
-    user_add.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
-    user_add.add_argument("--display-name", help="full name shown in meetings and minutes")
-    user_add.add_argument("--password-file", help="read the password from this file instead of prompting")
-    user_add.add_argument("--point", help="operators: the bridge point (id in rooms.toml) this account runs")
+    user = verbs.add_parser("user", help=_help("user")).add_subparsers(dest="user_verb", required=True, parser_class=_Parser)
+    user_add = user.add_parser("add", parents=[common], help=_help("user_add"))
+    user_add.add_argument("name", help=_help("name"))
+    user_add.add_argument("--role", required=True, choices=ACCOUNT_ROLES, help=_help("role"))
+    user_add.add_argument("--display-name", help=_help("display_name"))
+    user_add.add_argument("--password-file", help=_help("password_file"))
+    user_add.add_argument("--point", help=_help("point_of_operator"))
     user_add.set_defaults(run=_cmd_user_add)
 
-    point = verbs.add_parser("point", help="manage bridge points").add_subparsers(dest="point_verb", required=True)
-    token = point.add_parser("token", parents=[common], help="issue a new access token for a bridge point")
-    token.add_argument("point_id")
+    point = verbs.add_parser("point", help=_help("point")).add_subparsers(dest="point_verb", required=True, parser_class=_Parser)
+    token = point.add_parser("token", parents=[common], help=_help("point_token"))
+    token.add_argument("point_id", help=_help("point_id"))
     token.set_defaults(run=_cmd_point_token)
-    revoke = point.add_parser("revoke", parents=[common], help="revoke a bridge point's current token")
-    revoke.add_argument("point_id")
+    revoke = point.add_parser("revoke", parents=[common], help=_help("point_revoke"))
+    revoke.add_argument("point_id", help=_help("point_id"))
     revoke.set_defaults(run=_cmd_point_revoke)
 
-    model = verbs.add_parser("model", help="speech recognition models (Vosk)").add_subparsers(dest="model_verb", required=True)
-    data_only = argparse.ArgumentParser(add_help=False)
-    data_only.add_argument("--data-dir", type=Path, help="data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)")
-    install = model.add_parser("install", parents=[data_only], help="download (or --from a zip on disk) and install a model")
-    install.add_argument("model", help="vi-small (vosk-model-small-vn-0.4) or vi (vosk-model-vn-0.4)")
-    install.add_argument("--from", dest="from_file", type=Path, help="install this zip, already on disk (offline networks)")
-    install.add_argument("--sha256", help="the zip's SHA-256, checked instead of the official list's MD5")
+    model = verbs.add_parser("model", help=_help("model")).add_subparsers(dest="model_verb", required=True, parser_class=_Parser)
+    data_only = _Parser(add_help=False)
+    data_only.add_argument("--data-dir", type=Path, help=_help("data_dir"))
+    install = model.add_parser("install", parents=[data_only], help=_help("model_install"))
+    install.add_argument("model", help=_help("model_name"))
+    install.add_argument("--from", dest="from_file", type=Path, help=_help("from_file"))
+    install.add_argument("--sha256", help=_help("sha256"))
     install.add_argument("--base-url", help=argparse.SUPPRESS)  # a mirror of the official model directory
     install.set_defaults(run=_cmd_model_install)
-    listing = model.add_parser("list", parents=[data_only], help="show the installed models")
+    listing = model.add_parser("list", parents=[data_only], help=_help("model_list"))
     listing.set_defaults(run=_cmd_model_list)
     add_minutes_commands(verbs, common)  # ca init|serve, minutes verify, sign
     verbs.add_parser("bridge", add_help=False, help="run a bridge point's devices without a browser (hoinghi bridge --help)")

@@ -100,6 +100,7 @@ def _shot(page: Any, name: str) -> None:
 
 def _log_in(browser: Any, server: ThreadServer, username: str, password: str = PASSWORD) -> Any:
     context = browser.new_context(viewport=PHONE, base_url=server.url)
+    context.set_default_timeout(60000)  # a shared machine under load answers slowly at times
     page = context.new_page()
     page.goto("/")
     page.fill('input[name="username"]', username)
