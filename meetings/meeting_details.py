@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings import agenda
 from meetings.accounts import Principal
 from meetings.control_models import MeetingControl
-from meetings.meetings_service import MeetingError, attendance_role
-from meetings.models import Account, BridgePoint, Meeting, MeetingPoint, MeetingRoom, Participant
+from meetings.meetings_service import MeetingError, PointInfo, attendance_role, meeting_info
+from meetings.models import Account, Meeting, MeetingRoom, Participant
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,6 @@ class Person:
     position: str
     unit: str
     email: str | None
-
-
-@dataclass(frozen=True)
-class InvitedPoint:
-    id: str
-    name: str
-    level: str
-    role: str
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ class MeetingDetails:
     location: str
     chair: Person
     secretary: Person
-    points: list[InvitedPoint]
+    points: tuple[PointInfo, ...]  # main points first
     delegates: list[Delegate]
     members_total: int | None
     agenda: list[dict[str, Any]]  # meetings.agenda.snapshot's items
@@ -83,12 +75,6 @@ async def details(session: AsyncSession, meeting_id: int) -> MeetingDetails:
     if meeting is None:
         raise MeetingError("not_found", f"no meeting has id {meeting_id}")
     room = await session.get(MeetingRoom, meeting.room_id)
-    points = await session.execute(
-        select(BridgePoint)
-        .join(MeetingPoint, MeetingPoint.point_id == BridgePoint.id)
-        .where(MeetingPoint.meeting_id == meeting_id)
-        .order_by(BridgePoint.role.desc(), BridgePoint.id)  # main points first
-    )
     rows = await session.execute(
         select(Participant, Account)
         .join(Account, Account.id == Participant.account_id)
@@ -101,7 +87,7 @@ async def details(session: AsyncSession, meeting_id: int) -> MeetingDetails:
         status=meeting.status, start=meeting.scheduled_start, end=meeting.scheduled_end, location=meeting.location,
         chair=_person(await session.get(Account, meeting.chair_id), meeting.chair_id),
         secretary=_person(await session.get(Account, meeting.secretary_id), meeting.secretary_id),
-        points=[InvitedPoint(p.id, p.name, p.level, p.role) for p in points.scalars()],
+        points=(await meeting_info(session, meeting_id)).points,
         delegates=[Delegate(_person(a, a.id), p.point_id, p.invited, p.present) for p, a in rows],
         members_total=control.members_total if control else None,
         agenda=(await agenda.snapshot(session, meeting_id))["items"],

@@ -47,23 +47,22 @@ class Inbox:
             return list(self.messages)
 
 
-def calendar_of(message: Message) -> str:
-    """The text/calendar attachment of an invitation."""
+def _part(message: Message, content_type: str) -> str:
     for part in message.walk():
-        if part.get_content_type() == "text/calendar":
+        if part.get_content_type() == content_type:
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
             return payload.decode("utf-8")
-    raise AssertionError("no text/calendar part")
+    raise AssertionError(f"no {content_type} part")
+
+
+def calendar_of(message: Message) -> str:
+    """The text/calendar attachment of an invitation."""
+    return _part(message, "text/calendar")
 
 
 def body_of(message: Message) -> str:
-    for part in message.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode("utf-8")
-    raise AssertionError("no text/plain part")
+    return _part(message, "text/plain")
 
 
 def start_smtp() -> tuple[Controller, Inbox]:

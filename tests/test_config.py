@@ -96,3 +96,30 @@ credential = "bi-mat"
     assert network.udp_ports == range(40000, 41000)
     assert network.public_address == "203.0.113.10"
     assert network.ice_servers[0].urls == ("turn:turn.example.gov.vn:3478",)
+
+
+_MAIL = '\n[mail]\nhost = "smtp.quangninh.gov.vn"\nsender = "Văn phòng UBND tỉnh <hoinghi@quangninh.gov.vn>"\n'
+
+
+def test_mail_section_defaults_and_paths() -> None:
+    base = SAMPLE_ROOMS.read_text(encoding="utf-8")
+    assert parse_rooms_config(base).mail is None  # no [mail]: nothing is sent
+    mail = parse_rooms_config(base + _MAIL + 'user = "hoinghi"\npassword_file = "smtp.pw"\n', "/etc/hoinghi/rooms.toml").mail
+    assert (mail.port, mail.starttls, mail.tls) == (587, True, False)
+    assert str(mail.password_file) == "/etc/hoinghi/smtp.pw"  # relative to rooms.toml
+    implicit = parse_rooms_config(base + _MAIL + "tls = true\n").mail
+    assert (implicit.port, implicit.starttls) == (465, False)
+
+
+@pytest.mark.parametrize("extra, key, reason", [
+    ("port = 70000\n", "mail.port", "between 1 and 65535"),
+    ("starttls = 1\n", "mail.starttls", "true or false"),
+    ("tls = true\nstarttls = true\n", "mail.starttls", "choose one"),
+    ("retry_seconds = [30, 0]\n", "mail.retry_seconds[1]", "1 to 86400"),
+    ('password_file = "pw"\n', "mail.user", "missing"),
+    ("smtp = 1\n", "mail.smtp", "unknown key"),
+])
+def test_mail_mistakes_are_located(extra: str, key: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_rooms_config(SAMPLE_ROOMS.read_text(encoding="utf-8") + _MAIL + extra)
+    assert raised.value.key == key and reason in raised.value.reason

@@ -32,7 +32,10 @@
       connected: "Đã kết nối", disconnected: "Mất kết nối", participants: "Người tham dự", mute: "Đề nghị tắt mic",
       remove_person: "Mời ra khỏi cuộc họp", lobby: "Phòng chờ", admit: "Cho vào", reject: "Từ chối",
       confirm_remove: "Mời người này ra khỏi cuộc họp?", mute_requested: "Chủ tọa đề nghị bạn tắt micrô.",
-      removed: "Bạn đã được mời ra khỏi cuộc họp.", error: "Lỗi", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
+      removed: "Bạn đã được mời ra khỏi cuộc họp.", error: "Lỗi",
+      err_forbidden: "bạn không có quyền làm việc này", err_conflict: "không thực hiện được ở trạng thái hiện tại của cuộc họp",
+      err_bad_request: "dữ liệu gửi lên không hợp lệ", err_not_found: "không tìm thấy", err_timeout: "máy chủ không trả lời kịp",
+      err_internal_error: "máy chủ gặp lỗi; hãy thử lại", err_in_lobby: "đang chờ chủ tọa cho vào", err_csrf_failed: "hãy tải lại trang", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
       you: "bạn", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
       no_votes: "Chưa có biểu quyết.",
     },
@@ -58,12 +61,17 @@
       remove_person: "Remove from meeting", lobby: "Lobby", admit: "Admit", reject: "Reject",
       confirm_remove: "Remove this person from the meeting?", mute_requested: "The chair asks you to mute your microphone.",
       removed: "You have been removed from the meeting.", error: "Error",
+      err_forbidden: "you are not allowed to do this", err_conflict: "not possible in the meeting's current state",
+      err_bad_request: "the request is not valid", err_not_found: "not found", err_timeout: "the server did not answer in time",
+      err_internal_error: "the server failed; please try again", err_in_lobby: "waiting for the chair to let you in", err_csrf_failed: "reload the page",
       secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", item: "Item",
       participated: "Members taking part", cancelled: "CANCELLED", no_votes: "No votes yet.",
     },
   };
   const lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
   const t = (key) => (TEXT[lang][key] || key).normalize("NFC");
+  // A refusal in the reader's language from its code; the server's own sentence is English, for logs.
+  const refusal = (ack) => (TEXT[lang][`err_${ack.error}`] ? t(`err_${ack.error}`) : `${t("err_bad_request")} (${ack.error})`);
 
   const S = {
     capacity: null, key: null, meeting: null, agenda: null, speakers: null, attendance: null,
@@ -109,7 +117,7 @@
     return new Promise((resolve) => {
       socket.timeout(15000).emit(event, payload || {}, (err, ack) => {
         if (err) ack = { ok: false, error: "timeout", message: String(err) };
-        if (!ack.ok) { S.error = `${t("error")}: ${ack.message || ack.error}`; render(); }
+        if (!ack.ok) { S.error = `${t("error")}: ${refusal(ack)}`; render(); }
         else if (S.error) { S.error = ""; render(); }
         resolve(ack);
       });
@@ -185,7 +193,7 @@
       const response = await fetch(`/api/meetings/${window.hoinghi.meetingId}/agenda/${item.id}/documents`,
         { method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } });
       const result = await response.json().catch(() => ({ ok: false, message: response.statusText }));
-      if (!result.ok) { S.error = `${t("error")}: ${result.message}`; render(); }
+      if (!result.ok) { S.error = `${t("error")}: ${refusal(result)}`; render(); }
     } });
     return h("label", { class: "hn-upload" }, input, button(t("upload"), () => input.click(), "subtle"));
   }
