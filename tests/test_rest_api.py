@@ -15,6 +15,7 @@ from meetings.admin_models import IssuedPointToken
 from meetings.control_models import AgendaDocument, AuditEntry
 from meetings.models import Account, AuthSession, Meeting, RevokedPointToken
 from tests.api_client import ApiClient
+from tests.control.test_flows import one_page_pdf
 from tests.conftest import RunningServer
 from web.api.registry import ENDPOINTS
 from web.permissions import allowed
@@ -217,12 +218,12 @@ async def test_document_upload_by_a_secretary_not_of_that_meeting(server: Runnin
     assert other
     url = f"/api/meetings/{meeting['id']}/agenda/{meeting['agenda'][0]['id']}/documents"
     form = aiohttp.FormData()
-    form.add_field("file", b"%PDF-1.4\n%%EOF\n", filename="Tờ trình.pdf", content_type="application/pdf")
+    form.add_field("file", one_page_pdf("Tờ trình"), filename="Tờ trình.pdf", content_type="application/pdf")
     status, body = await second.call("POST", url, data=form)
     assert status == 200 and body["document"]["filename"] == "Tờ trình.pdf"
     delegate = await ApiClient.open(server.url, "u-delegate", PASSWORD)
     form = aiohttp.FormData()
-    form.add_field("file", b"%PDF-1.4\n%%EOF\n", filename="x.pdf")
+    form.add_field("file", one_page_pdf("x"), filename="x.pdf")
     status, _ = await delegate.call("POST", url, data=form)
     assert status == 403
 

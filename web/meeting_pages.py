@@ -9,6 +9,7 @@ cancellation, and a meeting's details, which become its record once it has close
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +27,7 @@ from meetings.scheduling import FieldProblem, InvalidMeeting, MeetingDraft
 from web import meeting_actions
 from web.admin_texts import TEXTS as ADMIN_TEXTS
 from web.auth import PRINCIPAL, login_required, requires
-from web.control.documents import store_pdf
+from web.control.documents import NotPdf, check_pdf, safe_filename, store_pdf
 from web.error_texts import error_message, field_message
 from web.i18n import request_language
 from web.meeting_form import ParsedForm, empty_draft, form_values, parse
@@ -148,7 +149,13 @@ async def _problems(request: web.Request, parsed: ParsedForm, meeting_id: int | 
         existing = await session.get(Meeting, meeting_id) if meeting_id is not None else None
         domain = await scheduling.validate(session, scheduling.normalised(parsed.draft), utcnow(), existing)
     named = {p.field for p in parsed.problems}
-    return parsed.problems + [p for p in domain if p.field not in named]
+    problems = parsed.problems + [p for p in domain if p.field not in named]
+    for index, upload in list(parsed.files.items()):
+        try:  # pyHanko reads it: a file that only starts with %PDF- is refused too
+            await asyncio.get_running_loop().run_in_executor(None, check_pdf, upload.data)
+        except NotPdf:
+            problems.append(FieldProblem(f"agenda.{index}.file", "not_pdf", {"filename": upload.filename}))
+    return problems
 
 
 async def _attach_files(request: web.Request, meeting_id: int, parsed: ParsedForm) -> None:
@@ -161,7 +168,9 @@ async def _attach_files(request: web.Request, meeting_id: int, parsed: ParsedFor
         items = (await scheduling.draft_of(session, meeting_id)).agenda
         for index, upload in parsed.files.items():
             digest = await store_pdf(state, upload.data)
-            await agenda.add_document(session, caller, meeting_id, items[index].id or 0, upload.filename, digest, len(upload.data))
+            await agenda.add_document(
+                session, caller, meeting_id, items[index].id or 0, safe_filename(upload.filename), digest, len(upload.data),
+            )
         await session.commit()
 
 

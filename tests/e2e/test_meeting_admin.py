@@ -20,6 +20,7 @@ from aiohttp import web
 from meetings.accounts import add_account
 from meetings.config import load_rooms_config
 from meetings.models import Meeting
+from tests.control.test_flows import one_page_pdf
 from tests.e2e.harness import PASSWORD
 from tests.mail_fixtures import Inbox, calendar_of, rooms_with_mail, start_smtp
 from tests.ports import free_port
@@ -118,7 +119,9 @@ def _mail_to(inbox: Inbox, count: int, address: str) -> str:
 def test_schedule_invite_join_edit_cancel_in_chromium(browser: Any, deployment: Any, tmp_path: Path) -> None:
     server, inbox, ids = deployment
     pdf = tmp_path / "To-trinh-so-12.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n% hoinghi\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
+    pdf.write_bytes(one_page_pdf("Tờ trình số 12"))
+    fake = tmp_path / "khong-phai-pdf.pdf"
+    fake.write_bytes(b"%PDF-1.4 <html>not a PDF</html>")
     secretary = _log_in(browser, server, "thuky")
     secretary.wait_for_url("**/home")
     secretary.click("text=Tạo cuộc họp")
@@ -138,12 +141,13 @@ def test_schedule_invite_join_edit_cancel_in_chromium(browser: Any, deployment: 
     secretary.click("text=Thêm nội dung")
     titles.nth(2).fill("Kết luận của Chủ tịch")
     secretary.locator('input[name="agenda_minutes"]').nth(0).fill("30")
-    secretary.locator('input[name="agenda_file"]').nth(1).set_input_files(str(pdf))
+    secretary.locator('input[name="agenda_file"]').nth(1).set_input_files(str(fake))
     _shot(secretary, "meeting-form-vi")
     form.locator('button[type="submit"]').click()
     secretary.wait_for_selector(".error-summary")
     assert secretary.locator('.field-error[data-field="start"]').inner_text() == "Thời gian bắt đầu đã qua."
     assert secretary.locator('.field-error[data-field="end"]').inner_text() == "Thời gian kết thúc phải sau thời gian bắt đầu."
+    assert "không phải PDF" in secretary.locator('.field-error[data-field="agenda.1.file"]').inner_text()
     _shot(secretary, "meeting-form-errors-vi")
     server.run(_assert_no_meeting(server))
     start, end = _local_in(hours=2), _local_in(hours=4)
