@@ -246,7 +246,7 @@ def main() -> None:
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     if not sfu_janus.available():
         sys.exit("bench/sfu.py: Janus (Debian package 'janus') is not installed; "
-                 "it is the baseline this benchmark compares with")
+                 "it is the baseline this benchmark compares with: run ./scripts/bench-deps")
 
     with tempfile.TemporaryDirectory(prefix="hoinghi-bench-sfu-") as tmp:
         media = Path(tmp) / "media.pickle"

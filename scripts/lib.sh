@@ -3,6 +3,7 @@
 
 RUNTIME_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc pkg-config fonts-liberation2 fonts-noto-core ca-certificates)
 TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc)
+BENCH_PACKAGES=(janus)  # baselines the benchmarks measure against (bench/sfu.py: Janus VideoRoom)
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
