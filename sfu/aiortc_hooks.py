@@ -53,6 +53,7 @@ import asyncio
 import logging
 import errno
 import random
+import struct
 import time
 import concurrent.futures
 from collections.abc import Callable, Iterator
@@ -74,12 +75,14 @@ from aiortc.rtp import (
     RTCP_RTPFB_NACK,
     RtcpByePacket,
     RtcpPsfbPacket,
+    RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSdesPacket,
     RtcpSenderInfo,
     RtcpSourceInfo,
     RtcpSrPacket,
     pack_remb_fci,
+    unpack_remb_fci,
 )
 from aiortc.clock import current_ms
 from pylibsrtp import Error as SrtpError
@@ -371,8 +374,12 @@ class SenderAccess:
         s._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
 
     def on_feedback(self, keyframe: Callable[[], None],
-                    nack: Callable[[list[int]], None]) -> None:
-        """PLI/FIR -> ``keyframe()``, generic NACK -> ``nack(lost)``; the rest to aiortc."""
+                    nack: Callable[[list[int]], None],
+                    loss: Callable[[float], None] | None = None,
+                    remb: Callable[[int], None] | None = None) -> None:
+        """PLI/FIR -> ``keyframe()``, generic NACK -> ``nack(lost)``; the rest to aiortc,
+        after ``loss(fraction)`` for this sender's receiver-report block and
+        ``remb(bitrate)`` for a REMB naming this sender first (once per REMB per session)."""
         sender = self._sender
         original = sender._handle_rtcp_packet
 
@@ -382,6 +389,18 @@ class SenderAccess:
             elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
                 nack(packet.lost)
             else:
+                if loss is not None and isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+                    for block in packet.reports:
+                        if block.ssrc == sender._ssrc:
+                            loss(block.fraction_lost / 256)
+                elif (remb is not None and isinstance(packet, RtcpPsfbPacket)
+                      and packet.fmt == RTCP_PSFB_APP):
+                    try:
+                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    except (ValueError, struct.error):
+                        bitrate, ssrcs = 0, []
+                    if ssrcs and ssrcs[0] == sender._ssrc:
+                        remb(bitrate)
                 await original(packet)
 
         sender._handle_rtcp_packet = handle  # type: ignore[method-assign]

@@ -23,6 +23,7 @@ from aiortc import RTCRtpTransceiver
 
 from ._rtpwrite import RtpWriter
 from .aiortc_hooks import RtpSink, SenderAccess, negotiated_codecs, negotiated_extensions
+from .downlink import Downlink
 from .packet import ExtensionIds, RtpView
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ class DownTrack:
     """Forwards one source (switchable) to one subscriber transceiver."""
 
     def __init__(self, track_id: str, kind: str, mime_type: str,
-                 transceiver: RTCRtpTransceiver, sink: RtpSink) -> None:
-        """``sink``: the subscriber session's way out, shared with its other down-tracks."""
+                 transceiver: RTCRtpTransceiver, sink: RtpSink,
+                 downlink: Downlink | None = None) -> None:
+        """``sink``: the subscriber session's way out, shared with its other down-tracks;
+        ``downlink``: its link estimate, fed with this stream's receiver reports."""
         self.track_id = track_id
         self.kind = kind
         self.mime_type = mime_type
@@ -55,7 +58,9 @@ class DownTrack:
         self._ready = False
         self._sync_needed = True
         self._switched = False
-        self.sender.on_feedback(self._on_keyframe_request, self.handle_nack)
+        self.sender.on_feedback(self._on_keyframe_request, self.handle_nack,
+                                downlink.report if downlink else None,
+                                downlink.remb if downlink else None)
 
     @property
     def packets(self) -> int:

@@ -13,6 +13,7 @@ class TrackInfo:
     kind: str  # 'audio' | 'video'
     source: str  # 'camera' | 'microphone' | 'screen'
     forwarding: bool  # False while the publisher is muted server-side (floor control)
+    layer: str = "high"  # a camera's 'high' or 'low' track (published as 'camera-low')
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,39 @@ class TrackPublished:
     track_id: str
     kind: str
     source: str
+    layer: str = "high"
+
+
+@dataclass(frozen=True)
+class SlotSource:
+    """What a subscriber's slot (sfu/view.py) carries now."""
+
+    peer_id: str
+    track_id: str
+    layer: str
+
+
+@dataclass(frozen=True)
+class ViewChanged:
+    """A subscriber's slots got other sources: slot id (``active-speaker``,
+    ``thumbnail-N``, ``loudest-N``) -> source or None. The media switch follows at the next
+    key frame (video) or packet (audio); label the slot's transceiver (its mid) by this."""
+
+    room_id: str
+    peer_id: str
+    slots: dict[str, SlotSource | None]
+
+
+@dataclass(frozen=True)
+class LayerDemand:
+    """Whether anyone receives this camera layer of a publisher that sends two: the
+    publisher may stop sending a layer nobody needs and start again when one does."""
+
+    room_id: str
+    peer_id: str
+    track_id: str
+    layer: str
+    needed: bool
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,7 @@ class TrackUnpublished:
     track_id: str
     kind: str
     source: str
+    layer: str = "high"
 
 
 @dataclass(frozen=True)
@@ -85,4 +120,4 @@ class SubscriberOffer:
 
 
 SfuEvent = (TrackPublished | TrackUnpublished | ActiveSpeakerChanged | PeerStateChanged
-            | SubscriberOffer)
+            | SubscriberOffer | ViewChanged | LayerDemand)

@@ -32,6 +32,7 @@ from .uptrack import HISTORY_SIZE, UpTrack
 # subscriber's offer simple and lets the active-speaker video switch between publishers.
 ACCEPTED_CODECS = {"audio": ["audio/opus"], "video": ["video/VP8", "video/H264"]}
 DEFAULT_SOURCE = {"audio": "microphone", "video": "camera"}
+LOW_LAYER_SOURCE = "camera-low"  # the second, small track of the same camera (no simulcast)
 
 
 class _Route:
@@ -123,10 +124,13 @@ class PublishSession:
             sink = self._sinks[dtls] = RtpSink(dtls)  # one descriptor per transport
         route = _Route(feed=feed, sink=sink,
                        media_ssrc=section.ssrcs[0] if section.ssrcs else None)
+        layer = "high"
+        if source == LOW_LAYER_SOURCE and section.kind == "video":
+            source, layer = "camera", "low"
         up = self._make_track(
             track_id=f"{self.peer_id}:{section.mid}", peer_id=self.peer_id,
             kind=section.kind, source=source, mime_type=mime,
-            clock_rate=codec.clockRate, send_pli=route.send_pli)
+            clock_rate=codec.clockRate, send_pli=route.send_pli, layer=layer)
         route.up = up
         route.payload_type = codec.payloadType
         route.rtx_payload_type = rtx_pt

@@ -2,23 +2,34 @@
 
 The room turns audio levels into the active speaker (an event, the source of every
 active-speaker video down-track, and the order Last-N video follows) and, when configured,
-into the set of N loudest audio streams that are forwarded at all.
+into the set of N loudest audio streams that are forwarded at all. It fills each
+subscriber's slots (sfu/view.py: speaker, thumbnails, loudest microphones) with sources,
+choosing each camera's layer by the slot and the subscriber's link (sfu/downlink.py), and
+tells publishers which of their camera layers anyone receives (:class:`LayerDemand`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .events import ActiveSpeakerChanged, RoomConfig, SfuEvent, TrackInfo
+from .downtrack import DownTrack
+from .events import (
+    ActiveSpeakerChanged,
+    LayerDemand,
+    RoomConfig,
+    SfuEvent,
+    SlotSource,
+    TrackInfo,
+    ViewChanged,
+)
 from .peer import Peer
 from .speaker import SpeakerDetector
 from .uptrack import UpTrack
+from .view import ACTIVE_SPEAKER, assign, slot_index, slot_kind
 
-ACTIVE_SPEAKER = "active-speaker"
-"""Pseudo track id: subscribing to it gives one video that follows the active speaker's
-camera (switching source without renegotiation)."""
-
-ACTIVE_SPEAKER_MIME = "video/VP8"
+# Slots switch between publishers, so each carries one codec: what browsers send by default.
+SLOT_MIME = {"speaker": "video/VP8", "thumbnail": "video/VP8", "loudest": "audio/opus"}
+ACTIVE_SPEAKER_MIME = SLOT_MIME["speaker"]
 
 
 class Room:
@@ -31,6 +42,7 @@ class Room:
         self.tracks: dict[str, UpTrack] = {}
         self.speakers: SpeakerDetector[UpTrack] = SpeakerDetector()
         self.active_speaker: str | None = None
+        self._speaking: tuple[UpTrack, ...] = ()
 
     # --- tracks ------------------------------------------------------------------------------
 
@@ -40,9 +52,8 @@ class Room:
 
     def add_track(self, up: UpTrack) -> None:
         self.tracks[up.track_id] = up
-        if up.kind == "video" and up.source == "camera" and up.peer_id == self.active_speaker:
-            self._follow_speaker()
         self.apply_audio_last_n()
+        self.apply_views()
 
     def remove_track(self, up: UpTrack) -> list[Peer]:
         """Forget ``up``; returns the peers whose subscriptions changed (they need an offer)."""
@@ -51,25 +62,29 @@ class Room:
         up.close()
         if up.kind == "audio" and self.speakers.remove(up):
             self._set_speaker(None)
+        self.apply_views()
         return changed
 
     def info(self) -> list[TrackInfo]:
-        return [TrackInfo(t.track_id, t.peer_id, t.kind, t.source, not t.muted_by("server"))
-                for t in self.tracks.values()]
+        return [TrackInfo(t.track_id, t.peer_id, t.kind, t.source, not t.muted_by("server"),
+                          t.layer) for t in self.tracks.values()]
 
     # --- subscriptions -----------------------------------------------------------------------
 
     def subscribe(self, peer: Peer, track_id: str) -> None:
-        """Add a down-track for ``track_id`` (a known track or :data:`ACTIVE_SPEAKER`)."""
+        """Add a down-track for ``track_id`` (a known track or a slot, sfu/view.py)."""
         if track_id in peer.subscribe.down:
             return
-        if track_id == ACTIVE_SPEAKER:
-            peer.subscribe.add(ACTIVE_SPEAKER, "video", ACTIVE_SPEAKER_MIME,
-                               self._speaker_camera(peer), ACTIVE_SPEAKER)
+        kind = slot_kind(track_id)
+        if kind is not None:
+            peer.subscribe.add(track_id, "audio" if kind == "loudest" else "video",
+                               SLOT_MIME[kind], None, track_id)
+            self.apply_view(peer)
         else:
             up = self.tracks[track_id]
             peer.subscribe.add(track_id, up.kind, up.mime_type, up, up.peer_id)
         self.apply_video_last_n(peer)
+        self.update_demand()
 
     # --- audio levels, active speaker, Last-N ------------------------------------------------
 
@@ -79,6 +94,10 @@ class Room:
                 current = self.speakers.current
                 self._set_speaker(current.peer_id if current is not None else None)
             self.apply_audio_last_n()
+            speaking = tuple(self.speaking())
+            if speaking != self._speaking:
+                self._speaking = speaking
+                self.apply_views()
 
     def silence(self, up: UpTrack) -> None:
         """A microphone muted by the chair stops counting as a speaker at once."""
@@ -90,24 +109,21 @@ class Room:
             return
         self.active_speaker = peer_id
         self._emit(ActiveSpeakerChanged(self.room_id, peer_id))
-        self._follow_speaker()
+        self.apply_views()
         for peer in self.peers.values():
             self.apply_video_last_n(peer)
+
+    def camera(self, peer_id: str, layer: str) -> UpTrack | None:
+        """The peer's camera in ``layer`` ('high' or 'low'), else its other layer."""
+        cameras = [t for t in self.tracks.values()
+                   if t.peer_id == peer_id and t.kind == "video" and t.source == "camera"
+                   and t.mime_type.lower() == ACTIVE_SPEAKER_MIME.lower()]
+        return next((t for t in cameras if t.layer == layer), cameras[0] if cameras else None)
 
     def _speaker_camera(self, viewer: Peer) -> UpTrack | None:
         if self.active_speaker is None or self.active_speaker == viewer.peer_id:
             return None
-        return next((t for t in self.tracks.values()
-                     if t.peer_id == self.active_speaker and t.kind == "video"
-                     and t.source == "camera" and t.mime_type.lower() == ACTIVE_SPEAKER_MIME.lower()),
-                    None)
-
-    def _follow_speaker(self) -> None:
-        for peer in self.peers.values():
-            down = peer.subscribe.down.get(ACTIVE_SPEAKER)
-            camera = self._speaker_camera(peer)
-            if down is not None and camera is not None:
-                down.switch(camera)  # the viewer speaking keeps seeing the previous speaker
+        return self.camera(self.active_speaker, viewer.speaker_layer())
 
     def recent_speakers(self) -> list[str]:
         seen: list[str] = []
@@ -120,12 +136,13 @@ class Room:
         recent = self.recent_speakers()
         for track_id, down in peer.subscribe.down.items():
             source = down.source
-            if track_id == ACTIVE_SPEAKER or source is None or source.source != "camera":
+            if slot_kind(track_id) or source is None or source.source != "camera":
                 continue
             if peer.wants_video_from(source.peer_id, source.track_id, recent):
                 down.resume()
             else:
                 down.pause()
+        self.update_demand()
 
     def apply_audio_last_n(self) -> None:
         n = self.config.last_n_audio
@@ -138,3 +155,85 @@ class Room:
             chosen.update(silent[: max(0, n - len(chosen))])
         for up in audio:
             up.mute("last-n", up not in chosen)
+
+    # --- slots (sfu/view.py) -----------------------------------------------------------------
+
+    def speaking(self) -> list[UpTrack]:
+        """Microphones heard now, loudest first (the active speaker's first)."""
+        loud = self.speakers.loudness
+        ranked = sorted((t for t, v in loud.items() if v >= self.speakers.speech_loudness),
+                        key=loud.__getitem__, reverse=True)
+        current = self.speakers.current
+        if current is not None and current in ranked:
+            ranked.remove(current)
+            ranked.insert(0, current)
+        return ranked
+
+    def apply_views(self) -> None:
+        for peer in self.peers.values():
+            self.apply_view(peer)
+        self.update_demand()
+
+    def apply_view(self, peer: Peer) -> None:
+        """Fill the peer's slots: the speaker (layer by the peer's link; a viewer who speaks
+        keeps the previous speaker), thumbnails (low layers: pinned, then recent speakers,
+        then the others in order of publishing), and the loudest microphones (whoever
+        speaks; the last ones heard stay meanwhile)."""
+        slots = {tid: d for tid, d in peer.subscribe.down.items() if slot_kind(tid) is not None}
+        if not slots:
+            return
+        speaker = slots.get(ACTIVE_SPEAKER)
+        if speaker is not None:
+            camera = self._speaker_camera(peer)
+            if camera is None and speaker.source is not None:
+                camera = self.camera(speaker.source.peer_id, peer.speaker_layer())
+            speaker.switch(camera)
+        shown = speaker.source.peer_id if speaker is not None and speaker.source else None
+        by_kind: dict[str, list[DownTrack]] = {"thumbnail": [], "loudest": []}
+        for tid in sorted((t for t in slots if t != ACTIVE_SPEAKER), key=slot_index):
+            by_kind[slot_kind(tid)].append(slots[tid])  # type: ignore[index]
+        self._fill_thumbnails(peer, by_kind["thumbnail"], shown)
+        self._fill_loudest(peer, by_kind["loudest"])
+        view = {tid: (SlotSource(d.source.peer_id, d.source.track_id, d.source.layer)
+                      if d.source is not None else None) for tid, d in slots.items()}
+        if view != peer.view:
+            peer.view = view
+            self._emit(ViewChanged(self.room_id, peer.peer_id, dict(view)))
+
+    def _fill_thumbnails(self, peer: Peer, downs: list[DownTrack], shown: str | None) -> None:
+        if not downs:
+            return
+        cameras = list(dict.fromkeys(t.peer_id for t in self.tracks.values()
+                                     if t.kind == "video" and t.source == "camera"))
+        order = [p for p in peer.pinned_order if p in cameras]
+        order += [p for p in self.recent_speakers() if p in cameras] + cameras
+        wanted = [p for p in dict.fromkeys(order) if p not in (peer.peer_id, shown)]
+        current = [d.source.peer_id if d.source is not None and d.source.peer_id in wanted
+                   else None for d in downs]
+        for down, holder in zip(downs, assign(current, wanted, keep_unwanted=False)):
+            down.switch(self.camera(holder, "low") if holder is not None else None)
+
+    def _fill_loudest(self, peer: Peer, downs: list[DownTrack]) -> None:
+        if not downs:
+            return
+        microphones = [t for t in self.tracks.values() if t.kind == "audio"
+                       and t.source == "microphone" and t.peer_id != peer.peer_id]
+        current = [d.source if d.source in microphones else None for d in downs]
+        wanted = [t for t in self.speaking() if t in microphones]
+        holders = assign(current, wanted, keep_unwanted=True)
+        idle = [t for t in microphones if t not in holders]  # a small meeting: everyone
+        for down, holder in zip(downs, holders):
+            down.switch(holder if holder is not None else (idle.pop(0) if idle else None))
+
+    def update_demand(self) -> None:
+        """Tell publishers of two camera layers which of them someone receives, so that a
+        layer nobody watches is not sent (a commune's uplink carries its low layer only
+        until it is on someone's big screen)."""
+        layered = {t.peer_id for t in self.tracks.values() if t.layer == "low"}
+        for up in self.tracks.values():
+            if up.kind != "video" or up.source != "camera" or up.peer_id not in layered:
+                continue
+            needed = up.receivers() > 0
+            if needed != up.needed:
+                up.needed = needed
+                self._emit(LayerDemand(self.room_id, up.peer_id, up.track_id, up.layer, needed))

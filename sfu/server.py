@@ -20,6 +20,7 @@ from .events import (
     PeerStateChanged,
     RoomConfig,
     SfuEvent,
+    SlotSource,
     SubscriberOffer,
     TrackInfo,
     TrackPublished,
@@ -27,9 +28,10 @@ from .events import (
 )
 from .peer import Peer, configuration
 from .publish import PublishSession
-from .room import ACTIVE_SPEAKER, Room
+from .room import Room
 from .sdp import MAX_PUBLISH_SECTIONS, SdpRefused, check_description
 from .subscribe import SubscribeSession
+from .view import slot_kind
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,12 @@ class Sfu:
         room.peers[peer_id] = peer
         self._locks[room_id, peer_id] = asyncio.Lock()
 
+        def link_changed() -> None:
+            room.apply_view(peer)
+            room.update_demand()
+
+        peer.subscribe.on_link_change = link_changed
+
     async def leave(self, room_id: str, peer_id: str) -> None:
         """Remove the peer, its tracks (subscribers get offers without them) and every task,
         timer, buffer and tap it had."""
@@ -117,7 +125,8 @@ class Sfu:
             changed: set[str] = set()
             for up in list(peer.publish.tracks.values()):
                 changed.update(p.peer_id for p in room.remove_track(up))
-                self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source))
+                self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source,
+                                            up.layer))
             await peer.close()
         self._locks.pop((room_id, peer_id), None)
         for other in changed:
@@ -140,12 +149,14 @@ class Sfu:
         changed: set[str] = set()
         for up in removed:
             changed.update(p.peer_id for p in room.remove_track(up))
-            self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source))
+            self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source,
+                                        up.layer))
         for up in added:
             room.add_track(up)
             if up.kind == "audio" and up.source == "microphone":
                 up.audio_listeners.extend(tap.push for tap in peer.taps)
-            self._emit(TrackPublished(room_id, peer_id, up.track_id, up.kind, up.source))
+            self._emit(TrackPublished(room_id, peer_id, up.track_id, up.kind, up.source,
+                                      up.layer))
         for other in changed:
             if other in room.peers:
                 await self._offer_later(room, room.peers[other])
@@ -174,14 +185,15 @@ class Sfu:
     # --- subscribing -------------------------------------------------------------------------
 
     async def subscribe(self, room_id: str, peer_id: str, track_ids: list[str]) -> str | None:
-        """Forward these tracks (or :data:`ACTIVE_SPEAKER`) to the peer. Returns an offer for
+        """Forward these tracks (or slots: :data:`ACTIVE_SPEAKER`, :func:`thumbnail_slot`,
+        :func:`loudest_slot`) to the peer. Returns an offer for
         its subscribe session, or None when nothing changed or an earlier offer still awaits
         its answer (the changes then arrive as a :class:`SubscriberOffer` event). Raises
         KeyError, changing nothing, if a track is unknown or the peer's own."""
         room, peer = self._peer(room_id, peer_id)
         for track_id in track_ids:
             up = room.tracks.get(track_id)
-            if track_id != ACTIVE_SPEAKER and (up is None or up.peer_id == peer_id):
+            if slot_kind(track_id) is None and (up is None or up.peer_id == peer_id):
                 raise KeyError(f"no track {track_id!r} to subscribe to in room {room_id!r}")
         async with self._serialised(room_id, peer_id):
             for track_id in track_ids:
@@ -204,7 +216,7 @@ class Sfu:
         Returns an offer or None, as :meth:`subscribe`."""
         room, peer = self._peer(room_id, peer_id)
         async with self._serialised(room_id, peer_id):
-            wanted = [t for t in dict.fromkeys(track_ids) if t == ACTIVE_SPEAKER or (
+            wanted = [t for t in dict.fromkeys(track_ids) if slot_kind(t) is not None or (
                 t in room.tracks and room.tracks[t].peer_id != peer_id)]
             for track_id in list(peer.subscribe.down):
                 if track_id not in wanted:
@@ -241,7 +253,27 @@ class Sfu:
         room, peer = self._peer(room_id, peer_id)
         peer.last_n = n
         peer.pinned = set(pinned or [])
+        peer.pinned_order = list(dict.fromkeys(pinned or []))
         room.apply_video_last_n(peer)
+        room.apply_view(peer)
+
+    def set_view(self, room_id: str, peer_id: str, *, pinned: list[str] | None = None,
+                 speaker_layer: str = "high") -> None:
+        """How the peer's slots are filled: ``pinned`` peer ids take thumbnails first (the
+        chair, the main hall), ``speaker_layer`` 'low' when the client shows the speaker
+        small (a phone) whatever its link could take. Raises ValueError, changing nothing,
+        on an unknown layer."""
+        if speaker_layer not in ("high", "low"):
+            raise ValueError(f"speaker_layer must be 'high' or 'low', not {speaker_layer!r}")
+        room, peer = self._peer(room_id, peer_id)
+        peer.pinned_order = list(dict.fromkeys(pinned or []))
+        peer.max_speaker_layer = speaker_layer
+        room.apply_view(peer)
+        room.update_demand()
+
+    def view(self, room_id: str, peer_id: str) -> dict[str, SlotSource | None]:
+        """The peer's slots and what each carries now (see :class:`ViewChanged`)."""
+        return dict(self._peer(room_id, peer_id)[1].view)
 
     # --- audio tap ---------------------------------------------------------------------------
 

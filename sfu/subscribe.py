@@ -10,6 +10,7 @@ when the answer arrives (the caller learns of that offer through ``on_offer``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
@@ -17,6 +18,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from .aiortc_hooks import RtpSink, SenderReports, SilentTrack
+from .downlink import Downlink
 from .downtrack import DownTrack
 from .uptrack import UpTrack
 
@@ -42,6 +44,12 @@ class SubscribeSession:
         self._dirty = False
         self._sinks: dict[RTCDtlsTransport, RtpSink] = {}
         self._reports = SenderReports(self.sink_of)
+        self.on_link_change: Callable[[], None] | None = None  # the room re-fills the slots
+        self.downlink = Downlink(self._link_changed)
+
+    def _link_changed(self) -> None:
+        if self.on_link_change is not None:
+            self.on_link_change()
 
     def sink_of(self, transport: RTCDtlsTransport) -> RtpSink:
         """The session's one way out on ``transport`` (max-bundle: one for all its streams)."""
@@ -65,7 +73,7 @@ class SubscribeSession:
                                                  direction="sendonly")
             transceiver.setCodecPreferences([_capability(kind, mime)])
             down = DownTrack(track_id, kind, mime, transceiver,
-                             self.sink_of(transceiver.sender.transport))
+                             self.sink_of(transceiver.sender.transport), self.downlink)
             self._reports.adopt(transceiver.sender, down.update_sender_report)
         down.sender.set_stream_id(stream_id)
         down.switch(source)

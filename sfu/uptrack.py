@@ -83,11 +83,14 @@ class UpTrack:
     """One track a peer publishes (camera, microphone or screen) and its subscribers."""
 
     def __init__(self, *, track_id: str, peer_id: str, kind: str, source: str, mime_type: str, clock_rate: int, send_pli: Callable[[], None],
-                 on_audio_level: Callable[[UpTrack, int], None] | None = None) -> None:
+                 on_audio_level: Callable[[UpTrack, int], None] | None = None,
+                 layer: str = "high") -> None:
         self.track_id = track_id
         self.peer_id = peer_id
         self.kind = kind
         self.source = source
+        self.layer = layer  # a camera's 'high' or 'low' track (two tracks: no simulcast)
+        self.needed: bool | None = None  # whether a subscriber receives it, as last announced
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self.forwarding = True
@@ -114,6 +117,10 @@ class UpTrack:
     def detach(self, down: DownTrack) -> None:
         self._down = tuple(d for d in self._down if d is not down)
         self.regroup()
+
+    def receivers(self) -> int:
+        """Down-tracks that forward this track (paused ones do not count)."""
+        return sum(1 for d in self._down if not d.paused)
 
     def regroup(self) -> None:
         """Sort the down-tracks again after one became steady, waiting or paused."""

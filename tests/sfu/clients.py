@@ -37,14 +37,17 @@ def config() -> RTCConfiguration:
 
 
 class ColourTrack(MediaStreamTrack):
-    """320x240 frames of one colour (with a moving bar, so frames differ) at ``fps``."""
+    """Frames of one colour (with a moving bar, so frames differ) at ``fps``, 320x240
+    unless ``size`` says otherwise (a low layer)."""
 
     kind = "video"
 
-    def __init__(self, rgb: tuple[int, int, int], fps: int = 20) -> None:
+    def __init__(self, rgb: tuple[int, int, int], fps: int = 20,
+                 size: tuple[int, int] = (320, 240)) -> None:
         super().__init__()
         self.rgb = rgb
         self.fps = fps
+        self.size = size
         self._n = 0
         self._start: float | None = None
 
@@ -53,9 +56,10 @@ class ColourTrack(MediaStreamTrack):
             self._start = time.monotonic()
         target = self._start + self._n / self.fps
         await asyncio.sleep(max(0.0, target - time.monotonic()))
-        img = np.empty((240, 320, 3), np.uint8)
+        width, height = self.size
+        img = np.empty((height, width, 3), np.uint8)
         img[:] = self.rgb
-        x = (self._n * 8) % 320
+        x = (self._n * 8) % width
         img[:, x:x + 16] = 255 - np.array(self.rgb, np.uint8)
         frame = VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts = self._n * VIDEO_CLOCK // self.fps
@@ -113,6 +117,7 @@ class Received:
     frames: int = 0
     first_at: float | None = None
     colours: list[tuple[float, tuple[int, int, int]]] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
     energy: list[float] = field(default_factory=list)
 
 
@@ -180,6 +185,7 @@ class Subscriber:
                     img = frame.to_ndarray(format="rgb24")
                     background = np.median(img[::8, ::8].reshape(-1, 3), axis=0)
                     got.colours.append((now, tuple(int(c) for c in background)))
+                    got.widths.append(img.shape[1])
                 else:
                     pcm = frame.to_ndarray().astype(np.float64)
                     got.energy.append(float(np.sqrt(np.mean(pcm ** 2))))
