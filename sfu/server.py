@@ -105,9 +105,11 @@ class Sfu:
         room.peers[peer_id] = peer
         self._locks[room_id, peer_id] = asyncio.Lock()
 
-        def link_changed() -> None:
-            room.apply_view(peer)
-            room.update_demand()
+        def link_changed() -> None:  # by id: the session must not keep its peer alive
+            current = room.peers.get(peer_id)
+            if current is not None:
+                room.apply_view(current)
+                room.update_demand()
 
         peer.subscribe.on_link_change = link_changed
 
