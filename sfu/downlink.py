@@ -6,8 +6,9 @@ receiver report and its REMB estimate. Two layers only (high ~1.2 Mbit/s, low ~1
 means no gentle step up: the only way to learn that a link has room again is to try the
 high layer. So the rule is a probe with back-off:
 
-* on ``high``: a report losing :data:`LOSS_DOWN` or more, or REMB below :data:`REMB_DOWN_BPS`
-  twice running, switches to ``low``;
+* on ``high``: a report losing :data:`LOSS_DOWN` or more, or a REMB below
+  :data:`REMB_DOWN` times what the session is sending twice running, switches to ``low``
+  (REMB follows the incoming rate, so only a REMB below what is sent means congestion);
 * on ``low``: after :attr:`hold` seconds in which every report lost less than
   :data:`LOSS_UP`, try ``high`` again; a probe that falls back within :data:`PROBE_S`
   doubles the hold (up to :data:`HOLD_MAX_S`), one that lasts resets it.
@@ -24,7 +25,8 @@ from collections.abc import Callable
 
 LOSS_DOWN = 0.08
 LOSS_UP = 0.02
-REMB_DOWN_BPS = 450_000  # the high layer needs ~1.2 Mbit/s; below this it cannot be carried
+REMB_DOWN = 0.7
+REMB_MIN_RATE_BPS = 100_000  # below this the session's rate says nothing about the link
 HOLD_MIN_S = 3.0
 HOLD_MAX_S = 8.0
 PROBE_S = 4.0
@@ -34,10 +36,14 @@ SETTLE_S = 2.0  # after a switch, reports still describe the previous layer
 class Downlink:
     """One subscriber session's link; calls ``on_change()`` when :attr:`layer` changes."""
 
-    def __init__(self, on_change: Callable[[], None],
+    def __init__(self, on_change: Callable[[], None], sent_octets: Callable[[], int],
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``sent_octets()``: what the session has sent so far, for the rate REMB is read
+        against."""
         self._on_change = on_change
+        self._sent_octets = sent_octets
         self._clock = clock
+        self._rate_mark: tuple[float, int] | None = None
         self.layer = "high"
         self.hold = HOLD_MIN_S
         self.switches = 0
@@ -62,9 +68,15 @@ class Downlink:
     def remb(self, bitrate_bps: int) -> None:
         """The receiver's estimate of what it can take (REMB)."""
         self.remb_bps = bitrate_bps
-        if self.layer != "high" or self._clock() - self._since < SETTLE_S:
+        now, octets = self._clock(), self._sent_octets()
+        mark, self._rate_mark = self._rate_mark, (now, octets)
+        if mark is None or now - mark[0] < 0.2:
             return
-        self._low_remb = self._low_remb + 1 if bitrate_bps < REMB_DOWN_BPS else 0
+        rate = (octets - mark[1]) * 8 / (now - mark[0])
+        if self.layer != "high" or now - self._since < SETTLE_S or rate < REMB_MIN_RATE_BPS:
+            self._low_remb = 0
+            return
+        self._low_remb = self._low_remb + 1 if bitrate_bps < REMB_DOWN * rate else 0
         if self._low_remb >= 2:
             self._set("low", self._clock())
 

@@ -58,8 +58,9 @@ class DownTrack:
         self._ready = False
         self._sync_needed = True
         self._switched = False
+        self._downlink = downlink
         self.sender.on_feedback(self._on_keyframe_request, self.handle_nack,
-                                downlink.report if downlink else None,
+                                self._on_loss if downlink else None,
                                 downlink.remb if downlink else None)
 
     @property
@@ -184,6 +185,12 @@ class DownTrack:
         self.update_sender_report()
 
     # --- feedback from the subscriber --------------------------------------------------------
+
+    def _on_loss(self, fraction_lost: float) -> None:
+        """The subscriber's report counts what never reached the SFU too: only the rest is
+        its own link's (a lossy commune must not push every viewer to the low layer)."""
+        upstream = self.source.upstream_loss if self.source is not None else 0.0
+        self._downlink.report(max(0.0, fraction_lost - upstream))  # type: ignore[union-attr]
 
     def _on_keyframe_request(self) -> None:
         self.keyframe_requests += 1

@@ -45,7 +45,10 @@ class SubscribeSession:
         self._sinks: dict[RTCDtlsTransport, RtpSink] = {}
         self._reports = SenderReports(self.sink_of)
         self.on_link_change: Callable[[], None] | None = None  # the room re-fills the slots
-        self.downlink = Downlink(self._link_changed)
+        self.downlink = Downlink(self._link_changed, self._sent_octets)
+
+    def _sent_octets(self) -> int:
+        return sum(d.writer.octets for d in self.down.values())
 
     def _link_changed(self) -> None:
         if self.on_link_change is not None:

@@ -19,6 +19,7 @@ from .packet import ExtensionIds, RtpView, inspect_h264, inspect_vp8, parse_rtp
 if TYPE_CHECKING:
     from .downtrack import DownTrack
 
+LOSS_WINDOW = 128  # packets per upstream-loss estimate (~1 s of video, ~2.5 s of audio)
 HISTORY_SIZE = 1024  # packets; ~7 s of a 1.5 Mbit/s video track, a power of two for masking
 PLI_INTERVAL = 0.5  # seconds: at most one keyframe request per source per interval
 
@@ -96,6 +97,9 @@ class UpTrack:
         self.forwarding = True
         self._muted: set[str] = set()
         self.packets = 0
+        # what the publisher's link lost (recent fraction): subscribers' reports include it
+        self.upstream_loss = 0.0
+        self._window_start: int | None = None  # sequence number LOSS_WINDOW packets ago
         self.history = PacketHistory() if kind == "video" else None
         self.keyframes = KeyframeRequester(send_pli)
         self.sender_report: tuple[int, int] | None = None  # (NTP, RTP) from the publisher
@@ -137,6 +141,8 @@ class UpTrack:
     def handle(self, view: RtpView) -> None:
         """Forward one packet from the publisher to every attached down-track."""
         self.packets += 1
+        if self.packets % LOSS_WINDOW == 0:
+            self._measure_loss(view.sequence_number)
         if self._inspect is not None:
             self._inspect(view)
             self.history.put(view)  # type: ignore[union-attr]
@@ -155,6 +161,13 @@ class UpTrack:
             fan_out(writers, *view.wire(ids))
         for down in self._waiting:
             down.forward(view)
+
+    def _measure_loss(self, sequence_number: int) -> None:
+        if self._window_start is not None:
+            expected = (sequence_number - self._window_start) & 0xFFFF
+            if 0 < expected < 0x8000:
+                self.upstream_loss = max(0.0, 1 - LOSS_WINDOW / expected)
+        self._window_start = sequence_number
 
     def handle_repair(self, view: RtpView) -> None:
         """A packet the SFU had lost, recovered from the publisher's RTX stream."""

@@ -37,7 +37,7 @@ class Clock:
 def test_loss_drops_to_low_and_a_clean_link_gets_high_back_after_the_hold():
     clock = Clock()
     changes: list[str] = []
-    link = Downlink(lambda: changes.append(link.layer), clock)
+    link = Downlink(lambda: changes.append(link.layer), lambda: 0, clock)
     clock.now += 5
     link.report(0.01)
     assert link.layer == "high"
@@ -53,7 +53,7 @@ def test_loss_drops_to_low_and_a_clean_link_gets_high_back_after_the_hold():
 
 def test_a_failed_probe_doubles_the_hold_up_to_its_bound():
     clock = Clock()
-    link = Downlink(lambda: None, clock)
+    link = Downlink(lambda: None, lambda: 0, clock)
     clock.now += 5
     link.report(0.5)
     holds = []
@@ -67,14 +67,26 @@ def test_a_failed_probe_doubles_the_hold_up_to_its_bound():
     assert holds == [HOLD_MIN_S * 2, HOLD_MAX_S, HOLD_MAX_S, HOLD_MAX_S]
 
 
-def test_a_loss_in_the_hold_restarts_it_and_a_low_remb_drops_to_low():
+def test_a_remb_below_the_rate_sent_drops_to_low_and_a_loss_in_the_hold_restarts_it():
     clock = Clock()
-    link = Downlink(lambda: None, clock)
+    sent = [0]
+    link = Downlink(lambda: None, lambda: sent[0], clock)
+
+    def second(remb: int, rate_bps: int) -> None:
+        clock.now += 1
+        sent[0] += rate_bps // 8
+        link.remb(remb)
+
     clock.now += 5
-    link.remb(2_000_000)
-    link.remb(300_000)
+    second(2_000_000, 1_200_000)
+    second(2_000_000, 1_200_000)
+    second(500_000, 200_000)  # a REMB that follows a low incoming rate is no congestion
+    second(500_000, 200_000)
+    second(500_000, 200_000)
+    assert link.layer == "high"
+    second(500_000, 1_200_000)
     assert link.layer == "high"  # once is noise
-    link.remb(300_000)
+    second(500_000, 1_200_000)
     assert link.layer == "low"
     clock.now += HOLD_MIN_S - 0.5
     link.report(0.05)  # not clean
