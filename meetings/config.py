@@ -44,11 +44,23 @@ class BridgePointConfig:
     address: str = ""
 
 
+DEFAULT_THUMBNAILS = 6  # a hall's TV or a desktop; browsers show fewer on small screens
+DEFAULT_LOUDEST = 3
+
+
 @dataclass(frozen=True)
 class RoomConfig:
+    """A meeting room. Large meetings: each screen shows the speaker large, at most
+    ``thumbnails`` other cameras small (fewer on a small screen or a poor link; the chair's
+    and the ``pinned`` points' first, by default the room's main halls) and plays the
+    ``loudest`` microphones; the roster still lists everyone."""
+
     id: str
     name: str
     points: tuple[str, ...]
+    thumbnails: int = DEFAULT_THUMBNAILS
+    loudest: int = DEFAULT_LOUDEST
+    pinned: tuple[str, ...] | None = None  # point ids; None: the room's main halls
 
 
 @dataclass(frozen=True)
@@ -94,11 +106,21 @@ class RoomsConfig:
     def point(self, point_id: str) -> BridgePointConfig | None:
         return next((p for p in self.points if p.id == point_id), None)
 
+    def room(self, room_id: str) -> RoomConfig | None:
+        return next((r for r in self.rooms if r.id == room_id), None)
+
 
 def _identifier(value: str) -> str | None:
     if not _ID_PATTERN.match(value):
         return "must be lowercase letters, digits and '-' (at most 63), starting with a letter or digit"
     return None
+
+
+def _between(low: int, high: int) -> Callable[[int], str | None]:
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"must be between {low} and {high}, not {value}"
+
+    return check
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
@@ -163,6 +185,9 @@ _ROOM_FIELDS = {
     "id": _Field(str, check=_identifier),
     "name": _Field(str, check=_non_blank),
     "points": _Field(list),
+    "thumbnails": _Field(int, required=False, check=_between(0, 16)),
+    "loudest": _Field(int, required=False, check=_between(1, 8)),
+    "pinned": _Field(list, required=False),
 }
 _NETWORK_FIELDS = {
     "public_address": _Field(str, required=False, check=_non_blank),
@@ -292,7 +317,16 @@ def parse_rooms_config(text: str, path: Path | str = "rooms.toml") -> RoomsConfi
         for member_index, member in enumerate(members):
             if member not in point_ids:
                 raise reader.fail(f"rooms[{index}].points[{member_index}]", f"no bridge point has id {member!r}")
-        rooms.append(RoomConfig(id=room["id"], name=room["name"], points=members))
+        pinned = None
+        if room["pinned"] is not None:
+            pinned = reader.strings(room["pinned"], f"rooms[{index}].pinned")
+            for pin_index, point_id in enumerate(pinned):
+                if point_id not in point_ids:
+                    raise reader.fail(f"rooms[{index}].pinned[{pin_index}]", f"no bridge point has id {point_id!r}")
+        rooms.append(RoomConfig(
+            id=room["id"], name=room["name"], points=members,
+            thumbnails=DEFAULT_THUMBNAILS if room["thumbnails"] is None else room["thumbnails"],
+            loudest=DEFAULT_LOUDEST if room["loudest"] is None else room["loudest"], pinned=pinned))
 
     network = NetworkConfig()
     if "network" in raw:

@@ -19,6 +19,9 @@ def test_sample_province_loads() -> None:
     assert {p.level for p in config.points} == {"province", "district", "commune"}
     assert [p.id for p in config.points if p.role == "main"] == ["ubnd-tinh", "tinh-uy"]
     assert all(point_id in {p.id for p in config.points} for room in config.rooms for point_id in room.points)
+    # large meetings: the sample's first room keeps the defaults, the second pins its own hall
+    assert (config.rooms[0].thumbnails, config.rooms[0].loudest, config.rooms[0].pinned) == (6, 3, None)
+    assert (config.rooms[1].thumbnails, config.rooms[1].pinned) == (4, ("tinh-uy",))
 
 
 def _error(text: str) -> ConfigError:
@@ -44,10 +47,14 @@ def _error(text: str) -> ConfigError:
         (lambda t: t + '\n[network]\nudp_ports = "40000-39000"\n', "network.udp_ports", "first not above the last"),
         (lambda t: t + '\n[network]\nudp_ports = "40000:41000"\n', "network.udp_ports", "must look like"),
         (lambda t: t + '\n[network]\nudp_ports = "40000-40003"\n', "network.udp_ports", "at least 16 ports"),
+        (lambda t: t.replace('name = "Phòng họp trực tuyến UBND tỉnh"', 'name = "Phòng họp trực tuyến UBND tỉnh"\nthumbnails = 40'), "rooms[0].thumbnails", "between 0 and 16"),
+        (lambda t: t.replace('name = "Phòng họp trực tuyến UBND tỉnh"', 'name = "Phòng họp trực tuyến UBND tỉnh"\nloudest = 0'), "rooms[0].loudest", "between 1 and 8"),
+        (lambda t: t.replace('name = "Phòng họp trực tuyến UBND tỉnh"', 'name = "Phòng họp trực tuyến UBND tỉnh"\npinned = ["tinh-uy", "khong-co"]'), "rooms[0].pinned[1]", "no bridge point has id 'khong-co'"),
     ],
     ids=["duplicate-id", "bad-level", "unknown-key", "missing-field", "mistyped", "unknown-point-ref",
          "bad-token-hash", "unknown-section", "no-main-point", "syntax", "bad-id",
-         "reversed-ports", "port-syntax", "too-few-ports"],
+         "reversed-ports", "port-syntax", "too-few-ports", "too-many-thumbnails", "no-loudest",
+         "unknown-pinned"],
 )
 def test_mistakes_are_located(mutation, key: str, reason: str) -> None:
     bad = mutation(GOOD)

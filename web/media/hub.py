@@ -13,21 +13,44 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiortc import RTCIceServer
+from sqlalchemy import select
 
+from meetings.config import DEFAULT_LOUDEST, DEFAULT_THUMBNAILS
+from meetings.models import Meeting
 from sfu import (
+    ACTIVE_SPEAKER,
     ActiveSpeakerChanged,
+    LayerDemand,
     PeerStateChanged,
     Sfu,
     SfuEvent,
     SubscriberOffer,
     TrackPublished,
     TrackUnpublished,
+    ViewChanged,
+    loudest_slot,
+    thumbnail_slot,
 )
 from web.media.sdp import announce_public_address, resolve_public_address
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.media")
-SOURCES = ("camera", "microphone", "screen")
+SOURCES = ("camera", "camera-low", "microphone", "screen")
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """What each screen of a meeting may receive (its room's rooms.toml settings): the
+    speaker, up to ``thumbnails`` other cameras, the ``loudest`` microphones; ``pinned``
+    principal keys (the chair, the main halls) take thumbnails first."""
+
+    thumbnails: int
+    loudest: int
+    pinned: tuple[str, ...]
+
+    def slots(self) -> set[str]:
+        return ({ACTIVE_SPEAKER} | {thumbnail_slot(i) for i in range(self.thumbnails)}
+                | {loudest_slot(i) for i in range(self.loudest)})
 
 
 def sfu_room(meeting_id: int) -> str:
@@ -48,6 +71,7 @@ class PeerMedia:
     subscribed: set[str] = field(default_factory=set)
     audio: bool = True
     video: bool = True
+    speaker_layer: str = "high"  # 'low' when its screen shows the speaker small
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -65,6 +89,7 @@ class MediaHub:
         self.peers: dict[str, PeerMedia] = {}
         self.active_speaker: dict[int, str | None] = {}
         self.floor_muted: set[tuple[int, str]] = set()  # (meeting id, principal key) muted by the chair
+        self.views: dict[int, MeetingView] = {}
         self.public_ip: str | None = None
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], dict[str, Any]]] | None = None
         self._sender: asyncio.Task[None] | None = None
@@ -134,6 +159,8 @@ class MediaHub:
         self.peers[sid] = peer
         async with peer.lock:
             await self.sfu.join(sfu_room(meeting_id), sid)
+        view = self.views.get(meeting_id) or await self._load_view(meeting_id)
+        self._apply_pins(meeting_id)
         states = {
             p.sid: {"audio": p.audio, "video": p.video}
             for p in self.peers.values() if p.meeting_id == meeting_id and p.sid != sid
@@ -147,7 +174,47 @@ class MediaHub:
             "main_points": main_points,
             "states": states,
             "floor": {"audio": (meeting_id, entry.key) not in self.floor_muted},
+            "view": {"thumbnails": view.thumbnails, "loudest": view.loudest},
         }
+
+    async def _load_view(self, meeting_id: int) -> MeetingView:
+        """The meeting's room settings, read once per meeting."""
+        async with self.state.sessions() as session:
+            row = (await session.execute(
+                select(Meeting.room_id, Meeting.chair_id).where(Meeting.id == meeting_id))).first()
+        room = self.state.config.room(row.room_id) if row is not None else None
+        if room is None:
+            view = MeetingView(DEFAULT_THUMBNAILS, DEFAULT_LOUDEST, pinned=())
+        else:
+            halls = room.pinned if room.pinned is not None else tuple(
+                p for p in room.points if (point := self.state.config.point(p)) and point.role == "main")
+            view = MeetingView(room.thumbnails, room.loudest,
+                               (f"account:{row.chair_id}", *(f"point:{p}" for p in halls)))
+        self.views[meeting_id] = view
+        return view
+
+    def _apply_pins(self, meeting_id: int) -> None:
+        """Give every screen of the meeting the pinned participants present now."""
+        assert self.sfu is not None
+        view = self.views.get(meeting_id)
+        if view is None:
+            return
+        peers = [p for p in self.peers.values() if p.meeting_id == meeting_id]
+        pinned = [p.sid for key in view.pinned for p in peers if p.key == key]
+        for peer in peers:
+            try:
+                self.sfu.set_view(sfu_room(meeting_id), peer.sid, pinned=pinned,
+                                  speaker_layer=peer.speaker_layer)
+            except KeyError:  # joined the hub, not yet the SFU
+                continue
+
+    async def set_view(self, sid: str, meeting_id: int, speaker_layer: str) -> None:
+        """The client shows the speaker small ('low') or large ('high')."""
+        peer = self._require_peer(sid, meeting_id)
+        if speaker_layer not in ("high", "low"):
+            raise MediaError("bad_request", "speaker_layer: must be 'high' or 'low'")
+        peer.speaker_layer = speaker_layer
+        self._apply_pins(meeting_id)
 
     async def publish(self, sid: str, meeting_id: int, sdp: str, sources: dict[str, str]) -> str:
         assert self.sfu is not None
@@ -159,11 +226,14 @@ class MediaHub:
         return announce_public_address(answer, self.public_ip)
 
     async def subscribe(self, sid: str, meeting_id: int, track_ids: list[str]) -> dict[str, Any]:
-        """Make the connection's subscriptions exactly `track_ids` (unknown or own tracks are skipped)."""
+        """Make the connection's subscriptions exactly `track_ids` (unknown or own tracks are
+        skipped); slots (the speaker, thumbnails, loudest microphones) up to the room's numbers."""
         assert self.sfu is not None
         peer = self._require_peer(sid, meeting_id)
         room = sfu_room(meeting_id)
         existing = {t.track_id for t in self.sfu.tracks(room) if t.peer_id != sid}
+        view = self.views.get(meeting_id)
+        existing |= view.slots() if view is not None else set()
         wanted = {t for t in track_ids if t in existing}
         offer: str | None = None
         async with peer.lock:
@@ -215,6 +285,9 @@ class MediaHub:
             self.active_speaker[peer.meeting_id] = None
         if not any(p.meeting_id == peer.meeting_id for p in self.peers.values()):
             self.active_speaker.pop(peer.meeting_id, None)
+            self.views.pop(peer.meeting_id, None)
+        else:
+            self._apply_pins(peer.meeting_id)
 
     async def on_left_meeting(self, meeting_id: int, sid: str) -> None:
         """A leave hook of web.membership."""
@@ -242,7 +315,8 @@ class MediaHub:
     def _track_list(self, meeting_id: int) -> list[dict[str, Any]]:
         assert self.sfu is not None
         return [
-            {"track_id": t.track_id, "peer_id": t.peer_id, "kind": t.kind, "source": t.source, "forwarding": t.forwarding}
+            {"track_id": t.track_id, "peer_id": t.peer_id, "kind": t.kind, "source": t.source, "forwarding": t.forwarding,
+             "layer": t.layer}
             for t in self.sfu.tracks(sfu_room(meeting_id))
         ]
 
@@ -267,6 +341,17 @@ class MediaHub:
             meeting_id = meeting_of_room(event.room_id)
             self._post("media:offer", {
                 "meeting_id": meeting_id, "sdp": announce_public_address(event.sdp, self.public_ip), "mids": event.mids,
+            }, to=event.peer_id)
+        elif isinstance(event, ViewChanged):
+            self._post("media:view", {
+                "meeting_id": meeting_of_room(event.room_id),
+                "slots": {slot: None if s is None else {"peer_id": s.peer_id, "track_id": s.track_id, "layer": s.layer}
+                          for slot, s in event.slots.items()},
+            }, to=event.peer_id)
+        elif isinstance(event, LayerDemand):
+            self._post("media:layer", {
+                "meeting_id": meeting_of_room(event.room_id), "track_id": event.track_id,
+                "layer": event.layer, "needed": event.needed,
             }, to=event.peer_id)
         elif isinstance(event, PeerStateChanged):
             log.info("peer connection state", extra={

@@ -73,6 +73,12 @@ def register_media_events(state: AppState, hub: MediaHub) -> None:
             raise EventError("bad_request", f"sdp: {error}") from None
         return ok()
 
+    @on("media:view")
+    async def media_view(sid: str, payload: dict[str, Any]) -> Ack:
+        meeting_id = require(payload, "meeting_id", int)
+        await hub.set_view(sid, meeting_id, require(payload, "speaker_layer", str))
+        return ok()
+
     @on("media:keyframe")
     async def media_keyframe(sid: str, payload: dict[str, Any]) -> Ack:
         await hub.keyframe(sid, require(payload, "meeting_id", int), require(payload, "track_id", str))
