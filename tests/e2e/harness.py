@@ -84,6 +84,7 @@ class Deployment:
         Person("daibieu", "Lê Văn Cường", "delegate"),
     ])
     point_tokens: dict[str, str] = field(default_factory=dict)
+    thumbnails: int | None = None  # the room's rooms.toml setting (large meetings); None: default
     meeting_id: int = 0
     process: subprocess.Popen | None = None
     starts: int = 0
@@ -133,6 +134,7 @@ token_hash = "{hash_point_token(self.point_tokens['xa-a'])}"
 id = "phong-hop"
 name = "Phòng họp trực tuyến"
 points = ["hoi-truong", "xa-a"]
+{"" if self.thumbnails is None else f"thumbnails = {self.thumbnails}"}
 
 [network]
 ice_servers = []

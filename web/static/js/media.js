@@ -2,12 +2,31 @@
 // "Media signalling"). Two peer connections: "publish" (we offer our sendonly tracks) and
 // "subscribe" (the SFU offers what we receive). ICE is not trickled: every offer or answer is
 // sent once ICE gathering is complete, with all candidates in the SDP.
+//
+// The camera goes out twice (aiortc has no simulcast): a high track (960x540, ~1.2 Mbit/s) and
+// a low one of the same camera (1/3 the size, ~150 kbit/s), each sent only while the SFU says
+// someone receives it (media:layer). A small meeting subscribes to everyone's tracks; once
+// there are more others than thumbnails, the page subscribes to slots instead (docs/sfu.md,
+// "Large meetings"): the speaker large, N thumbnails, the loudest microphones and every screen,
+// and the SFU switches their sources without renegotiation (media:view says who is where).
 import { call } from "./connection.js";
 
 const GATHER_TIMEOUT_MS = 4000;
 const FAILED_RESTART_MS = 2000; // restart media this long after a connection reports failure
 const DISCONNECTED_RESTART_MS = 8000; // ... or stays "disconnected" this long
 const STATS_INTERVAL_MS = 2000;
+const HIGH_ENCODING = { maxBitrate: 1200000 };
+const LOW_ENCODING = { scaleResolutionDownBy: 3, maxBitrate: 150000, maxFramerate: 15 };
+const SPEAKER_SLOT = "active-speaker";
+const isSlot = (id) => id === SPEAKER_SLOT || /^(thumbnail|loudest)-\d+$/.test(id);
+
+// How many thumbnails this screen can show and what the speaker tile needs, by its size and
+// the link's measured quality; the room's rooms.toml numbers are the upper bound.
+export function viewFor(room, width, quality) {
+  let thumbnails = width < 700 ? 2 : width < 1100 ? 4 : room.thumbnails;
+  if (quality === "poor") thumbnails = Math.min(thumbnails, 2);
+  return { thumbnails: Math.min(thumbnails, room.thumbnails), loudest: room.loudest, speakerLayer: width < 700 ? "low" : "high" };
+}
 
 function waitForGathering(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -56,7 +75,7 @@ export class MediaSession extends EventTarget {
     this.socket = conn.socket;
     this.tiles = tiles;
     this.texts = texts;
-    this.videoConstraints = videoConstraints || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+    this.videoConstraints = videoConstraints || { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 20, max: 30 } };
     this.meetingId = conn.meetingId;
     this.local = null; // MediaStream from the microphone and camera
     this.screen = null; // MediaStream from getDisplayMedia
@@ -72,7 +91,11 @@ export class MediaSession extends EventTarget {
     this.tracks = new Map(); // track_id -> {track_id, peer_id, kind, source}
     this.mids = {}; // subscribe mid -> track_id
     this.subscribed = new Set();
-    this.received = new Map(); // track_id -> MediaStreamTrack
+    this.received = new Map(); // track_id (or slot id) -> MediaStreamTrack
+    this.room = { thumbnails: 6, loudest: 3 }; // the meeting room's limits (media:join)
+    this.slots = {}; // slot id -> {peer_id, track_id, layer} | null (media:view)
+    this.slotTracks = new Map(); // slot id -> [MediaStreamTrack, tile id it is shown in]
+    this.speakerLayer = "high";
     this.states = {}; // peer_id -> {audio, video}
     this.names = new Map(); // peer_id -> name
     this.mainPoints = new Set(); // principal keys of main bridge points
@@ -87,6 +110,8 @@ export class MediaSession extends EventTarget {
     this.socket.on("media:active_speaker", (msg) => msg.meeting_id === this.meetingId && this.tiles.setActiveSpeaker(msg.peer_id));
     this.socket.on("media:state", (msg) => this._onState(msg));
     this.socket.on("media:forwarding", (msg) => this._onForwarding(msg));
+    this.socket.on("media:view", (msg) => this._onView(msg));
+    this.socket.on("media:layer", (msg) => this._onLayer(msg));
     this.socket.on("participants", (msg) => {
       if (!msg || msg.meeting_id !== this.meetingId) return;
       for (const gone of msg.left || []) this._removePeer(gone.peer_id);
@@ -138,8 +163,10 @@ export class MediaSession extends EventTarget {
     if (kind === "audio") this.micId = deviceId; else this.camId = deviceId;
     this._applyEnabled();
     const transceiver = this.pub && this.pub[kind === "audio" ? "audioTx" : "videoTx"];
-    if (transceiver) await transceiver.sender.replaceTrack(track);
-    else if (this.active) await this.restart("new device");
+    if (transceiver) {
+      await transceiver.sender.replaceTrack(track);
+      if (kind === "video" && this.pub.lowTx) await this.pub.lowTx.sender.replaceTrack(track);
+    } else if (this.active) await this.restart("new device");
     this._showSelf();
   }
 
@@ -218,6 +245,7 @@ export class MediaSession extends EventTarget {
     if (generation !== this.generation) return;
     this.iceServers = ack.ice_servers || [];
     this.mainPoints = new Set(ack.main_points || []);
+    if (ack.view) this.room = ack.view;
     this.states = ack.states || {};
     this._updateMainPeers();
     for (const [peerId, state] of Object.entries(this.states)) this._onState({ meeting_id: this.meetingId, peer_id: peerId, ...state });
@@ -241,6 +269,8 @@ export class MediaSession extends EventTarget {
     this.tracks.clear();
     this.subscribed.clear();
     this.received.clear();
+    this.slots = {};
+    this.slotTracks.clear();
     this.mids = {};
     this.queue = new Queue();
     this.tiles.clearRemote();
@@ -303,7 +333,10 @@ export class MediaSession extends EventTarget {
     const side = this._newPc("publish");
     const stream = this.local;
     if (mic) side.audioTx = side.pc.addTransceiver(mic, { direction: "sendonly", streams: [stream] });
-    if (cam) side.videoTx = side.pc.addTransceiver(cam, { direction: "sendonly", streams: [stream] });
+    if (cam) {
+      side.videoTx = side.pc.addTransceiver(cam, { direction: "sendonly", streams: [stream], sendEncodings: [{ ...HIGH_ENCODING }] });
+      side.lowTx = side.pc.addTransceiver(cam, { direction: "sendonly", streams: [stream], sendEncodings: [{ ...LOW_ENCODING }] });
+    }
     if (this.screen) {
       side.screenTx = side.pc.addTransceiver(this.screen.getVideoTracks()[0], { direction: "sendonly", streams: [this.screen] });
     }
@@ -339,6 +372,7 @@ export class MediaSession extends EventTarget {
     const sources = {};
     if (side.audioTx && side.audioTx.mid) sources[side.audioTx.mid] = "microphone";
     if (side.videoTx && side.videoTx.mid) sources[side.videoTx.mid] = "camera";
+    if (side.lowTx && side.lowTx.mid) sources[side.lowTx.mid] = "camera-low";
     if (side.screenTx && side.screenTx.mid) sources[side.screenTx.mid] = "screen";
     const ack = await call(this.socket, "media:publish", { meeting_id: this.meetingId, sdp: pc.localDescription.sdp, sources });
     if (generation !== this.generation) return;
@@ -350,6 +384,18 @@ export class MediaSession extends EventTarget {
     call(this.socket, "media:state", {
       meeting_id: this.meetingId, audio: this.micOn && !!this.micTrack(), video: this.camOn && !!this.camTrack(),
     }).catch(() => {});
+  }
+
+  // The SFU says whether anyone receives one of our camera layers: send it only then.
+  async _onLayer(msg) {
+    if (msg.meeting_id !== this.meetingId || !this.pub) return;
+    const mid = String(msg.track_id).split(":").pop();
+    const transceiver = [this.pub.videoTx, this.pub.lowTx].find((t) => t && t.mid === mid);
+    if (!transceiver) return;
+    const params = transceiver.sender.getParameters();
+    if (!params.encodings || !params.encodings.length || params.encodings[0].active === msg.needed) return;
+    params.encodings[0].active = !!msg.needed;
+    try { await transceiver.sender.setParameters(params); } catch (err) { console.warn("layer", err); }
   }
 
   _onForwarding(msg) {
@@ -365,9 +411,9 @@ export class MediaSession extends EventTarget {
     if (!this.active || msg.meeting_id !== this.meetingId) return;
     const me = this.conn.me && this.conn.me.peer_id;
     this.tracks = new Map(msg.tracks.map((t) => [t.track_id, t]));
-    const wanted = msg.tracks.filter((t) => t.peer_id !== me).map((t) => t.track_id);
+    const wanted = this._wanted(msg.tracks.filter((t) => t.peer_id !== me));
     // Tiles of tracks that are gone
-    for (const trackId of [...this.received.keys()]) if (!this.tracks.has(trackId)) this._dropTrack(trackId);
+    for (const trackId of [...this.received.keys()]) if (!isSlot(trackId) && !this.tracks.has(trackId)) this._dropTrack(trackId);
     const same = wanted.length === this.subscribed.size && wanted.every((id) => this.subscribed.has(id));
     if (same) return;
     const generation = this.generation;
@@ -380,6 +426,59 @@ export class MediaSession extends EventTarget {
       console.warn("subscribe failed", err);
       this._scheduleRestart("subscribe failed", 3000);
     });
+  }
+
+  // Everyone's tracks while the others fit in the thumbnails; slots beyond (docs/sfu.md).
+  _wanted(others) {
+    const view = viewFor(this.room, window.innerWidth, this.quality);
+    const cameras = new Set(others.filter((t) => t.source === "camera").map((t) => t.peer_id));
+    this.large = cameras.size > view.thumbnails + 1;
+    this.tiles.large = this.large;
+    if (!this.large) return others.filter((t) => t.layer !== "low").map((t) => t.track_id);
+    if (view.speakerLayer !== this.speakerLayer) {
+      this.speakerLayer = view.speakerLayer;
+      call(this.socket, "media:view", { meeting_id: this.meetingId, speaker_layer: view.speakerLayer }).catch(() => {});
+    }
+    const slots = [SPEAKER_SLOT];
+    for (let i = 0; i < view.thumbnails; i += 1) slots.push(`thumbnail-${i}`);
+    for (let i = 0; i < view.loudest; i += 1) slots.push(`loudest-${i}`);
+    return [...slots, ...others.filter((t) => t.source === "screen").map((t) => t.track_id)];
+  }
+
+  // Who is in which slot now: move each slot's track to the tile of its new source.
+  _onView(msg) {
+    if (msg.meeting_id !== this.meetingId) return;
+    this.slots = msg.slots || {};
+    this.tiles.featured = this.slots[SPEAKER_SLOT] ? this.slots[SPEAKER_SLOT].peer_id : null;
+    for (const [slot, entry] of this.slotTracks) this._showSlot(slot, entry[0]);
+    this._pruneTiles();
+    this.tiles.arrange();
+  }
+
+  _showSlot(slot, track) {
+    const source = this.slots[slot];
+    const entry = this.slotTracks.get(slot);
+    const tileId = source ? `${source.peer_id}:camera` : null;
+    if (entry && entry[1] && entry[1] !== tileId) {
+      const old = this.tiles.get(entry[1]);
+      if (old && old.videoTrack === track) old.setVideo(null);
+      if (old && old.audioTrack === track) old.setAudio(null);
+    }
+    this.slotTracks.set(slot, [track, tileId]);
+    if (!source) return;
+    const info = { track_id: source.track_id, peer_id: source.peer_id, kind: slot.startsWith("loudest-") ? "audio" : "video", source: "camera" };
+    const tile = this.tiles.get(tileId);
+    if (tile && (info.kind === "video" ? tile.videoTrack : tile.audioTrack) === track) return;
+    this._attach(info, track);
+  }
+
+  // In a large meeting only the peers in a slot have a tile; the roster lists everyone.
+  _pruneTiles() {
+    if (!this.large) return;
+    const shown = new Set(Object.values(this.slots).filter(Boolean).map((s) => `${s.peer_id}:camera`));
+    for (const tile of [...this.tiles.tiles.values()]) {
+      if (!tile.local && tile.source === "camera" && !shown.has(tile.id)) this.tiles.remove(tile.id);
+    }
   }
 
   _onOffer(msg) {
@@ -416,6 +515,11 @@ export class MediaSession extends EventTarget {
     if (!trackId || !track) return;
     if (transceiver.currentDirection === "inactive") return;
     if (this.received.get(trackId) === track) return;
+    if (isSlot(trackId)) {
+      this.received.set(trackId, track);
+      this._showSlot(trackId, track);
+      return;
+    }
     const info = this.tracks.get(trackId);
     if (!info) return;
     this.received.set(trackId, track);
@@ -453,7 +557,8 @@ export class MediaSession extends EventTarget {
     this.names.set(p.peer_id, p.name);
     this.keys.set(p.peer_id, p.key);
     const me = this.conn.me && this.conn.me.peer_id;
-    if (p.peer_id !== me) this.tiles.ensure(`${p.peer_id}:camera`, { peerId: p.peer_id, name: p.name, source: "camera", local: false });
+    // a large meeting shows tiles for the peers in its slots only
+    if (p.peer_id !== me && !this.large) this.tiles.ensure(`${p.peer_id}:camera`, { peerId: p.peer_id, name: p.name, source: "camera", local: false });
     this._updateMainPeers();
   }
 
@@ -529,6 +634,8 @@ export class MediaSession extends EventTarget {
       subscribe: this.sub ? this.sub.pc.connectionState : null,
       tracks: [...this.tracks.values()],
       received: [...this.received.keys()],
+      large: !!this.large,
+      slots: this.slots,
       tiles: this.tiles.stats(),
     };
   }

@@ -183,6 +183,8 @@ export class TileManager {
     this.pinned = null;
     this.activeSpeaker = null;
     this.mainPeers = new Set(); // peers shown large on a TV (main bridge points)
+    this.featured = null; // peer in the speaker slot of a large meeting: shown large
+    this.large = false; // a large meeting: the strip holds thumbnails, the stage the speaker
     this.sinkId = "";
     this._meterTimer = setInterval(() => this._sampleAudio(), 100);
   }
@@ -263,6 +265,8 @@ export class TileManager {
       return ids.slice(0, 2);
     }
     if (ids.length === 0 && screens.length) ids.push(screens[0]);
+    const featured = this.large && this.featured && cameraOf(this.featured);
+    if (featured && !ids.includes(featured) && ids.length < 2) ids.push(featured);
     return ids;
   }
 
@@ -275,6 +279,7 @@ export class TileManager {
     // keep stage order as computed
     for (const id of onStage) this.stage.append(this.tiles.get(id).el);
     document.body.classList.toggle("has-stage", onStage.length > 0);
+    document.body.classList.toggle("large-meeting", this.large);
     this.stage.dataset.count = String(onStage.length);
     this.strip.dataset.count = String(this.tiles.size - onStage.length);
   }
