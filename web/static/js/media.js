@@ -421,6 +421,8 @@ export class MediaSession extends EventTarget {
       if (generation !== this.generation) return;
       const ack = await call(this.socket, "media:subscribe", { meeting_id: this.meetingId, track_ids: wanted });
       this.subscribed = new Set(ack.track_ids || wanted);
+      // tracks left behind by a switch between everyone and slots
+      for (const trackId of [...this.received.keys()]) if (!this.subscribed.has(trackId)) this._dropTrack(trackId);
       if (ack.offer) await this._answer(ack.offer, generation);
     }).catch((err) => {
       console.warn("subscribe failed", err);
