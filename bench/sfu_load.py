@@ -30,7 +30,7 @@ import aiohttp
 # run as a script: the repository root, not bench/ (whose sfu.py would shadow the package)
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
 from bench import sfu_janus, sfu_media  # noqa: E402
 from sfu.aiortc_hooks import (  # noqa: E402
@@ -68,10 +68,11 @@ class Signalling:
             response.raise_for_status()
             return await response.json()
 
-    async def publish(self, name: str, offer: str) -> str:
+    async def publish(self, name: str, offer: str, sources: dict[str, str] | None = None) -> str:
         if self.janus is None:
             await self._sfu("join", {"peer": name})
-            return (await self._sfu("publish", {"peer": name, "sdp": offer}))["sdp"]
+            return (await self._sfu("publish", {"peer": name, "sdp": offer,
+                                                "sources": sources or {}}))["sdp"]
         handle = await self.janus.attach()
         try:
             await self.janus.request(handle, {
@@ -87,11 +88,13 @@ class Signalling:
             {"type": "offer", "sdp": offer})
         return event["jsep"]["sdp"]
 
-    async def subscribe(self, name: str, pc: RTCPeerConnection) -> int:
-        """Subscribe ``pc`` to every published track; returns how many streams it gets."""
+    async def subscribe(self, name: str, pc: RTCPeerConnection,
+                        slots: dict[str, int] | None = None) -> int:
+        """Subscribe ``pc`` to every published track (or to ``slots``: bench/meeting.py);
+        returns how many streams it gets."""
         if self.janus is None:
             await self._sfu("join", {"peer": name})
-            reply = await self._sfu("subscribe", {"peer": name})
+            reply = await self._sfu("subscribe", {"peer": name, "slots": slots})
             await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
             await self._sfu("answer", {"peer": name, "sdp": pc.localDescription.sdp})
@@ -144,19 +147,28 @@ class Stream:
 
 async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
     media = sfu_media.load(Path(spec["media"]))
-    pcs, pairs = [], []
-    for i in range(spec["count"]):
-        pc = RTCPeerConnection(config())
+    # bench/meeting.py: a second, low camera layer per publisher (pre-encoded small)
+    low_media = sfu_media.load(Path(spec["low_media"])) if spec.get("low_media") else None
+    first = spec.get("first", 0)
+    pcs, pairs, lows = [], [], []
+    for i in range(first, first + spec["count"]):
+        # two camera layers: one transport for all three tracks, as browsers bundle
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+                               if low_media else config())
         audio = pc.addTransceiver(SilentTrack("audio", f"a{i}"), direction="sendonly")
         video = pc.addTransceiver(SilentTrack("video", f"v{i}"), direction="sendonly")
+        low = pc.addTransceiver(SilentTrack("video", f"l{i}"), direction="sendonly") if low_media else None
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await signalling.publish(f"{spec['prefix']}{i}", pc.localDescription.sdp)
+        sources = {"0": "microphone", "1": "camera", "2": "camera-low"} if low_media else None
+        answer = await signalling.publish(f"{spec['prefix']}{i}", pc.localDescription.sdp, sources)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         pcs.append(pc)
         pairs.append((audio, video, 20 if i == 0 and spec["prefix"] == "p" else 60))
+        lows.append(low)
     while not all(SenderAccess(t.sender).started for a, v, _ in pairs for t in (a, v)):
         await asyncio.sleep(0.05)
     streams = [(Stream(a, level), Stream(v, None)) for a, v, level in pairs]
+    low_streams = [Stream(t, None) for t in lows if t is not None]
     print("ready", flush=True)
 
     # every 5 ms: audio every 20 ms, a video frame every 1/FPS s; a frame's packets leave
@@ -187,6 +199,13 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
                     payload, marker, timestamp = queue.pop(0)
                     video.send(payload, marker, timestamp)
                     budgets[k] -= len(payload)
+                if low_media is not None and tick % slices_per_frame == 0:
+                    # small frames: one burst, no pacing needed
+                    low = low_streams[k]
+                    payloads, _ = low_media.video[(tick // slices_per_frame) % len(low_media.video)]
+                    for n, payload in enumerate(payloads):
+                        low.send(payload, n == len(payloads) - 1, low.ts)
+                    low.ts = (low.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * slice_s - time.monotonic()))
     finally:
@@ -301,7 +320,8 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     def handler(data: bytes, arrival_time_ms: int) -> None:
         count(data, time.time_ns())
     pcs, expected = [], []
-    for i in range(spec["count"]):
+    first = spec.get("first", 0)
+    for i in range(first, first + spec["count"]):
         pc = RTCPeerConnection(config())
         original = pc.setRemoteDescription
 
@@ -312,7 +332,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
                 intercept_rtp(dtls, handler)
 
         pc.setRemoteDescription = set_remote
-        expected.append(await signalling.subscribe(f"{spec['prefix']}{i}", pc))
+        expected.append(await signalling.subscribe(f"{spec['prefix']}{i}", pc, spec.get("slots")))
         pcs.append(pc)
     deadline = time.monotonic() + 60
     while len(counter.seen) < sum(expected) and time.monotonic() < deadline:

@@ -1,8 +1,11 @@
 """The SFU under test, alone in its process, with a minimal HTTP signalling front.
 
 Run by bench/sfu.py: ``python bench/sfu_server.py PORT``; prints ``ready`` once listening.
-Endpoints take and return JSON: /join, /publish, /subscribe (every track of the other
-peers), /answer. Exits when its standard input closes. With HOINGHI_BENCH_TRANSCRIBE=1 every
+Endpoints take and return JSON: /join (a peer already there is kept: bench/meeting.py's
+points publish and subscribe from different processes), /publish (optional ``sources``),
+/subscribe (every track of the other peers, or with ``slots`` the speaker, that many
+thumbnails and loudest microphones, as a large meeting's screens), /answer. Exits when its
+standard input closes. With HOINGHI_BENCH_TRANSCRIBE=1 every
 publisher's microphone also goes through the audio tap and the Transcriber (tiny Vosk model),
 as in `hoinghi serve`: forwarding measured with transcription running in the same process.
 """
@@ -20,7 +23,7 @@ from aiohttp import web
 # run as a script: the repository root, not bench/ (whose sfu.py would shadow the package)
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from sfu import Sfu  # noqa: E402
+from sfu import ACTIVE_SPEAKER, Sfu, loudest_slot, thumbnail_slot  # noqa: E402
 
 ROOM = "bench"
 
@@ -52,21 +55,31 @@ def app(sfu: Sfu) -> web.Application:
 
     async def join(request: web.Request) -> web.Response:
         body = await request.json()
-        await sfu.join(ROOM, body["peer"])
+        try:
+            await sfu.join(ROOM, body["peer"])
+        except ValueError:  # already joined (its publisher or subscriber side came first)
+            pass
         return web.json_response({})
 
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
-        answer = await sfu.publish(ROOM, body["peer"], body["sdp"], {})
+        answer = await sfu.publish(ROOM, body["peer"], body["sdp"], body.get("sources") or {})
         if transcriber is not None:  # HOINGHI_BENCH_TRANSCRIBE: recognise every publisher beside forwarding
             taps.append(asyncio.create_task(feed(transcriber, sfu.audio_tap(ROOM, body["peer"], batch_packets=5))))
         return web.json_response({"sdp": answer})
 
     async def subscribe(request: web.Request) -> web.Response:
         body = await request.json()
-        ids = [t.track_id for t in sfu.tracks(ROOM) if t.peer_id != body["peer"]]
+        slots = body.get("slots")
+        if slots:
+            ids = [ACTIVE_SPEAKER, *map(thumbnail_slot, range(slots["thumbnails"])),
+                   *map(loudest_slot, range(slots["loudest"]))]
+        else:  # every other peer's tracks, as before there were slots: not their low layers
+            ids = [t.track_id for t in sfu.tracks(ROOM)
+                   if t.peer_id != body["peer"] and t.layer != "low"]
         offer = await sfu.subscribe(ROOM, body["peer"], ids)
-        return web.json_response({"sdp": offer, "streams": len(ids)})
+        streams = sum(1 for s in sfu.view(ROOM, body["peer"]).values() if s) if slots else len(ids)
+        return web.json_response({"sdp": offer, "streams": streams})
 
     async def answer(request: web.Request) -> web.Response:
         body = await request.json()

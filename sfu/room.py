@@ -10,6 +10,7 @@ tells publishers which of their camera layers anyone receives (:class:`LayerDema
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from .downtrack import DownTrack
@@ -30,6 +31,10 @@ from .view import ACTIVE_SPEAKER, assign, slot_index, slot_kind
 # Slots switch between publishers, so each carries one codec: what browsers send by default.
 SLOT_MIME = {"speaker": "video/VP8", "thumbnail": "video/VP8", "loudest": "audio/opus"}
 ACTIVE_SPEAKER_MIME = SLOT_MIME["speaker"]
+# A layer must go unreceived this long before its publisher is told to stop it: subscriptions
+# change in steps (a re-subscription removes, then adds), and each stop and start costs the
+# viewers a key frame.
+UNNEEDED_AFTER_S = 2.0
 
 
 class Room:
@@ -43,6 +48,7 @@ class Room:
         self.speakers: SpeakerDetector[UpTrack] = SpeakerDetector()
         self.active_speaker: str | None = None
         self._speaking: tuple[UpTrack, ...] = ()
+        self._demand_check: asyncio.TimerHandle | None = None
 
     # --- tracks ------------------------------------------------------------------------------
 
@@ -230,10 +236,33 @@ class Room:
         layer nobody watches is not sent (a commune's uplink carries its low layer only
         until it is on someone's big screen)."""
         layered = {t.peer_id for t in self.tracks.values() if t.layer == "low"}
+        now = asyncio.get_running_loop().time()
+        later = False
         for up in self.tracks.values():
             if up.kind != "video" or up.source != "camera" or up.peer_id not in layered:
                 continue
-            needed = up.receivers() > 0
-            if needed != up.needed:
-                up.needed = needed
-                self._emit(LayerDemand(self.room_id, up.peer_id, up.track_id, up.layer, needed))
+            if up.receivers() > 0:
+                up.unneeded_since = None
+                if up.needed is not True:
+                    up.needed = True
+                    self._emit(LayerDemand(self.room_id, up.peer_id, up.track_id, up.layer, True))
+                continue
+            if up.unneeded_since is None:
+                up.unneeded_since = now
+            if up.needed is not False and now - up.unneeded_since >= UNNEEDED_AFTER_S:
+                up.needed = False
+                self._emit(LayerDemand(self.room_id, up.peer_id, up.track_id, up.layer, False))
+            elif up.needed is not False:
+                later = True
+        if later and self._demand_check is None:
+            self._demand_check = asyncio.get_running_loop().call_later(
+                UNNEEDED_AFTER_S, self._check_demand)
+
+    def _check_demand(self) -> None:
+        self._demand_check = None
+        self.update_demand()
+
+    def close(self) -> None:
+        if self._demand_check is not None:
+            self._demand_check.cancel()
+            self._demand_check = None

@@ -134,8 +134,10 @@ class Sfu:
         for other in changed:
             if other in room.peers:
                 await self._offer_later(room, room.peers[other])
-        if not room.peers and room.config == self._default_config:
-            del self._rooms[room_id]
+        if not room.peers:
+            room.close()  # its timer; the room itself stays if configured
+            if room.config == self._default_config:
+                del self._rooms[room_id]
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -307,6 +309,7 @@ class Sfu:
         for room in list(self._rooms.values()):
             for peer_id in list(room.peers):
                 await self.leave(room.room_id, peer_id)
+            room.close()
         self._rooms.clear()
 
     # --- internals ---------------------------------------------------------------------------

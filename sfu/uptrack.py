@@ -92,6 +92,7 @@ class UpTrack:
         self.source = source
         self.layer = layer  # a camera's 'high' or 'low' track (two tracks: no simulcast)
         self.needed: bool | None = None  # whether a subscriber receives it, as last announced
+        self.unneeded_since: float | None = None  # loop time it lost its last receiver
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self.forwarding = True
