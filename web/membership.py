@@ -68,6 +68,7 @@ def register_membership_events(state: AppState) -> None:
     @event_handler
     async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
         meeting_id = require(payload, "meeting_id", int)
+        console = bool(require(payload, "console", bool, optional=True))
         principal = await principal_of_sid(sio, sid)
         key, name, kind = principal_key(principal), principal.name, principal.kind
         async with state.sessions() as session:
@@ -92,7 +93,9 @@ def register_membership_events(state: AppState) -> None:
                 }
                 await _send_lobby(state, meeting_id)
                 raise EventError("in_lobby", "you are waiting in the lobby for the chair to admit you")
-            entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role)
+            if console and role != "point":
+                raise EventError("bad_request", "console: only a bridge point has a console")
+            entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role, console=console)
             await set_presence(session, meeting_id, _present_as(entry), True)
         await leave_current_meeting(state, sid)
         state.roster.add(meeting_id, entry)

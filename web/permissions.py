@@ -42,7 +42,8 @@ RULES: dict[str, frozenset[str]] = {
     "point.list": ADMINS | {"secretary"},  # a secretary invites points
     "point.token_issue": ADMINS,
     "point.token_revoke": ADMINS,
-    "point.current_meeting": frozenset({"point"}),
+    "point.current_meeting": frozenset({"point", "operator"}),  # an operator: of the point attached to them
+    "point.console": frozenset({"point", "operator"}),
 }
 
 

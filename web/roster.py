@@ -17,10 +17,14 @@ class RosterEntry:
     name: str
     kind: str  # "account" or "point"
     role: str  # capacity in this meeting: chair, secretary, delegate, point, admin
+    console: bool = False  # a point's console: in the meeting to act for the room, no media, no tile
 
     def as_dict(self) -> dict[str, Any]:
         # Built by hand: dataclasses.asdict deep-copies, and a join lists the whole roster (O(n) per join).
-        return {"peer_id": self.peer_id, "key": self.key, "name": self.name, "kind": self.kind, "role": self.role}
+        entry = {"peer_id": self.peer_id, "key": self.key, "name": self.name, "kind": self.kind, "role": self.role}
+        if self.console:
+            entry["console"] = True
+        return entry
 
 
 class Roster:

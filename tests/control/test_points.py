@@ -128,7 +128,10 @@ async def test_the_console_and_the_screen_of_a_point_talk_through_the_server(roo
     console = Client()
     await console.connect(room.server.url, auth={"token": await point_token(room.server, POINT)}, transports=["websocket"])
     try:
-        assert (await console.call("join_meeting", {"meeting_id": room.meeting_id}))["ok"]
+        joined = await console.call("join_meeting", {"meeting_id": room.meeting_id, "console": True})
+        assert joined["ok"] and joined["me"]["console"] is True
+        refused = await room.clients["delegate"].call("join_meeting", {"meeting_id": room.meeting_id, "console": True})
+        assert refused["error"] == "bad_request"
         ack = await console.call("point_command", {"command": "mic", "on": False})
         assert ack == {"ok": True, "delivered": 1}
         command = await room.clients["point"].wait_for("point_command")

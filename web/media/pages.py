@@ -9,6 +9,7 @@ from sqlalchemy import select
 from meetings.accounts import Principal
 from meetings.minutes import service as minutes_service
 from meetings.models import Meeting, MeetingPoint, utcnow
+from meetings.points import acting_point
 from web.auth import PRINCIPAL, login_required, requires
 from web.i18n import request_language
 from web.media.texts import TEXTS
@@ -31,6 +32,8 @@ async def meeting_page(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     if principal.kind == "point":
         raise web.HTTPSeeOther("/point")
+    if principal.role == "operator":
+        raise web.HTTPSeeOther("/point/console")  # an operator works a room: from its console
     try:
         meeting_id = int(request.match_info["meeting_id"])
     except ValueError:
@@ -81,7 +84,11 @@ async def current_meeting_of_point(request: web.Request, point_id: str) -> dict[
 @requires("point.current_meeting")
 async def point_meeting(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
-    return web.json_response({"meeting": await current_meeting_of_point(request, principal.id)},
+    async with app_state(request).sessions() as session:
+        point = await acting_point(session, principal)
+    if point is None:
+        raise web.HTTPForbidden(text="this operator account is attached to no bridge point")
+    return web.json_response({"meeting": await current_meeting_of_point(request, point.id)},
                              headers={"Cache-Control": "no-store"})
 
 

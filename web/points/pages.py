@@ -1,5 +1,6 @@
-"""HTTP side of the bridge points: the outage history of a meeting (for the minutes).
+"""HTTP side of the bridge points: the room's console, and the outage history of a meeting.
 
+GET /point/console                       the console (a point's session, or an operator attached to a point)
 GET /api/meetings/{meeting_id}/outages   chair, secretary, admin → {ok, outages: [...]}
 """
 from __future__ import annotations
@@ -8,7 +9,9 @@ from aiohttp import web
 
 from meetings import points as point_service
 from meetings.meetings_service import MeetingError, attendance_role
-from web.auth import PRINCIPAL, login_required
+from meetings.points import acting_point
+from web.auth import PRINCIPAL, login_required, requires
+from web.pages import render
 from web.state import app_state
 
 OUTAGE_READERS = ("chair", "secretary", "admin")
@@ -35,5 +38,15 @@ async def outages(request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True, "outages": await point_service.outages(session, meeting_id)})
 
 
+@requires("point.console")
+async def console(request: web.Request) -> web.StreamResponse:
+    async with app_state(request).sessions() as session:
+        point = await acting_point(session, request[PRINCIPAL])
+    # an operator attached to no point still gets the page: it says what to ask the administrator
+    return render(request, "point_console", point_name=point.name if point else request[PRINCIPAL].name,
+                  point_id=point.id if point else "")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/point/console", console)
     app.router.add_get("/api/meetings/{meeting_id}/outages", outages)

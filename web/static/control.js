@@ -37,7 +37,7 @@
       err_bad_request: "dữ liệu gửi lên không hợp lệ", err_not_found: "không tìm thấy", err_timeout: "máy chủ không trả lời kịp",
       err_internal_error: "máy chủ gặp lỗi; hãy thử lại", err_in_lobby: "đang chờ chủ tọa cho vào", err_csrf_failed: "hãy tải lại trang", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
       you: "bạn", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
-      no_votes: "Chưa có biểu quyết.",
+      no_votes: "Chưa có biểu quyết.", hands_by_point: "Biểu quyết giơ tay tại điểm cầu (số người)",
     },
     en: {
       meeting: "Meeting", status_scheduled: "Scheduled", status_open: "In session", status_closed: "Closed",
@@ -66,6 +66,7 @@
       err_internal_error: "the server failed; please try again", err_in_lobby: "waiting for the chair to let you in", err_csrf_failed: "reload the page",
       secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", item: "Item",
       participated: "Members taking part", cancelled: "CANCELLED", no_votes: "No votes yet.",
+      hands_by_point: "Show of hands at bridge points (people)",
     },
   };
   const lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
@@ -216,8 +217,11 @@
         is("chair") || mine ? button(mine ? t("yield_floor") : t("end_turn"), () => call("speak_end", { request_id: f.id })) : null));
     }
     if (sp.queue.length) {
+      const pointName = (id) => ((S.attendance && S.attendance.points.find((p) => p.id === id)) || { name: id }).name;
       parts.push(h("ol", { class: "hn-queue" }, sp.queue.map((r) => h("li", {},
         h("span", {}, r.name, r.requester === S.key ? ` (${t("you")})` : ""),
+        r.point_id && r.requester === `point:${r.point_id}` && r.name !== pointName(r.point_id)
+          ? h("span", { class: "hn-meta hn-at-point" }, ` · ${pointName(r.point_id)}`) : null,
         r.topic ? h("span", { class: "hn-meta" }, ` — ${r.topic}`) : null,
         h("span", { class: "hn-actions" },
           is("chair") ? grantControls(r) : null,
@@ -296,12 +300,24 @@
       const secret = field("input", "vote.secret", { type: "checkbox" });
       const threshold = field("select", "vote.threshold", { "aria-label": t("threshold") }, h("option", { value: "majority" }, t("majority")),
         h("option", { value: "two_thirds" }, t("two_thirds")));
+      // a show of hands per bridge point: seats counted in the room by its operator (default: its head-count)
+      const points = (S.attendance && S.attendance.points) || [];
+      const seats = Object.fromEntries(points.map((p) => {
+        const input = field("input", `vote.seats.${p.id}`, { type: "number", min: "0", max: "10000", class: "hn-seconds",
+          "aria-label": `${t("hand_seats")}: ${p.name}`, "data-point": p.id });
+        if (!(`vote.seats.${p.id}` in drafts) && p.headcount) input.value = String(p.headcount);
+        return [p.id, input];
+      }));
+      const handsBox = points.length ? h("details", { class: "hn-hands-setup" }, h("summary", {}, t("hands_by_point")),
+        points.map((p) => h("label", { class: "hn-seat" }, h("span", {}, p.name), seats[p.id]))) : null;
       parts.push(h("form", { class: "hn-form hn-vote-form", onsubmit: async (e) => {
         e.preventDefault();
-        const ack = await call("vote_open", { title: title.value, secret: secret.checked, threshold: threshold.value });
-        if (ack.ok) { forget("vote.title", "vote.secret", "vote.threshold"); render(); }
+        const hand_seats = {};
+        for (const [id, input] of Object.entries(seats)) if (parseInt(input.value || "0", 10) > 0) hand_seats[id] = parseInt(input.value, 10);
+        const ack = await call("vote_open", { title: title.value, secret: secret.checked, threshold: threshold.value, hand_seats });
+        if (ack.ok) { forget("vote.title", "vote.secret", "vote.threshold", ...points.map((p) => `vote.seats.${p.id}`)); render(); }
       } }, current ? h("div", { class: "hn-meta hn-vote-item" }, `${t("item")}: ${current.title}`) : null,
-        title, h("label", { class: "hn-check" }, secret, " ", t("secret")), threshold,
+        title, h("label", { class: "hn-check" }, secret, " ", t("secret")), threshold, handsBox,
         h("button", { type: "submit", class: "primary" }, t("open_vote"))));
     }
     if (!parts.length && !S.results.length) parts.push(h("p", { class: "hn-empty" }, t("no_votes")));

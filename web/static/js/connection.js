@@ -29,9 +29,10 @@ const RETRY_JOIN_MS = 3000;
 
 // Events: "joined" (detail: join ack), "left" (detail: reason), "status" (detail: state string).
 export class MeetingConnection extends EventTarget {
-  constructor(meetingId) {
+  constructor(meetingId, joinFields = {}) {
     super();
     this.meetingId = meetingId;
+    this.joinFields = joinFields; // e.g. {console: true} for a bridge point's console
     this.joined = false;
     this.wanted = true; // false after the user leaves on purpose
     this.me = null;
@@ -99,7 +100,7 @@ export class MeetingConnection extends EventTarget {
     if (!this.wanted || !this.socket.connected) return;
     this._status("connecting");
     try {
-      const ack = await call(this.socket, "join_meeting", { meeting_id: this.meetingId });
+      const ack = await call(this.socket, "join_meeting", { ...this.joinFields, meeting_id: this.meetingId });
       this.me = ack.me;
       this.joinAck = ack;
       this.roster = new Map((ack.roster || []).map((entry) => [entry.peer_id, entry]));

@@ -4,11 +4,14 @@ import { MeetingConnection, pageTexts } from "./connection.js";
 import { MediaSession, followConnection } from "./media.js";
 import { TileManager, unlockAudioOnInput } from "./tiles.js";
 import { bindStatus } from "./status.js";
+import { MeetingState } from "./tvstate.js";
+import { obeyConsole, reportHealth } from "./health.js";
 
 const texts = pageTexts();
 const POLL_MS = 10000;
 const $ = (id) => document.getElementById(id);
 const tiles = new TileManager({ stage: $("stage"), strip: $("tiles"), texts, layout: "tv" });
+const state = new MeetingState($("tv-state"));
 window.hoinghi = { socket: null, meetingId: null, me: null, tiles, media: null, stats: () => (media ? media.stats() : { tiles: tiles.stats() }) };
 
 let conn = null;
@@ -40,6 +43,10 @@ async function enter(meeting) {
   Object.assign(window.hoinghi, { socket: conn.socket, meetingId: meeting.id, media, conn });
   bindStatus(conn, media, texts);
   followConnection(conn, media);
+  conn.addEventListener("joined", () => state.follow(conn.socket));
+  reportHealth(conn, media);
+  obeyConsole(conn, media);
+  conn.socket.on("mute_requested", () => media.setMic(false));
   document.addEventListener("hoinghi:mute-requested", () => media.setMic(false));
   conn.addEventListener("status", (ev) => {
     // not (or no longer) invited, or the meeting closed: go back to waiting for the next one
