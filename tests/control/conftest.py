@@ -55,7 +55,8 @@ async def cookie_for(server: RunningServer, account_id: int, name: str, role: st
 async def connect_account(server: RunningServer, account_id: int, name: str = "", role: str = "delegate") -> Client:
     client = Client()
     cookie = await cookie_for(server, account_id, name, role)
-    await client.connect(server.url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, transports=["websocket"])
+    # (a loaded machine may take longer than the default second to answer the handshake)
+    await client.connect(server.url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, transports=["websocket"], wait_timeout=10)
     return client
 
 
@@ -127,7 +128,7 @@ async def make_room(server: RunningServer) -> Room:
     for who in ("chair", "secretary", "delegate", "delegate2", "observer", "admin"):
         r.clients[who] = await connect_account(server, r.account(who), world.names[r.account(who)])
     point = Client()
-    await point.connect(server.url, auth={"token": token}, transports=["websocket"])
+    await point.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
     r.clients["point"] = point
     for who, client in r.clients.items():
         ack = await client.call("join_meeting", {"meeting_id": world.meeting_id})

@@ -126,7 +126,7 @@ async def test_the_console_and_the_screen_of_a_point_talk_through_the_server(roo
     from tests.control.conftest import point_token
 
     console = Client()
-    await console.connect(room.server.url, auth={"token": await point_token(room.server, POINT)}, transports=["websocket"])
+    await console.connect(room.server.url, auth={"token": await point_token(room.server, POINT)}, transports=["websocket"], wait_timeout=10)
     try:
         joined = await console.call("join_meeting", {"meeting_id": room.meeting_id, "console": True})
         assert joined["ok"] and joined["me"]["console"] is True
