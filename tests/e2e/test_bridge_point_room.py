@@ -9,29 +9,17 @@ Screenshots (looked at) go to test-artifacts/e2e/point-*.png.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
 from tests.e2e.harness import PASSWORD, Deployment
-from tests.e2e.test_meeting_browser import wait_for
+from tests.e2e.test_meeting_browser import deployment, wait_for  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 SPEAKER = "Bà Hoàng Thị Lan"
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(root=tmp_path / "hoinghi")
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
 
 
 def _person(browser: Any, deployment: Deployment, username: str) -> Any:
@@ -64,7 +52,7 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"point-{name}.png"))
 
 
-def test_the_room_works_the_meeting_from_its_tv_and_console(deployment: Deployment, browser: Any) -> None:
+def test_the_room_works_the_meeting_from_its_tv_and_console(deployment: Deployment, browser: Any) -> None:  # noqa: F811
     chair = _person(browser, deployment, "chutoa")
     delegate = _person(browser, deployment, "daibieu")
     tv = _point_page(browser, deployment, "/point", {"width": 1920, "height": 1080})

@@ -4,6 +4,7 @@
 // room, the head-count and the show of hands; this file drives the room's microphone and camera on
 // the TV screen (point_command / point_devices) and shows the point's own link (points_status).
 import { MeetingConnection } from "./connection.js";
+import { h } from "./dom.js";
 
 const TEXT = {
   vi: {
@@ -35,17 +36,6 @@ let conn = null;
 let devices = null; // the last point_devices from the TV screen
 let link = null; // this point in the last points_status
 
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false && v != null) el.setAttribute(k, v);
-  }
-  for (const c of children.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
 
 const command = (payload) => conn.socket.timeout(10000).emitWithAck("point_command", payload).catch(() => null);
 

@@ -2,6 +2,8 @@
 // "Bridge points"): every invited point with online/offline, last seen, link figures, head-count
 // and whether a browser screen or an agent runs it, live; a point offline for more than 10 s
 // stands out; the meeting's outages below, as the minutes will list them.
+import { h } from "./dom.js";
+
 const TEXT = {
   vi: {
     title: "Điểm cầu", point: "Điểm cầu", state: "Trạng thái", online: "Trực tuyến", offline: "Mất kết nối",
@@ -26,16 +28,6 @@ let status = null;
 let skew = 0; // server clock - our clock, ms
 let socket = null;
 
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
 
 const time = (iso) => new Date(iso).toLocaleTimeString(lang === "en" ? "en-GB" : "vi-VN");
 
