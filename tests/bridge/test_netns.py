@@ -103,16 +103,24 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         delegate.page.screenshot(path=str(ARTIFACTS / "1-agent-seen-by-a-delegate.png"))
 
-        # 2. cut the link for 20 s: the dashboard shows it offline meanwhile
+        chair.page.locator("#points-toggle").click()
+        row = '#points-dashboard tr[data-point="xa-a"]'
+        wait_for("the dashboard page to list the agent online", lambda: "Trực tuyến" in chair.page.locator(row).inner_text(), 10)
+
+        # 2. cut the link for 20 s: the dashboard shows it offline meanwhile, standing out after 10 s
         point_host.cut(True)
         cut_at = time.monotonic()
-        offline_seen = None
+        offline_seen = stands_out = None
         while time.monotonic() - cut_at < CUT_S:
             state = _point(chair)
             if state is not None and not state["online"] and offline_seen is None:
                 offline_seen = time.monotonic() - cut_at
+            if stands_out is None and chair.page.locator(f"{row}.stands-out").count():
+                stands_out = time.monotonic() - cut_at
+                chair.page.screenshot(path=str(ARTIFACTS / "3-dashboard-during-the-cut.png"))
             time.sleep(0.5)
         assert offline_seen is not None, "the dashboard never showed the point offline during the cut"
+        assert stands_out is not None and "Mất kết nối" in chair.page.locator(row).inner_text()
         assert not _point(chair)["online"]
 
         # 3. restore: back in the meeting by itself within 10 s
@@ -129,7 +137,9 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
             f"fetch('/api/meetings/{deployment.meeting_id}/outages').then(r => r.json())")["outages"]
         assert len(outages) == 1 and outages[0]["point_id"] == "xa-a" and outages[0]["ended_at"], outages
         assert CUT_S - 8 <= outages[0]["duration_s"] <= CUT_S + BACK_WITHIN_S + 2  # from the last report before the cut
-        print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut; back {back_after:.1f} s after the restore;"
+        assert not chair.page.locator(f"{row}.stands-out").count()
+        print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut (standing out at {stands_out:.1f} s);"
+              f" back {back_after:.1f} s after the restore;"
               f" outage recorded {outages[0]['duration_s']} s")
     except BaseException:
         for client in (chair, delegate):
