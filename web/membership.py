@@ -50,7 +50,8 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
     if not state.roster.connected(meeting_id, entry.key):
         async with state.sessions() as session:
             await set_presence(session, meeting_id, _present_as(entry), False)
-    state.roster_feed.left(meeting_id, sid, entry.key)
+    if not entry.console:
+        state.roster_feed.left(meeting_id, sid, entry.key)
 
 
 async def _send_lobby(state: AppState, meeting_id: int) -> None:
@@ -100,7 +101,8 @@ def register_membership_events(state: AppState) -> None:
         await leave_current_meeting(state, sid)
         state.roster.add(meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
-        state.roster_feed.joined(meeting_id, entry)
+        if not console:  # a point's console is there to act for the room, not to be seen: no tile, no roster line
+            state.roster_feed.joined(meeting_id, entry)
         log.info("joined meeting", extra={"meeting_id": meeting_id, "key": entry.key, "sid": sid})
         for hook in state.join_hooks:
             try:
@@ -109,7 +111,7 @@ def register_membership_events(state: AppState) -> None:
                 log.exception("join hook failed", extra={"meeting_id": meeting_id, "sid": sid})
         return ok(
             meeting=asdict(info), me=entry.as_dict(),
-            roster=[e.as_dict() for e in state.roster.entries(meeting_id)],
+            roster=[e.as_dict() for e in state.roster.entries(meeting_id) if not e.console or e.peer_id == sid],
         )
 
     @sio.on("leave_meeting")

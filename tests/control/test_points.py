@@ -130,6 +130,13 @@ async def test_the_console_and_the_screen_of_a_point_talk_through_the_server(roo
     try:
         joined = await console.call("join_meeting", {"meeting_id": room.meeting_id, "console": True})
         assert joined["ok"] and joined["me"]["console"] is True
+        # a join after the console's: once the delegate hears of it, it has heard of everything before
+        assert (await room.call("point", "leave_meeting"))["ok"]
+        assert (await room.call("point", "join_meeting", {"meeting_id": room.meeting_id}))["ok"]
+        screen = room.clients["point"].get_sid()
+        await room.clients["delegate"].wait_for("participants", lambda d: any(e["peer_id"] == screen for e in d["joined"]))
+        heard = [e["peer_id"] for event, d in room.clients["delegate"].received if event == "participants" for e in d["joined"]]
+        assert console.get_sid() not in heard
         refused = await room.clients["delegate"].call("join_meeting", {"meeting_id": room.meeting_id, "console": True})
         assert refused["error"] == "bad_request"
         ack = await console.call("point_command", {"command": "mic", "on": False})

@@ -555,7 +555,7 @@ export class MediaSession extends EventTarget {
   // ---- roster --------------------------------------------------------------------------
 
   _addPeer(p) {
-    if (!p || !p.peer_id || p.console) return; // a point's console sends no media
+    if (!p || !p.peer_id) return;
     this.names.set(p.peer_id, p.name);
     this.keys.set(p.peer_id, p.key);
     const me = this.conn.me && this.conn.me.peer_id;
