@@ -31,6 +31,7 @@ from sfu import (
     loudest_slot,
     thumbnail_slot,
 )
+from web.media.outbox import Outboxes
 from web.media.sdp import announce_public_address, resolve_public_address
 from web.state import AppState
 
@@ -91,8 +92,7 @@ class MediaHub:
         self.floor_muted: set[tuple[int, str]] = set()  # (meeting id, principal key) muted by the chair
         self.views: dict[int, MeetingView] = {}
         self.public_ip: str | None = None
-        self._outbox: asyncio.Queue[tuple[str, dict[str, Any], dict[str, Any]]] | None = None
-        self._sender: asyncio.Task[None] | None = None
+        self._outboxes: Outboxes | None = None
         self._tracks_dirty: set[int] = set()
         # Also told of every SFU event, synchronously (web.captions taps each new microphone).
         self.sfu_listeners: list[Callable[[SfuEvent], None]] = []
@@ -125,19 +125,14 @@ class MediaHub:
         self.public_ip = resolve_public_address(self.state.config.network.public_address)
         self.sfu = Sfu(ice_servers=self.sfu_ice_servers(), on_event=self._on_sfu_event,
                        udp_ports=self.state.config.network.udp_ports)
-        self._outbox = asyncio.Queue()
-        self._sender = asyncio.create_task(self._send_loop(), name="hoinghi-media-outbox")
+        self._outboxes = Outboxes(self._emit)
         log.info("media ready", extra={"public_ip": self.public_ip or "", "ice_servers": len(self.client_ice_servers())})
 
     async def close(self) -> None:
         if self.sfu is not None:
             await self.sfu.close()
-        if self._sender is not None:
-            self._sender.cancel()
-            try:
-                await self._sender
-            except asyncio.CancelledError:
-                pass
+        if self._outboxes is not None:
+            self._outboxes.close()
         self.peers.clear()
 
     # --- commands from connections -----------------------------------------------------------
@@ -272,7 +267,7 @@ class MediaHub:
         peer = self._require_peer(sid, meeting_id)
         peer.audio, peer.video = audio, video
         self._post("media:state", {"meeting_id": meeting_id, "peer_id": sid, "audio": audio, "video": video},
-                   room=f"meeting:{meeting_id}", skip_sid=sid)
+                   key=("state", sid), room=f"meeting:{meeting_id}", skip_sid=sid)
 
     async def release(self, sid: str) -> None:
         """Free the connection's SFU peer (media:leave, leaving the meeting, disconnecting)."""
@@ -336,7 +331,7 @@ class MediaHub:
             meeting_id = meeting_of_room(event.room_id)
             self.active_speaker[meeting_id] = event.peer_id
             self._post("media:active_speaker", {"meeting_id": meeting_id, "peer_id": event.peer_id},
-                       room=f"meeting:{meeting_id}")
+                       key=("active_speaker",), room=f"meeting:{meeting_id}")
         elif isinstance(event, SubscriberOffer):
             meeting_id = meeting_of_room(event.room_id)
             self._post("media:offer", {
@@ -370,16 +365,11 @@ class MediaHub:
 
         asyncio.get_running_loop().call_soon(flush)
 
-    def _post(self, event: str, data: dict[str, Any], **target: Any) -> None:
-        if self._outbox is not None:
-            self._outbox.put_nowait((event, data, target))
+    def _post(self, event: str, data: dict[str, Any], key: Any = None, **target: Any) -> None:
+        """Queue on the meeting's outbox (web/media/outbox.py): one sender per meeting keeps
+        the order of offers and track lists each client sees; `key` coalesces."""
+        if self._outboxes is not None:
+            self._outboxes.post(data["meeting_id"], (event, data, target), key)
 
-    async def _send_loop(self) -> None:
-        """One sender keeps the order of offers and track lists each client sees."""
-        assert self._outbox is not None
-        while True:
-            event, data, target = await self._outbox.get()
-            try:
-                await self.state.sio.emit(event, data, **target)
-            except Exception:
-                log.exception("media broadcast failed", extra={"event": event})
+    async def _emit(self, event: str, data: dict[str, Any], target: dict[str, Any]) -> None:
+        await self.state.sio.emit(event, data, **target)
