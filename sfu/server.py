@@ -136,8 +136,8 @@ class Sfu:
                 await self._offer_later(room, room.peers[other])
         if not room.peers:
             room.close()  # its timer; the room itself stays if configured
-            if room.config == self._default_config:
-                del self._rooms[room_id]
+            if room.config == self._default_config and self._rooms.get(room_id) is room:
+                del self._rooms[room_id]  # (a concurrent leave may have removed it already)
 
     # --- publishing --------------------------------------------------------------------------
 
