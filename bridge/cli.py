@@ -18,25 +18,31 @@ from bridge.config import AgentConfig, build_config
 from bridge.texts import AgentError, say
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, say("help_usage") if prefix is None else prefix)
+
+
 class _Parser(argparse.ArgumentParser):
+    """--help and errors in the CLI's language (Vietnamese unless HOINGHI_LANG=en)."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(add_help=False, formatter_class=_HelpFormatter, **kwargs)
+        self._optionals.title = say("help_options")
+        self.add_argument("-h", "--help", action="help", help=say("help_help"))
+
     def error(self, message: str) -> NoReturn:
         print(f"{say('input_error')}: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="hoinghi bridge", description="Tác tử điểm cầu hoinghi: camera, micrô, codec phòng họp không cần trình duyệt")
-    p.add_argument("--config", type=Path, help="TOML file with the same keys (server, point, token_file, video, …)")
-    p.add_argument("--server", help="URL of the hoinghi server, e.g. https://hoinghi.quangninh.gov.vn")
-    p.add_argument("--point", help="the point's id in rooms.toml")
-    p.add_argument("--token-file", help="file holding the point's token (hoinghi point token)")
-    p.add_argument("--video", help="/dev/video0 | v4l2:DEV | rtsp://… | lavfi:GRAPH | FILE | none")
-    p.add_argument("--audio", help="alsa:DEVICE | pulse | rtsp://… | lavfi:GRAPH | FILE | none")
-    p.add_argument("--audio-out", help="the meeting's audio: alsa:DEVICE | FILE (.wav, .ogg) | none")
-    p.add_argument("--video-out", help="the active speaker: FILE (.mp4, .webm) | none")
-    p.add_argument("--ca-file", help="PEM certificate to trust (a self-signed server)")
-    p.add_argument("--max-backoff", type=float, help="seconds between reconnection attempts, at most (default 3)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p = _Parser(prog="hoinghi bridge", description=say("help_description"))
+    p.add_argument("--config", type=Path, help=say("help_config"))
+    for option in ("server", "point", "token_file", "video", "audio", "audio_out", "video_out", "ca_file"):
+        p.add_argument("--" + option.replace("_", "-"), help=say("help_" + option))
+    p.add_argument("--max-backoff", type=float, help=say("help_max_backoff"))
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=say("help_log_level"))
     return p
 
 

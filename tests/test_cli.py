@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from meetings.accounts import authenticate_password, authenticate_point_token
 from meetings.config import load_rooms_config
 from meetings.config_sync import sync_rooms_config
@@ -101,3 +103,20 @@ def test_help_is_vietnamese_unless_english_is_asked_for() -> None:
     english = hoinghi("point", "token", "--help", lang="en")
     assert english.stdout.startswith("usage: hoinghi point token") and "issue" not in vietnamese.stdout
     assert "show this help message and exit" in english.stdout
+
+
+@pytest.mark.parametrize(
+    "verb, phrase",
+    [
+        (("ca", "init"), "tạo thêm tệp PKCS#12 cho con dấu"),
+        (("minutes", "verify"), "chứng thư CA tin cậy"),
+        (("sign",), "thư viện PKCS#11 của thiết bị ký số"),
+        (("bridge",), "mã điểm cầu trong rooms.toml"),
+    ],
+)
+def test_every_command_helps_in_vietnamese(verb: tuple[str, ...], phrase: str) -> None:
+    shown = hoinghi(*verb, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Cách dùng: hoinghi " + " ".join(verb)), shown.stdout[:80]
+    assert phrase in shown.stdout and "in hướng dẫn này rồi thoát" in shown.stdout
+    assert "show this help" not in shown.stdout and "options:" not in shown.stdout

@@ -290,6 +290,7 @@ _HELP = {
         "from_file": "cài từ tệp zip có sẵn trên máy (mạng không ra Internet)",
         "sha256": "mã SHA-256 của tệp zip, kiểm tra thay cho MD5 của danh sách chính thức",
         "model_list": "liệt kê các mô hình đã cài",
+        "bridge": "chạy thiết bị của một điểm cầu không cần trình duyệt (hoinghi bridge --help)",
     },
     "en": {
         "usage": "usage: ", "positionals": "positional arguments", "optionals": "options", "help": "show this help message and exit",
@@ -309,6 +310,7 @@ _HELP = {
         "from_file": "install this zip, already on disk (offline networks)",
         "sha256": "the zip's SHA-256, checked instead of the official list's MD5",
         "model_list": "show the installed models",
+        "bridge": "run a bridge point's devices without a browser (hoinghi bridge --help)",
     },
 }
 
@@ -383,7 +385,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = model.add_parser("list", parents=[data_only], help=_help("model_list"))
     listing.set_defaults(run=_cmd_model_list)
     add_minutes_commands(verbs, common)  # ca init|serve, minutes verify, sign
-    verbs.add_parser("bridge", add_help=False, help="run a bridge point's devices without a browser (hoinghi bridge --help)")
+    verbs.add_parser("bridge", add_help=False, help=_help("bridge"))
     return parser
 
 

@@ -239,37 +239,101 @@ def cmd_sign(args: argparse.Namespace) -> None:
     print(say("signed", sha256=sha))
 
 
+HELP = {
+    "vi": {
+        "ca": "cơ quan chứng thực THỬ NGHIỆM tại chỗ (trình diễn, phát triển)",
+        "ca_init": "tạo CA thử nghiệm, khóa TSA và tệp PKCS#12 cho từng tài khoản",
+        "ca_dir": "thư mục lưu (mặc định: DATA_DIR/signing, nơi máy chủ đọc)",
+        "ca_accounts": "tên đăng nhập, cách nhau bằng dấu phẩy (mặc định: mọi chủ tọa và thư ký)",
+        "ca_organisation": "tên cơ quan trong chứng thư (mặc định: agency trong rooms.toml)",
+        "ca_base_url": "địa chỉ mà hoinghi ca serve sẽ trả lời",
+        "ca_seal": "tạo thêm tệp PKCS#12 cho con dấu của cơ quan (văn thư dùng)",
+        "ca_serve": "phục vụ dấu thời gian (/tsa) và CRL của CA thử nghiệm",
+        "ca_serve_dir": "thư mục đã dùng cho ca init (mặc định: DATA_DIR/signing)",
+        "host": "địa chỉ lắng nghe",
+        "port": "cổng lắng nghe",
+        "minutes": "biên bản cuộc họp",
+        "verify": "kiểm tra chữ ký số của một tệp PDF biên bản",
+        "file": "tệp PDF cần kiểm tra",
+        "trust_root": "chứng thư CA tin cậy (PEM hoặc DER); có thể lặp lại",
+        "json": "in kết quả dạng JSON",
+        "sign": "ký biên bản trên máy tính này bằng thiết bị ký số PKCS#11 (USB token)",
+        "server": "máy chủ hoinghi, ví dụ https://hop.quangninh.gov.vn",
+        "meeting": "mã số cuộc họp",
+        "user": "tên đăng nhập của bạn trên máy chủ",
+        "password_file": "đọc mật khẩu từ tệp này thay vì hỏi",
+        "pkcs11_lib": "thư viện PKCS#11 của thiết bị ký số (.so)",
+        "token_label": "nhãn của thiết bị ký số",
+        "key_label": "nhãn của khóa ký",
+        "cert_label": "nhãn của chứng thư (mặc định: như nhãn khóa)",
+        "pin_file": "đọc mã PIN từ tệp này (mặc định: hỏi, hoặc bàn phím PIN của thiết bị)",
+    },
+    "en": {
+        "ca": "a local TEST certificate authority (demos, development)",
+        "ca_init": "create a test CA, a TSA key and PKCS#12 files per account",
+        "ca_dir": "where (default: DATA_DIR/signing, which the server reads)",
+        "ca_accounts": "usernames, comma-separated (default: every chair and secretary)",
+        "ca_organisation": "the organisation in the certificates (default: rooms.toml's agency)",
+        "ca_base_url": "where hoinghi ca serve will answer",
+        "ca_seal": "also a PKCS#12 for the agency's seal (applied by the clerk)",
+        "ca_serve": "serve the test CA's timestamps (/tsa) and CRL",
+        "ca_serve_dir": "the directory given to ca init (default: DATA_DIR/signing)",
+        "host": "address to listen on",
+        "port": "port to listen on",
+        "minutes": "meeting minutes",
+        "verify": "verify the signatures of a minutes PDF",
+        "file": "the PDF to check",
+        "trust_root": "a trusted CA certificate (PEM or DER); may be repeated",
+        "json": "the report as JSON",
+        "sign": "sign minutes on this computer with a PKCS#11 token (USB)",
+        "server": "the hoinghi server, e.g. https://hop.quangninh.gov.vn",
+        "meeting": "the meeting's number",
+        "user": "your username on the server",
+        "password_file": "read the password from this file instead of prompting",
+        "pkcs11_lib": "the token's PKCS#11 library (.so)",
+        "token_label": "the token's label",
+        "key_label": "the signing key's label",
+        "cert_label": "the certificate's label (default: the key label)",
+        "pin_file": "read the PIN from this file (default: prompt, or the token's own PIN pad)",
+    },
+}
+
+
+def _h(key: str) -> str:
+    """--help text in the CLI's language (web/cli.py's parsers give the section titles)."""
+    return HELP[lang()][key]
+
+
 def add_commands(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    ca = verbs.add_parser("ca", help="a local TEST certificate authority (demos, development)").add_subparsers(
-        dest="ca_verb", required=True)
-    init = ca.add_parser("init", parents=[common], help="create a test CA, a TSA key and PKCS#12 files per account")
-    init.add_argument("--dir", type=Path, help="where (default: DATA_DIR/signing, which the server reads)")
-    init.add_argument("--accounts", help="usernames, comma-separated (default: every chair and secretary)")
-    init.add_argument("--organisation", help="the organisation in the certificates (default: rooms.toml's agency)")
-    init.add_argument("--base-url", default="http://127.0.0.1:8079", help="where hoinghi ca serve will answer")
-    init.add_argument("--seal", action="store_true", help="also a PKCS#12 for the agency's seal (applied by the clerk)")
+    ca = verbs.add_parser("ca", help=_h("ca")).add_subparsers(dest="ca_verb", required=True)
+    init = ca.add_parser("init", parents=[common], help=_h("ca_init"))
+    init.add_argument("--dir", type=Path, help=_h("ca_dir"))
+    init.add_argument("--accounts", help=_h("ca_accounts"))
+    init.add_argument("--organisation", help=_h("ca_organisation"))
+    init.add_argument("--base-url", default="http://127.0.0.1:8079", help=_h("ca_base_url"))
+    init.add_argument("--seal", action="store_true", help=_h("ca_seal"))
     init.set_defaults(run=cmd_ca_init)
-    serve = ca.add_parser("serve", parents=[common], help="serve the test CA's timestamps (/tsa) and CRL")
-    serve.add_argument("--dir", type=Path, help="the directory given to ca init (default: DATA_DIR/signing)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8079)
+    serve = ca.add_parser("serve", parents=[common], help=_h("ca_serve"))
+    serve.add_argument("--dir", type=Path, help=_h("ca_serve_dir"))
+    serve.add_argument("--host", default="127.0.0.1", help=_h("host"))
+    serve.add_argument("--port", type=int, default=8079, help=_h("port"))
     serve.set_defaults(run=cmd_ca_serve)
 
-    minutes = verbs.add_parser("minutes", help="meeting minutes").add_subparsers(dest="minutes_verb", required=True)
-    check = minutes.add_parser("verify", parents=[common], help="verify the signatures of a minutes PDF")
-    check.add_argument("file", type=Path)
-    check.add_argument("--trust-root", type=Path, action="append", help="a trusted CA certificate (PEM or DER)")
-    check.add_argument("--json", action="store_true", help="the report as JSON")
+    minutes = verbs.add_parser("minutes", help=_h("minutes")).add_subparsers(dest="minutes_verb", required=True)
+    check = minutes.add_parser("verify", parents=[common], help=_h("verify"))
+    check.add_argument("file", type=Path, help=_h("file"))
+    check.add_argument("--trust-root", type=Path, action="append", help=_h("trust_root"))
+    check.add_argument("--json", action="store_true", help=_h("json"))
     check.set_defaults(run=cmd_minutes_verify)
 
-    sign = verbs.add_parser("sign", help="sign minutes on this computer with a PKCS#11 token (USB)")
-    sign.add_argument("--server", required=True, help="the hoinghi server, e.g. https://hop.quangninh.gov.vn")
-    sign.add_argument("--meeting", type=int, required=True)
-    sign.add_argument("--user", required=True, help="your username on the server")
-    sign.add_argument("--password-file", type=Path, help="read the password from this file instead of prompting")
-    sign.add_argument("--pkcs11-lib", type=Path, required=True, help="the token's PKCS#11 library (.so)")
-    sign.add_argument("--token-label", required=True)
-    sign.add_argument("--key-label", required=True)
-    sign.add_argument("--cert-label", help="default: the key label")
-    sign.add_argument("--pin-file", type=Path, help="read the PIN from this file (default: prompt, or the token's own PIN pad)")
+    sign = verbs.add_parser("sign", help=_h("sign"))
+    sign.add_argument("--server", required=True, help=_h("server"))
+    sign.add_argument("--meeting", type=int, required=True, help=_h("meeting"))
+    sign.add_argument("--user", required=True, help=_h("user"))
+    sign.add_argument("--password-file", type=Path, help=_h("password_file"))
+    sign.add_argument("--pkcs11-lib", type=Path, required=True, help=_h("pkcs11_lib"))
+    sign.add_argument("--token-label", required=True, help=_h("token_label"))
+    sign.add_argument("--key-label", required=True, help=_h("key_label"))
+    sign.add_argument("--cert-label", help=_h("cert_label"))
+    sign.add_argument("--pin-file", type=Path, help=_h("pin_file"))
     sign.set_defaults(run=cmd_sign)
