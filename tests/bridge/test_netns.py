@@ -16,7 +16,7 @@ from tests.bridge.media_files import room_recording
 from tests.bridge.netns import PointHost, available
 from tests.conftest import REPO
 from tests.e2e.conftest import browser  # noqa: F401  (the fixture)
-from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment
+from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment, serving
 from tests.e2e.test_meeting_browser import AUDIO_LEVEL_WANTED, PEAK_TOLERANCE_HZ, Client, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -37,13 +37,7 @@ def point_host() -> Iterator[PointHost]:
 
 @pytest.fixture
 def deployment(tmp_path: Path, point_host: PointHost) -> Iterator[Deployment]:
-    deployment = Deployment(root=tmp_path / "hoinghi", host=point_host.server_address)
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
+    yield from serving(Deployment(root=tmp_path / "hoinghi", host=point_host.server_address))
 
 
 def _page(browser: Any, deployment: Deployment, username: str) -> Client:

@@ -17,6 +17,7 @@ import wave
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from meetings.accounts import add_account
 from meetings.config import load_rooms_config
@@ -196,3 +197,13 @@ ice_servers = []
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def serving(deployment: Deployment) -> Iterator[Deployment]:
+    """Prepare and start a deployment for a test, and stop it whatever the test did (yield from it)."""
+    deployment.prepare()
+    deployment.start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()

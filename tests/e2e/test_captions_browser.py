@@ -14,7 +14,7 @@ import pytest
 from meetings import agenda, moderation
 from meetings.control_common import Caller
 from meetings.db import create_engine, session_factory
-from tests.e2e.harness import CHROMIUM, PASSWORD, Deployment, chromium_args
+from tests.e2e.harness import CHROMIUM, Deployment, chromium_args
 from tests.e2e.test_meeting_browser import ARTIFACTS, open_person, open_point, wait_for
 from transcription.tiny_model import WORD, write_tiny_model
 

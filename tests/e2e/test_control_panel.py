@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.harness import PASSWORD, Deployment, Person
+from tests.e2e.harness import PASSWORD, Deployment, Person, serving
 from tests.e2e.test_meeting_browser import ARTIFACTS, POINT_NAME, Client, dump_console, open_point, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -31,18 +31,12 @@ RAW = re.compile(r"\bnull\b|\bundefined\b|\bNaN\b|\[object |\b[a-z]+_[a-z_]+\b")
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(root=tmp_path / "hoinghi", people=[
+    yield from serving(Deployment(root=tmp_path / "hoinghi", people=[
         Person("chutoa", "Nguyễn Văn An", "chair"),
         Person("thuky", "Trần Thị Bình", "secretary"),
         Person("daibieu", "Lê Văn Cường", "delegate"),
         Person("daibieu2", "Phạm Thị Dung", "delegate"),
-    ])
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
+    ]))
 
 
 class Panel(Client):

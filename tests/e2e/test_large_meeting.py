@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.harness import Deployment, Person
+from tests.e2e.harness import Deployment, Person, serving
 from tests.e2e.test_meeting_browser import ARTIFACTS, Client, open_person, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -18,19 +18,13 @@ THUMBNAILS = 2
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(root=tmp_path / "hoinghi", thumbnails=THUMBNAILS, people=[
+    yield from serving(Deployment(root=tmp_path / "hoinghi", thumbnails=THUMBNAILS, people=[
         Person("chutoa", "Nguyễn Văn An", "chair"),
         Person("thuky", "Trần Thị Bình", "secretary"),
         Person("daibieu1", "Lê Văn Cường", "delegate"),
         Person("daibieu2", "Phạm Thị Dung", "delegate"),
         Person("daibieu3", "Hoàng Văn Em", "delegate"),
-    ])
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
+    ]))
 
 
 def slot_view(client: Client) -> dict[str, Any]:

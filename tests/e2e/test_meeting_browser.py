@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment
+from tests.e2e.harness import PASSWORD, TONE_HZ, Deployment, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -28,13 +28,7 @@ PEAK_TOLERANCE_HZ = 40.0  # FFT bins are 48000/2048 ≈ 23 Hz
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(root=tmp_path / "hoinghi")
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
+    yield from serving(Deployment(root=tmp_path / "hoinghi"))
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
