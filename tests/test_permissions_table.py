@@ -25,7 +25,8 @@ EXPECTED_ALLOWED = {
     "point.list": {"secretary", "admin"},
     "point.token_issue": {"admin"},
     "point.token_revoke": {"admin"},
-    "point.current_meeting": {"point"},
+    "point.current_meeting": {"point", "operator"},  # an operator: of the point attached to them
+    "point.console": {"point", "operator"},
 }
 
 
