@@ -1,7 +1,7 @@
 """Every use of aiortc (and aioice) internals, in one place. Pinned: aiortc ~= 1.16.0.
 
 aiortc has no public API for forwarding encoded media packet by packet, so the SFU takes over
-these private points (measured in DESIGN.md, "SFU on aiortc"):
+these private points (measured in docs/sfu.md, "Design" and "Benchmark"):
 
 * **Receive.** A publisher session's ``RTCDtlsTransport._handle_rtp_data(data, arrival_ms)``
   sees each RTP packet right after SRTP decryption; once ICE has nominated a pair, the pair's

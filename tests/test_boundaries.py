@@ -1,4 +1,4 @@
-"""The module boundaries of DESIGN.md, checked by walking every import statement."""
+"""The module boundaries of docs/architecture.md, checked by walking every import statement."""
 from __future__ import annotations
 
 import ast

@@ -20,7 +20,7 @@ DEFAULT_TALLY_INTERVAL_MS = 50
 
 def tally_interval_from_env() -> int:
     """HOINGHI_TALLY_INTERVAL_MS: how often an open vote's changed tally is broadcast, at most
-    (default 50; 0 broadcasts after every ballot, the naive design DESIGN.md measured)."""
+    (default 50; 0 broadcasts after every ballot, the naive design docs/architecture.md measured)."""
     raw = os.environ.get("HOINGHI_TALLY_INTERVAL_MS", "").strip()
     if not raw:
         return DEFAULT_TALLY_INTERVAL_MS

@@ -1,5 +1,5 @@
 """A real `hoinghi serve` process with its own rooms.toml, database and accounts, and the
-Chromium flags of DESIGN.md. Used by the browser tests; stops everything it starts."""
+Chromium flags of docs/architecture.md ("Browser tests"). Used by the browser tests; stops everything it starts."""
 from __future__ import annotations
 
 import asyncio

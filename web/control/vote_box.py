@@ -9,7 +9,7 @@
   again (if anything else was appended meanwhile, the write is refused and retried).
 - The tally is broadcast at most every `tally_interval` seconds (50 ms by default,
   HOINGHI_TALLY_INTERVAL_MS), less often in a meeting too large for that (web.coalesce),
-  never per ballot (DESIGN.md, "Control plane": per-ballot broadcasts cost p50 5.3 s at 500
+  never per ballot (docs/architecture.md, "Measured facts": per-ballot broadcasts cost p50 5.3 s at 500
   voters). 0 restores that naive design — one tally broadcast per ballot applied, even
   within a batch — as bench/control.py's baseline.
 """
