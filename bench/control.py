@@ -8,7 +8,7 @@ until every client holds it. The server (`hoinghi serve`) and the clients run in
 processes on the same machine.
 
 Each size runs twice, each time against its own fresh server: the product configuration (the
-tally broadcast at most every 50 ms) and, as the same-run baseline, the naive design DESIGN.md
+tally broadcast at most every 50 ms) and, as the same-run baseline, the naive design docs/architecture.md
 measured — the tally broadcast after every ballot (HOINGHI_TALLY_INTERVAL_MS=0).
 `ratio_p99` = product p99 / baseline p99 (lower is better). The baseline runs only up to
 --baseline-max clients (default 500): at 1,000 clients it needs a million tally messages and

@@ -20,7 +20,7 @@ from aiortc.codecs.vpx import Vp8Encoder
 from av import AudioFrame, VideoFrame
 
 FPS = 25
-BITRATE = 1_500_000  # bit/s: a bridge point's hall camera (issue 3, DESIGN.md)
+BITRATE = 1_500_000  # bit/s: a bridge point's hall camera (issue 3; docs/sfu.md, "Benchmark")
 SECONDS = 10
 GOP = 2 * FPS
 AUDIO_RATE = 48000
