@@ -2,7 +2,7 @@
 # Idempotent: a second run installs nothing and starts at once.
 
 RUNTIME_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc pkg-config fonts-liberation2 fonts-noto-core ca-certificates)
-TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc)
+TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc nginx)
 BENCH_PACKAGES=(janus)  # baselines the benchmarks measure against (bench/sfu.py: Janus VideoRoom)
 
 as_root() {

@@ -120,3 +120,14 @@ def test_every_command_helps_in_vietnamese(verb: tuple[str, ...], phrase: str) -
     assert shown.stdout.startswith("Cách dùng: hoinghi " + " ".join(verb)), shown.stdout[:80]
     assert phrase in shown.stdout and "in hướng dẫn này rồi thoát" in shown.stdout
     assert "show this help" not in shown.stdout and "options:" not in shown.stdout
+
+
+def test_serve_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path) -> None:
+    result = hoinghi("serve", "--data-dir", str(tmp_path), "--trusted-proxy", "10.0.0.5", "--trusted-proxy", "nginx.local")
+    assert result.returncode == 2
+    assert "--trusted-proxy" in result.stderr and "'nginx.local' không phải địa chỉ IP hay mạng" in result.stderr
+    env_only = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--data-dir", str(tmp_path)], capture_output=True, text=True,
+        timeout=120, env=dict(os.environ, HOINGHI_LANG="en", HOINGHI_TRUSTED_PROXIES="10.0.0.0/33"))
+    assert env_only.returncode == 2 and "'10.0.0.0/33' is not an IP address or network" in env_only.stderr
+    assert not (tmp_path / "hoinghi.sqlite3").exists()  # refused before anything was created

@@ -43,8 +43,9 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     """The whole server; the config has already been validated by the caller."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
+    forwarded = [origin_check.behind_proxies(settings.trusted_proxies)] if settings.trusted_proxies else []
     app = web.Application(
-        middlewares=[health.count_requests, errors.product_error_pages, origin_check.check_origin, csrf.check_csrf,
+        middlewares=[*forwarded, health.count_requests, errors.product_error_pages, origin_check.check_origin, csrf.check_csrf,
                      auth.require_login],
         client_max_size=50 * 1024 * 1024,
     )

@@ -49,7 +49,7 @@ def _logged_in(
     response = web.json_response({"ok": True, **summary}) if _wants_json(request) else _see_other(page)
     response.set_cookie(
         SESSION_COOKIE, session_id, max_age=int(lifetime.total_seconds()), httponly=True, samesite="Strict",
-        secure=app_state(request).settings.uses_tls, path="/",
+        secure=app_state(request).settings.browsers_use_https, path="/",
     )
     return response
 

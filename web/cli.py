@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import os
 import sys
 import unicodedata
@@ -37,6 +38,7 @@ _MESSAGES = {
         "password": "Mật khẩu cho {name}: ",
         "password_again": "Nhập lại mật khẩu: ",
         "password_mismatch": "hai lần nhập mật khẩu không khớp",
+        "bad_proxy": "{value!r} không phải địa chỉ IP hay mạng (ví dụ 10.0.0.5 hoặc 10.0.0.0/24)",
         "password_file": "không đọc được tệp mật khẩu",
         "user_added": "Đã tạo tài khoản {name} ({role}).",
         "token_intro": "Mã truy cập mới của điểm cầu {point} (chỉ hiển thị một lần, hãy nhập vào máy tính tại điểm cầu):",
@@ -71,6 +73,7 @@ _MESSAGES = {
         "password": "Password for {name}: ",
         "password_again": "Password again: ",
         "password_mismatch": "the two passwords differ",
+        "bad_proxy": "{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)",
         "password_file": "cannot read the password file",
         "user_added": "Account {name} ({role}) created.",
         "token_intro": "New access token of bridge point {point} (shown only once; enter it on the room PC):",
@@ -118,6 +121,8 @@ def _fail(kind: str, message: str) -> NoReturn:
 
 def _settings(args: argparse.Namespace) -> Settings:
     extra = {k: getattr(args, k) for k in ("host", "port", "tls_cert", "tls_key") if getattr(args, k, None) is not None}
+    if getattr(args, "trusted_proxy", None):
+        extra["trusted_proxies"] = tuple(args.trusted_proxy)
     if args.db:
         try:
             normalise_url(args.db)
@@ -128,10 +133,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValueError as error:
         raise UsageError("HOINGHI_TALLY_INTERVAL_MS", str(error)) from None
     try:
-        return Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
+        settings = Settings.build(config_path=args.config, data_dir=args.data_dir, database_url=args.db, **extra)
     except ValueError as error:
         where, _, reason = str(error).partition(": ")
         raise UsageError(where, reason) from None
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise UsageError("--trusted-proxy", _say("bad_proxy", value=proxy)) from None
+    return settings
 
 
 def _load_config(settings: Settings) -> RoomsConfig:
@@ -280,6 +291,7 @@ _HELP = {
         "data_dir": "thư mục dữ liệu (mặc định: $HOINGHI_DATA_DIR hoặc ./hoinghi-data)",
         "serve": "chạy máy chủ", "host": "địa chỉ lắng nghe (mặc định 127.0.0.1)", "port": "cổng (mặc định 8080)",
         "tls_cert": "chứng thư PEM (mặc định: tự ký, khi không chạy trên 127.0.0.1)", "tls_key": "khóa riêng PEM",
+        "trusted_proxy": "địa chỉ (hoặc mạng) của proxy ngược kết thúc TLS phía trước; lặp lại được (mặc định: $HOINGHI_TRUSTED_PROXIES)",
         "log_level": "mức ghi nhật ký", "user": "quản lý tài khoản", "user_add": "tạo tài khoản",
         "name": "tên đăng nhập", "role": "vai trò", "display_name": "họ và tên hiển thị trong cuộc họp và biên bản",
         "password_file": "đọc mật khẩu từ tệp này thay vì hỏi", "point_of_operator": "với kỹ thuật viên: điểm cầu (id trong rooms.toml) mà tài khoản phụ trách",
@@ -299,6 +311,7 @@ _HELP = {
         "data_dir": "data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)",
         "serve": "run the server", "host": "address to listen on (default 127.0.0.1)", "port": "port (default 8080)",
         "tls_cert": "PEM certificate (default: self-signed, off loopback)", "tls_key": "PEM private key",
+        "trusted_proxy": "address (or network) of a TLS-terminating reverse proxy in front; repeatable (default: $HOINGHI_TRUSTED_PROXIES)",
         "log_level": "log level", "user": "manage accounts", "user_add": "create an account",
         "name": "username", "role": "role", "display_name": "full name shown in meetings and minutes",
         "password_file": "read the password from this file instead of prompting",
@@ -353,6 +366,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help=_help("port"))
     serve.add_argument("--tls-cert", type=Path, help=_help("tls_cert"))
     serve.add_argument("--tls-key", type=Path, help=_help("tls_key"))
+    serve.add_argument("--trusted-proxy", action="append", metavar="ADDRESS", help=_help("trusted_proxy"))
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_help("log_level"))
     serve.set_defaults(run=_cmd_serve)
 

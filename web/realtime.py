@@ -13,6 +13,7 @@ import socketio
 from meetings.accounts import Principal, authenticate_point_token, resolve_session
 from web.auth import SESSION_COOKIE
 from web.membership import leave_current_meeting
+from web.origin_check import own_origin
 from web.socket_guard import GuardedServer
 from web.state import AppState
 
@@ -21,10 +22,10 @@ log = logging.getLogger("hoinghi.realtime")
 
 def same_origin(origin: str, environ: dict[str, Any]) -> bool:
     """A browser's connection comes from a page of this server. (engine.io's own check takes the
-    scheme of every aiohttp request to be http, so it refused every page served over HTTPS.)"""
+    scheme of every aiohttp request to be http, so it refused every page served over HTTPS.)
+    The request is the one the middlewares handed on: behind a trusted proxy, the browser's."""
     request = environ.get("aiohttp.request")
-    scheme = "https" if request is not None and request.secure else "http"
-    return origin == f"{scheme}://{environ.get('HTTP_HOST', '')}"
+    return request is not None and origin == own_origin(request)
 
 
 def create_socket_server() -> GuardedServer:

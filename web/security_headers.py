@@ -38,7 +38,7 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """An on_response_prepare hook: also reaches error responses and file downloads."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    if app_state(request).settings.uses_tls:
+    if app_state(request).settings.browsers_use_https:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 

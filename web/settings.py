@@ -59,6 +59,10 @@ class Settings:
     # (HOINGHI_METRICS_ADDRESSES, comma-separated; HOINGHI_METRICS_TOKEN)
     metrics_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token: str | None = None
+    # reverse proxies that terminate TLS in front of this server (HOINGHI_TRUSTED_PROXIES,
+    # comma-separated addresses or networks; --trusted-proxy): their X-Forwarded-* headers
+    # name the browser's scheme, host and address (web/app.py, docs/deploy.md)
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -76,6 +80,9 @@ class Settings:
                 a.strip() for a in os.environ["HOINGHI_METRICS_ADDRESSES"].split(",") if a.strip())
         if "metrics_token" not in rest:
             rest["metrics_token"] = os.environ.get("HOINGHI_METRICS_TOKEN") or None
+        if not rest.get("trusted_proxies") and os.environ.get("HOINGHI_TRUSTED_PROXIES"):
+            rest["trusted_proxies"] = tuple(
+                a.strip() for a in os.environ["HOINGHI_TRUSTED_PROXIES"].split(",") if a.strip())
         if rest.get("vosk_model") is None and os.environ.get("HOINGHI_VOSK_MODEL"):
             rest["vosk_model"] = Path(os.environ["HOINGHI_VOSK_MODEL"])
         if "asr_max_streams" not in rest and os.environ.get("HOINGHI_ASR_MAX_STREAMS", "").strip():
@@ -94,6 +101,12 @@ class Settings:
     def uses_tls(self) -> bool:
         """Browsers grant camera and microphone only to secure contexts; loopback is one."""
         return self.host not in LOOPBACK_HOSTS
+
+    @property
+    def browsers_use_https(self) -> bool:
+        """Browsers reach this server over HTTPS: its own TLS, or a TLS-terminating proxy (a page
+        off loopback must be a secure context for the camera, so a proxy in front speaks HTTPS)."""
+        return self.uses_tls or bool(self.trusted_proxies)
 
     @property
     def base_url(self) -> str:

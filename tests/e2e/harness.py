@@ -86,6 +86,7 @@ class Deployment:
     ])
     point_tokens: dict[str, str] = field(default_factory=dict)
     thumbnails: int | None = None  # the room's rooms.toml setting (large meetings); None: default
+    serve_args: list[str] = field(default_factory=list)  # more options of `hoinghi serve`
     meeting_id: int = 0
     process: subprocess.Popen | None = None
     starts: int = 0
@@ -168,7 +169,7 @@ ice_servers = []
         env = dict(os.environ, HOINGHI_LANG="vi", PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "web.cli", "serve", "--config", str(self.config_path), "--db", self.database_url,
-             "--data-dir", str(self.root / "data"), "--host", self.host, "--port", str(self.port)],
+             "--data-dir", str(self.root / "data"), "--host", self.host, "--port", str(self.port), *self.serve_args],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
