@@ -64,3 +64,19 @@ async def test_a_form_post_without_its_token_changes_nothing(server: RunningServ
         token = await form_token(http, f"{server.url}/home")
         async with http.post(f"{server.url}/logout", data={"csrf_token": token}, allow_redirects=False) as response:
             assert response.status == 303
+
+
+async def test_a_secretary_who_opens_a_new_meeting_is_its_secretary(server: RunningServer) -> None:
+    secretary = await _secretary(server)
+    async with server.state.sessions() as session:
+        await add_account(session, "quantri", "admin", "mat-khau-123", "Quản trị")
+    for username, selected in (("thuky", f'<option value="{secretary}" selected>'), ("quantri", None)):
+        jar = await login(server.url, username, "mat-khau-123")
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            async with http.get(f"{server.url}/meetings/new") as response:
+                page = await response.text()
+        chooser = page[page.index('name="secretary_id"'):].split("</select>")[0]
+        if selected:
+            assert selected in chooser, chooser
+        else:  # the administrator schedules for someone else: nobody is chosen for her
+            assert " selected" not in chooser, chooser

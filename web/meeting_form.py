@@ -131,5 +131,6 @@ def form_values(draft: MeetingDraft, room_points: dict[str, list[str]]) -> dict[
     }
 
 
-def empty_draft() -> MeetingDraft:
-    return MeetingDraft(title="", room_id="", start=None, end=None, chair_id=None, secretary_id=None)
+def empty_draft(secretary_id: int | None = None) -> MeetingDraft:
+    """A new meeting's form; a secretary who opens it is its secretary unless she picks another."""
+    return MeetingDraft(title="", room_id="", start=None, end=None, chair_id=None, secretary_id=secretary_id)

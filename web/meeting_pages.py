@@ -130,7 +130,8 @@ async def _form_page(
 
 @requires("meeting.create")
 async def new_meeting(request: web.Request) -> web.StreamResponse:
-    draft, notice = empty_draft(), ""
+    principal = request[PRINCIPAL]
+    draft, notice = empty_draft(int(principal.id) if principal.role == "secretary" else None), ""
     source = request.query.get("copy", "")
     if source.isdigit():
         async with app_state(request).sessions() as session:
