@@ -3,7 +3,9 @@
 Members of the meeting (those who vote by default) are the chair and the invited
 participants, except accounts whose role is observer, operator or admin. Present members
 = the head-counts reported by the points (members in each room) + members joined from their
-own browser (no point). Quorum: at least two thirds of the total members.
+own browser: those with no seat at a point, and those seated at a point that has reported no
+head-count yet (once it has, they count in it, never twice). Quorum: at least two thirds of
+the total members.
 """
 from __future__ import annotations
 
@@ -84,7 +86,9 @@ async def snapshot(session: AsyncSession, meeting_id: int, connected_keys: Colle
             .order_by(BridgePoint.role.desc(), BridgePoint.id)
         )
     ).all()
-    browser_present = sum(1 for a, (p, _) in members.items() if p is None and f"account:{a}" in connected_keys)
+    counted_by_room = {mp.point_id for mp, _, _ in points if mp.headcount is not None}
+    browser_present = sum(1 for a, (p, _) in members.items()
+                          if p not in counted_by_room and f"account:{a}" in connected_keys)
     in_rooms = sum(mp.headcount or 0 for mp, _, _ in points)
     present = min(total, in_rooms + browser_present)
     required = math.ceil(2 * total / 3)

@@ -80,9 +80,14 @@ async def test_speaking_queue_floor_and_time_limit(db_sessions) -> None:  # type
 
 async def test_attendance_headcount_and_quorum(db_sessions) -> None:  # type: ignore[no-untyped-def]
     world = await make_world(db_sessions, n_delegates=8)
+    seated = [f"account:{d}" for d, p in world.points.items() if p == "xa-ba-che"]
+    assert seated
     async with db_sessions() as s:
         snap = await attendance.snapshot(s, world.meeting_id)
         assert snap["members_total"] == 9 and snap["quorum_required"] == 6 and not snap["quorum_met"]
+        # a delegate seated at a point that has not counted its room yet is present from her browser
+        snap = await attendance.snapshot(s, world.meeting_id, connected_keys=seated)
+        assert snap["browser_present"] == len(seated) and snap["present_members"] == len(seated)
         await attendance.report_headcount(s, world.caller("xa-ba-che"), world.meeting_id, 4)
         with pytest.raises(MeetingError):
             await attendance.report_headcount(s, world.caller("tinh-uy"), world.meeting_id, 4)  # not invited
@@ -92,6 +97,9 @@ async def test_attendance_headcount_and_quorum(db_sessions) -> None:  # type: ig
         browser = [f"account:{d}" for d, p in world.points.items() if p is None]
         snap = await attendance.snapshot(s, world.meeting_id, connected_keys=browser[:2] + ["point:xa-ba-che"])
         assert snap["present_members"] == 6 and snap["quorum_met"] and snap["browser_present"] == 2
+        # once the point has counted its room, she is in its head-count, not counted twice
+        again = await attendance.snapshot(s, world.meeting_id, connected_keys=browser[:2] + seated)
+        assert again["present_members"] == 6 and again["browser_present"] == 2
         assert next(p for p in snap["points"] if p["id"] == "xa-ba-che")["headcount"] == 4
         await attendance.set_members_total(s, world.caller(world.secretary), world.meeting_id, 30)
         await s.commit()
