@@ -133,12 +133,13 @@ def _names(people: Sequence[Person]) -> str:
 
 def participants_text(record: MeetingRecord) -> str:
     in_rooms = sum(p.headcount or 0 for p in record.points)
-    present = min(record.members_total, in_rooms + len(record.present))
+    in_person = len(record.present) + record.chair_in_person
+    present = min(record.members_total, in_rooms + in_person)
     paragraphs = [
         f"Chủ trì (chủ tọa): Đồng chí {who(record.chair) or MISSING}.",
         f"Thư ký (người ghi biên bản): Đồng chí {who(record.secretary) or MISSING}.",
         f"Tổng số thành viên: {record.members_total}; có mặt: {present} (tại các điểm cầu: {in_rooms}, "
-        f"trực tuyến từ máy tính cá nhân: {len(record.present)}); vắng mặt: {record.members_total - present}.",
+        f"trực tuyến từ máy tính cá nhân: {in_person}); vắng mặt: {record.members_total - present}.",
     ]
     if record.present:
         paragraphs.append("Thành viên dự họp từ máy tính cá nhân: " + _names(record.present))

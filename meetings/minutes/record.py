@@ -106,6 +106,7 @@ class MeetingRecord:
     at_points: dict[str, list[Person]]  # point id -> members seated there
     items: list[ItemRecord]
     votes_outside_items: list[VoteRecord] = field(default_factory=list)
+    chair_in_person: bool = False  # the chair counts among those present, not in a room's head-count
 
 
 def person(account: Account | None) -> Person:
@@ -145,12 +146,17 @@ async def load_record(session: AsyncSession, meeting_id: int) -> MeetingRecord:
         p.account_id for p in (await session.execute(select(Participant).where(Participant.meeting_id == meeting_id))).scalars()
         if p.present or p.joined_at is not None
     }
+    # as in the live attendance (meetings/attendance.py): a member seated at a point is in its
+    # head-count once it has reported one; until then her own browser is what shows she came
+    counted_by_room = {p.id for p in points if p.headcount is not None}
     present, absent, at_points = [], [], {}
+    chair_in_person = False
     for account_id, (point_id, _name) in members.items():
-        if account_id == meeting.chair_id:
+        if account_id == meeting.chair_id:  # presides: present, in a room's head-count or in person
+            chair_in_person = point_id not in counted_by_room
             continue
         who = person(accounts.get(account_id))
-        if point_id is not None:
+        if point_id is not None and (point_id in counted_by_room or account_id not in joined):
             at_points.setdefault(point_id, []).append(who)
         else:
             (present if account_id in joined else absent).append(who)
@@ -187,7 +193,7 @@ async def load_record(session: AsyncSession, meeting_id: int) -> MeetingRecord:
         scheduled_start=meeting.scheduled_start, start=meeting.opened_at, end=meeting.closed_at,
         chair=person(accounts.get(meeting.chair_id)), secretary=person(accounts.get(meeting.secretary_id)),
         points=points, members_total=(await members_total(session, meeting_id)) or len(members),
-        present=present, absent=absent, at_points=at_points,
+        present=present, absent=absent, at_points=at_points, chair_in_person=chair_in_person,
         items=[
             ItemRecord(i.id, i.title, i.presenter, i.started_at, i.ended_at, turns.get(i.id, []), votes.get(i.id, []),
                        conclusions.get(i.id, ""))

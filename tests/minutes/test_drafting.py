@@ -153,3 +153,32 @@ async def test_versions_comments_and_freezing(db_sessions) -> None:  # type: ign
         await s.commit()
         assert third.number == 3 and not third.frozen
         assert (await s.get(MinutesSigning, signing.id)).state == "cancelled"
+
+
+async def test_members_who_came_are_present_in_the_minutes_after_they_left(db_sessions) -> None:  # type: ignore[no-untyped-def]
+    from meetings.accounts import Principal
+    from meetings.meetings_service import set_presence
+    from meetings.minutes.drafting import participants_text
+    from meetings.minutes.record import load_record
+
+    world = await make_world(db_sessions, n_delegates=4)
+    seated = [d for d, p in world.points.items() if p is not None]
+    own_browser = [d for d, p in world.points.items() if p is None]
+    chair = world.caller(world.chair)
+    async with db_sessions() as s:
+        await moderation.open_meeting(s, chair, world.meeting_id)
+        await s.commit()
+        # one from her own browser, one seated at a point that never counts its room; both leave early
+        for delegate in (own_browser[0], seated[0]):
+            principal = Principal("account", str(delegate), world.names[delegate], "delegate")
+            await set_presence(s, world.meeting_id, principal, True)
+            await set_presence(s, world.meeting_id, principal, False)
+        await moderation.close_meeting(s, chair, world.meeting_id)
+        await s.commit()
+    async with db_sessions() as s:
+        text = participants_text(await load_record(s, world.meeting_id))
+    # members: the chair and 4 delegates; present: the chair and the two who came
+    assert ("Tổng số thành viên: 5; có mặt: 3 (tại các điểm cầu: 0, trực tuyến từ máy tính cá nhân: 3); "
+            "vắng mặt: 2.") in text, text
+    assert world.names[seated[0]] in text.split("Thành viên dự họp từ máy tính cá nhân:")[1].split("\n")[0]
+    assert world.names[own_browser[1]] in text.split("Thành viên vắng mặt:")[1].split("\n")[0]
