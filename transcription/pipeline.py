@@ -8,6 +8,11 @@ is dropped and reported once per stretch as a `Dropped` event. At most `max_reco
 sources are recognised at once; above that, a louder source takes the recogniser of the
 quietest one (one silent at the moment first). A recogniser is freed after `idle_s` without
 voice and created again when the source speaks.
+
+Partials are what viewers read while someone speaks, so they go out at most once per
+`partial_interval_s` per source (the latest text wins), except that a new text is sent at
+once when the source has just gone quiet: the end of a sentence shows without waiting for
+the limiter or for the model's endpoint (which makes the final).
 """
 from __future__ import annotations
 
@@ -100,10 +105,17 @@ class Transcriber:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hoinghi-asr")
         self._sources: dict[str, _Source] = {}
         self._reserved_for: str | None = None
+        self._freed_model_cpu_s = 0.0
 
     @property
     def active(self) -> int:
         return sum(1 for s in self._sources.values() if s.recognizer is not None)
+
+    @property
+    def model_cpu_s(self) -> float:
+        """CPU seconds spent inside libvosk so far (all recognisers, freed ones too)."""
+        live = sum(s.recognizer.model_cpu_s for s in list(self._sources.values()) if s.recognizer is not None)
+        return self._freed_model_cpu_s + live
 
     # --- event-loop side: cheap ---------------------------------------------------------------
 
@@ -231,6 +243,7 @@ class Transcriber:
         if claimant is not None:
             claimant.wake.set()
         last = await loop.run_in_executor(self._pool, recognizer.finish)
+        self._freed_model_cpu_s += recognizer.model_cpu_s
         src.partial, src.partial_due = "", False
         if last is not None:
             await self.on_event(Final(src.name, last))
@@ -243,14 +256,15 @@ class Transcriber:
             await self.on_event(Final(src.name, utterance))
         if heard.partial != src.partial:
             src.partial, src.partial_due = heard.partial, bool(heard.partial)
-            await self._flush_partial(src)
+            await self._flush_partial(src, trailing=heard.rms_dbfs < VOICE_DBFS)
 
-    async def _flush_partial(self, src: _Source) -> None:
-        """At most one partial per `partial_interval_s` per source; the latest text wins."""
+    async def _flush_partial(self, src: _Source, trailing: bool = False) -> None:
+        """At most one partial per `partial_interval_s` per source, the latest text winning; at
+        once when `trailing` (the batch that produced it was quiet: the speaker paused)."""
         if not src.partial_due:
             return
         now = time.monotonic()
-        if now - src.partial_sent_at >= self.partial_interval_s:
+        if trailing or now - src.partial_sent_at >= self.partial_interval_s:
             src.partial_sent_at, src.partial_due = now, False
             await self.on_event(Partial(src.name, src.partial))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ class Heard:
 
     partial: str
     finals: tuple[Utterance, ...]
-    rms_dbfs: float  # loudness of the batch, for the silence timer when the SFU gave no levels
+    rms_dbfs: float  # loudness of the batch, for the silence timer and the end of speech
 
 
 def rms_dbfs(pcm: bytes) -> float:
@@ -62,6 +63,7 @@ class StreamRecognizer:
         # breakpoints: Vosk time -> source time at the same instant
         self._vosk_marks: list[float] = []
         self._source_marks: list[float] = []
+        self.model_cpu_s = 0.0  # CPU time spent inside libvosk: the model's own decoding, for the metric
 
     def _to_source(self, vosk_s: float) -> float:
         i = max(0, bisect.bisect_right(self._vosk_marks, vosk_s) - 1)
@@ -80,7 +82,7 @@ class StreamRecognizer:
     def accept(self, chunks: list[tuple[bytes, float]]) -> Heard:
         """Feed (pcm, source time) chunks in order; returns what became known."""
         finals: list[Utterance] = []
-        loudness = []
+        vosk_s = 0.0
         for pcm, source_s in chunks:
             if self._next_source_s is None or abs(source_s - self._next_source_s) > CONTINUITY_S:
                 self._vosk_marks.append(self._fed_s)
@@ -88,14 +90,22 @@ class StreamRecognizer:
             seconds = len(pcm) / 2 / SAMPLE_RATE
             self._fed_s += seconds
             self._next_source_s = source_s + seconds
-            loudness.append(rms_dbfs(pcm))
-            if self._recognizer.AcceptWaveform(pcm):
-                utterance = self._utterance(json.loads(self._recognizer.Result()))
+            begin = time.thread_time()
+            result = self._recognizer.Result() if self._recognizer.AcceptWaveform(pcm) else ""
+            vosk_s += time.thread_time() - begin
+            if '"result"' in result:  # after an endpoint Vosk reports each chunk of silence as empty
+                utterance = self._utterance(json.loads(result))
                 if utterance is not None:
                     finals.append(utterance)
-        partial = json.loads(self._recognizer.PartialResult()).get("partial", "").strip()
-        return Heard(partial, tuple(finals), max(loudness) if loudness else -120.0)
+        begin = time.thread_time()
+        partial_json = self._recognizer.PartialResult()
+        self.model_cpu_s += vosk_s + time.thread_time() - begin
+        partial = json.loads(partial_json).get("partial", "").strip()
+        return Heard(partial, tuple(finals), rms_dbfs(b"".join(pcm for pcm, _ in chunks)))
 
     def finish(self) -> Utterance | None:
         """End of the stream (silence timeout, eviction, the microphone left): flush the rest."""
-        return self._utterance(json.loads(self._recognizer.FinalResult()))
+        begin = time.thread_time()
+        result = self._recognizer.FinalResult()
+        self.model_cpu_s += time.thread_time() - begin
+        return self._utterance(json.loads(result))

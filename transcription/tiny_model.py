@@ -6,6 +6,9 @@ docs/transcription.md): the acoustic "network" maps each frame's log-energy to t
 (silence, sound) and the graph emits one word per stretch of sound. So silence gives no
 words, each burst gives one word, with start and end times that follow the burst, and
 endpointing, partial results and word confidences all work as with a real model.
+The word is a "sound" phone followed by a one-frame "tail" phone (scored as silence) that
+carries the word label: like a real recogniser, the model knows the word only once it has
+heard its end, so caption latency is measured from the end of speech.
 """
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ import struct
 from pathlib import Path
 
 WORD = "chào"  # what every burst is heard as
-SILENCE_PHONE, SOUND_PHONE = 1, 2
+SILENCE_PHONE, SOUND_PHONE, TAIL_PHONE = 1, 2, 3
 # Transition ids of the one-state topology below (self-loop first in the topology).
-SIL_LOOP, SIL_FORWARD, SOUND_LOOP, SOUND_FORWARD = 1, 2, 3, 4
+SIL_LOOP, SIL_FORWARD, SOUND_LOOP, SOUND_FORWARD, TAIL_LOOP, TAIL_FORWARD = 1, 2, 3, 4, 5, 6
 # Frame log-energy (Kaldi: log of the sum of squared int16 samples over 25 ms) where sound
 # begins: about -50 dBFS RMS, well above Opus's comfort noise and below any speech.
 ENERGY_THRESHOLD = 14.0
@@ -48,7 +51,7 @@ _MFCC_CONF = """\
 _TOPOLOGY = """\
 <Topology>
 <TopologyEntry>
-<ForPhones> {sil} {sound} </ForPhones>
+<ForPhones> {sil} {sound} {tail} </ForPhones>
 <State> 0 <PdfClass> 0 <Transition> 0 0.5 <Transition> 1 0.5 </State>
 <State> 1 </State>
 </TopologyEntry>
@@ -59,10 +62,11 @@ _TOPOLOGY = """\
 def _final_mdl() -> str:
     half = math.log(0.5)
     transitions = (
-        "<TransitionModel>\n" + _TOPOLOGY.format(sil=SILENCE_PHONE, sound=SOUND_PHONE)
-        + f"<Triples> 2\n{SILENCE_PHONE} 0 0\n{SOUND_PHONE} 0 1\n</Triples>\n"
+        "<TransitionModel>\n" + _TOPOLOGY.format(sil=SILENCE_PHONE, sound=SOUND_PHONE, tail=TAIL_PHONE)
+        # the tail phone is scored as silence (pdf 0): it is the first quiet frame after the sound
+        + f"<Triples> 3\n{SILENCE_PHONE} 0 0\n{SOUND_PHONE} 0 1\n{TAIL_PHONE} 0 0\n</Triples>\n"
         # One entry per transition id plus the unused id 0.
-        + f"<LogProbs>\n [ 0 {half} {half} {half} {half} ]\n</LogProbs>\n</TransitionModel>\n"
+        + f"<LogProbs>\n [ 0 {' '.join([str(half)] * 6)} ]\n</LogProbs>\n</TransitionModel>\n"
     )
     # output = W * [log-energy] + b: silence falls and sound rises with the energy.
     network = (
@@ -99,15 +103,20 @@ def _vector_fst(start: int, finals: dict[int, float], arcs: list[tuple[int, int,
 
 
 def _hclg() -> bytes:
-    # States: 0 start, 1 in silence, 2 in sound. A phone is its forward transition followed
-    # by self-loops (Kaldi's "reorder" convention, which word alignment assumes).
+    # States: 0 start, 1 in silence, 2 in sound, 3 after the word's tail. A phone is its
+    # forward transition followed by self-loops (Kaldi's "reorder" convention, which word
+    # alignment assumes); the tail has no self-loop: exactly one frame. The word label sits on
+    # the tail, so no path shows the word before the sound has ended. State 2 is final too:
+    # a stream that stops mid-burst still ends on its word (its best path then has no label, so
+    # the word is lost only if the microphone leaves in the middle of it).
     word = 1
     arcs = [
-        (0, SIL_FORWARD, 0, 0.0, 1), (0, SOUND_FORWARD, word, WORD_PENALTY, 2),
-        (1, SIL_LOOP, 0, 0.0, 1), (1, SOUND_FORWARD, word, WORD_PENALTY, 2),
-        (2, SOUND_LOOP, 0, 0.0, 2), (2, SIL_FORWARD, 0, 0.0, 1),
+        (0, SIL_FORWARD, 0, 0.0, 1), (0, SOUND_FORWARD, 0, WORD_PENALTY, 2),
+        (1, SIL_LOOP, 0, 0.0, 1), (1, SOUND_FORWARD, 0, WORD_PENALTY, 2),
+        (2, SOUND_LOOP, 0, 0.0, 2), (2, TAIL_FORWARD, word, 0.0, 3),
+        (3, SIL_FORWARD, 0, 0.0, 1), (3, SOUND_FORWARD, 0, WORD_PENALTY, 2),
     ]
-    return _vector_fst(0, {0: 0.0, 1: 0.0, 2: 0.0}, arcs)
+    return _vector_fst(0, {0: 0.0, 1: 0.0, 3: 0.0}, arcs)
 
 
 def write_tiny_model(directory: Path) -> Path:
@@ -119,5 +128,5 @@ def write_tiny_model(directory: Path) -> Path:
     (directory / "am/final.mdl").write_text(_final_mdl())
     (directory / "graph/HCLG.fst").write_bytes(_hclg())
     (directory / "graph/words.txt").write_text(f"<eps> 0\n{WORD} 1\n", encoding="utf-8")
-    (directory / "graph/phones/word_boundary.int").write_text(f"{SILENCE_PHONE} nonword\n{SOUND_PHONE} singleton\n")
+    (directory / "graph/phones/word_boundary.int").write_text(f"{SILENCE_PHONE} nonword\n{SOUND_PHONE} begin\n{TAIL_PHONE} end\n")
     return directory

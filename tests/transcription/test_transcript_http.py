@@ -6,8 +6,11 @@ import logging
 from datetime import timedelta
 
 import aiohttp
+from yarl import URL
+
 from meetings import agenda, moderation, transcript
 from meetings.models import utcnow
+from tests.api_client import ApiClient
 from tests.conftest import RunningServer
 from tests.control.conftest import connect_account, cookie_for
 from tests.control.helpers import World, make_accounts, make_world
@@ -144,3 +147,48 @@ async def test_exports(server: RunningServer) -> None:
     assert "Item 1. Kế hoạch đầu tư công" in txt and f"] {name}: Về kế hoạch" in txt
     assert "[1.5 s of audio not recognised: the server was overloaded]" in txt
     assert [s["kind"] for s in data["segments"]] == ["speech", "gap"] and data["agenda"][0]["title"] == "Kế hoạch đầu tư công"
+
+
+async def _api(server: RunningServer, account_id: int | None = None, name: str = "", role: str = "") -> ApiClient:
+    """A client that validates every answer against /api/openapi.json (tests/api_client.py)."""
+    client = await ApiClient.open(server.url)
+    if account_id is not None:
+        client.jar.update_cookies({SESSION_COOKIE: await cookie_for(server, account_id, name, role)}, URL(server.url))
+    return client
+
+
+async def test_every_transcript_answer_is_as_the_openapi_document_says(server: RunningServer) -> None:
+    world, item, seg_id = await _world(server)
+    async with server.state.sessions() as session:
+        (outsider,) = await make_accounts(session, [("ngoai2", "delegate", "Người Ngoài")])
+    base = f"/api/meetings/{world.meeting_id}/transcript"
+    secretary = await _api(server, world.secretary, world.names[world.secretary], "secretary")
+    delegate = await _api(server, world.delegates[2], world.names[world.delegates[2]], "delegate")
+    stranger = await _api(server, outsider, "Người Ngoài", "delegate")
+    anonymous = await _api(server)
+
+    status, body = await delegate.call("GET", base)
+    assert status == 200 and [s["kind"] for s in body["segments"]] == ["speech", "gap"]
+    assert body["segments"][0]["words"][0]["word"] == "Về" and body["segments"][0]["item_id"] == item
+    status, body = await delegate.call("GET", base, query={"q": "ve KE HOACH"})
+    assert status == 200 and [s["id"] for s in body["segments"]] == [seg_id]
+    assert (await delegate.call("GET", base, query={"item": "none"}))[1]["segments"] == []
+    assert (await delegate.call("GET", base, query={"item": "x"}))[0] == 400
+    assert (await stranger.call("GET", base))[0] == 403
+    assert (await anonymous.call("GET", base))[0] == 401
+    assert (await delegate.call("GET", "/api/meetings/999999/transcript"))[0] == 404
+
+    assert (await delegate.call("POST", f"{base}/{seg_id}", json_body={"text": "sửa"}))[0] == 403
+    assert (await secretary.call("POST", f"{base}/{seg_id}", json_body={"text": 5}))[0] == 400
+    assert (await secretary.call("POST", f"{base}/999999", json_body={"text": "sửa"}))[0] == 404
+    status, body = await secretary.call("POST", f"{base}/{seg_id}", json_body={"speaker_name": "Khách mời"})
+    assert status == 200 and body["segment"]["speaker"] == "Khách mời"
+    assert body["segment"]["corrections"][0]["field"] == "speaker"
+
+    for fmt in ("vtt", "txt", "json"):
+        status, body = await delegate.call("GET", f"{base}.{fmt}")
+        assert status == 200 and body, fmt
+        assert (await stranger.call("GET", f"{base}.{fmt}"))[0] == 403
+    status, body = await delegate.call("GET", "/api/transcription")
+    assert (status, body) == (200, {"enabled": False, "off_reason": "no_model"})
+    assert (await anonymous.call("GET", "/api/transcription"))[0] == 401

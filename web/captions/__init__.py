@@ -7,6 +7,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from web.captions import api_doc  # noqa: F401  (documents the transcript routes in /api/openapi.json)
 from web.captions.live import CaptionHub
 from web.captions.pages import CAPTIONS_KEY, add_routes, register_watch_event, transcript_room
 from web.captions.texts import TEXTS

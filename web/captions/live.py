@@ -63,6 +63,10 @@ class CaptionHub:
         self.segments = Counter("hoinghi_transcript_segments", "Transcript segments committed", registry=registry)
         self.streams = Gauge("hoinghi_transcription_streams", "Microphones being recognised now", registry=registry)
         self.streams.set_function(lambda: self.transcriber.active if self.transcriber else 0)
+        # how much of the server's CPU the speech model itself takes (sizing; bench/asr.py subtracts it)
+        self.model_cpu = Gauge("hoinghi_transcription_model_cpu_seconds", "CPU time spent inside libvosk so far",
+                               registry=registry)
+        self.model_cpu.set_function(lambda: self.transcriber.model_cpu_s if self.transcriber else 0.0)
 
     # --- lifecycle -----------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ A live transcript page watches the meeting's `transcript:<id>` Socket.IO room (e
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import socketio
 from aiohttp import web
@@ -17,7 +18,9 @@ from meetings.accounts import Principal
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError, attendance_role
 from meetings.models import Meeting
-from web.auth import PRINCIPAL, login_required
+from web.api.errors import ApiError, error_response
+from web.api.models import ErrorOut
+from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, login_required, principal_of
 from web.captions import exports
 from web.captions.texts import TEXTS
 from web.events import principal_of_sid
@@ -36,7 +39,30 @@ def transcript_room(meeting_id: int) -> str:
 
 
 def _error(error: MeetingError) -> web.Response:
-    return web.json_response({"ok": False, "error": error.code, "message": str(error)}, status=_STATUS.get(error.code, 400))
+    """The REST API's error format (ErrorOut), with the domain's own detailed message."""
+    body = ErrorOut(error=error.code, message=str(error))
+    return web.Response(text=body.model_dump_json(), status=_STATUS.get(error.code, 400), content_type="application/json")
+
+
+def _api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A JSON route: not logged in, not invited or no such meeting answer in the REST API's
+    error format (as documented in /api/openapi.json, web/captions/api_doc.py), not as pages."""
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        principal = await principal_of(request)
+        if principal is None:
+            return error_response(request, ApiError(401, "login_required", "log in first: POST /login"))
+        if principal.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+            return error_response(request, ApiError(403, "must_change_password", "change your password first"))
+        request[PRINCIPAL] = principal
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return error_response(request, ApiError(404, "not_found", "no such meeting"))
+        except web.HTTPForbidden:
+            return error_response(request, ApiError(403, "forbidden", "not invited to this meeting"))
+
+    return wrapper
 
 
 def _meeting_id(request: web.Request) -> int:
@@ -114,7 +140,7 @@ async def _speakers(state: AppState, meeting_id: int) -> list[dict[str, Any]]:
         return [{"id": r[0], "name": r[1]} for r in rows]
 
 
-@login_required
+@_api
 async def transcript_json(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -133,7 +159,7 @@ async def transcript_json(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "segments": rows}, headers={"Cache-Control": "no-store"})
 
 
-@login_required
+@_api
 async def correct_segment(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -166,7 +192,7 @@ async def correct_segment(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "segment": segment})
 
 
-@login_required
+@_api
 async def export(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -186,7 +212,7 @@ async def export(request: web.Request) -> web.StreamResponse:
                         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
-@login_required
+@_api
 async def status(request: web.Request) -> web.StreamResponse:
     """Whether transcription runs; the pages show `off_reason` to the secretary."""
     captions = request.app[CAPTIONS_KEY]
