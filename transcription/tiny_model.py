@@ -106,9 +106,9 @@ def _hclg() -> bytes:
     # States: 0 start, 1 in silence, 2 in sound, 3 after the word's tail. A phone is its
     # forward transition followed by self-loops (Kaldi's "reorder" convention, which word
     # alignment assumes); the tail has no self-loop: exactly one frame. The word label sits on
-    # the tail, so no path shows the word before the sound has ended. State 2 is final too:
-    # a stream that stops mid-burst still ends on its word (its best path then has no label, so
-    # the word is lost only if the microphone leaves in the middle of it).
+    # the tail, so no path shows the word before the sound has ended. A stream that stops
+    # mid-burst still ends on its word: the best path into a final state takes the tail on
+    # the last frame.
     word = 1
     arcs = [
         (0, SIL_FORWARD, 0, 0.0, 1), (0, SOUND_FORWARD, 0, WORD_PENALTY, 2),

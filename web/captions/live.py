@@ -28,7 +28,7 @@ from web.state import AppState
 
 log = logging.getLogger("hoinghi.captions")
 TAP_BATCH_PACKETS = 5  # decode and recognise 100 ms at a time: one thread hop each, not one per packet
-SPEAKER_CACHE_S = 1.0  # partials reuse the attribution this long (the floor rarely changes faster)
+SPEAKER_CACHE_S = 1.0  # a partial's attribution older than this is looked up again, after the partial went out
 
 
 def _rooms(meeting_id: int) -> list[str]:
@@ -46,6 +46,7 @@ class _Mic:
     origin: datetime | None = None  # wall-clock time of the source's time 0 (its first packet)
     speaker: transcript.Speaker | None = None
     speaker_at: float = 0.0
+    refreshing: asyncio.Task[None] | None = None
 
 
 class CaptionHub:
@@ -134,12 +135,28 @@ class CaptionHub:
 
     # --- results -------------------------------------------------------------------------------
 
-    async def _speaker(self, mic: _Mic, fresh: bool) -> transcript.Speaker:
-        if fresh or mic.speaker is None or time.monotonic() - mic.speaker_at > SPEAKER_CACHE_S:
-            async with self.state.sessions() as session:
-                mic.speaker = await transcript.attribute(session, mic.meeting_id, mic.key)
-            mic.speaker_at = time.monotonic()
+    async def _refresh_speaker(self, mic: _Mic) -> transcript.Speaker:
+        async with self.state.sessions() as session:
+            mic.speaker = await transcript.attribute(session, mic.meeting_id, mic.key)
+        mic.speaker_at = time.monotonic()
         return mic.speaker
+
+    async def _partial_speaker(self, mic: _Mic) -> transcript.Speaker:
+        """Who a partial caption is shown as. A partial must not wait for the database: the known
+        attribution is used at once and, when older than SPEAKER_CACHE_S, looked up again in the
+        background for the next partials (the final is always attributed afresh when committed)."""
+        if mic.speaker is None:
+            return await self._refresh_speaker(mic)
+        stale = time.monotonic() - mic.speaker_at > SPEAKER_CACHE_S
+        if stale and (mic.refreshing is None or mic.refreshing.done()):
+            mic.refreshing = asyncio.get_running_loop().create_task(self._refresh_later(mic))
+        return mic.speaker
+
+    async def _refresh_later(self, mic: _Mic) -> None:
+        try:
+            await self._refresh_speaker(mic)
+        except Exception:  # the next partial tries again; the final is attributed on its own
+            log.warning("caption speaker not refreshed", exc_info=True, extra={"source": mic.key})
 
     async def _on_result(self, event: TranscriptEvent) -> None:
         mic = self._mics.get(event.source)
@@ -147,7 +164,7 @@ class CaptionHub:
             return
         try:
             if isinstance(event, Partial):
-                speaker = await self._speaker(mic, fresh=False)
+                speaker = await self._partial_speaker(mic)
                 await self._emit(mic, speaker, event.text, final=False)
             elif isinstance(event, Final):
                 u = event.utterance
