@@ -87,6 +87,7 @@ class Deployment:
     point_tokens: dict[str, str] = field(default_factory=dict)
     thumbnails: int | None = None  # the room's rooms.toml setting (large meetings); None: default
     serve_args: list[str] = field(default_factory=list)  # more options of `hoinghi serve`
+    db_url: str | None = None  # another database (e.g. the `database_url` fixture's PostgreSQL); None: SQLite in root
     meeting_id: int = 0
     process: subprocess.Popen | None = None
     starts: int = 0
@@ -107,7 +108,7 @@ class Deployment:
 
     @property
     def database_url(self) -> str:
-        return sqlite_url(self.root / "hoinghi.sqlite3")
+        return self.db_url or sqlite_url(self.root / "hoinghi.sqlite3")
 
     def prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
