@@ -14,6 +14,12 @@ the payload, both CLOCK_REALTIME), so it includes two hops of the loopback stack
 subscriber process's own queueing; loss = 1 - received / expected by sequence number. "wait%" is the time the SFU was runnable but waiting for a CPU (schedstat): when it
 is high the box, shared with other work, set the pace. One line per size:
 ``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
+
+Then, for the sizes up to 128 streams, the SFU runs again with live transcription beside
+forwarding in its process (bench/sfu_server.py, HOINGHI_BENCH_TRANSCRIBE: the audio tap, Opus
+decoding and the Transcriber on the tiny Vosk model for TRANSCRIBED_SPEAKERS speakers, each
+publisher's microphone tapped as several), one line per size against the run without it:
+``sfu transcribe=8 subs=N lat_p50_ms=… off_lat_p50_ms=… lat_p50_ratio=… lat_p99_ratio=…``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ SIZES = [Size(16, 1, 8, 1), Size(128, 2, 32, 2), Size(256, 2, 64, 4), Size(512, 
 # Above this share of the window spent runnable but waiting for a CPU, the 2-core box (load
 # generators included) set the pace, not the server: the line says saturated=1.
 SATURATED_WAIT = 0.15
+TRANSCRIBED_SPEAKERS = 8  # the issue's target size for captions: forwarding must not notice them
+TRANSCRIBE_UP_TO = 128  # streams: the sizes that also run with transcription beside
 
 
 @dataclass
@@ -127,10 +135,10 @@ def local_address() -> str:
 class Process:
     """A child speaking the line protocol of bench/sfu_load.py / bench/sfu_server.py."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.popen = subprocess.Popen([PYTHON, *args], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, bufsize=1,
-                                      start_new_session=True)
+                                      start_new_session=True, env=env)
 
     def line(self, timeout: float) -> str:
         ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
@@ -209,9 +217,11 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
             child.stop()
 
 
-def run_sfu(size: Size, media: Path, seconds: float, nice: int) -> Result:
+def run_sfu(size: Size, media: Path, seconds: float, nice: int, transcribe: bool = False) -> Result:
     port = free_port()
-    server = Process([str(HERE / "sfu_server.py"), str(port)])
+    env = dict(os.environ, HOINGHI_BENCH_TRANSCRIBE=str(-(-TRANSCRIBED_SPEAKERS // size.publishers))) if transcribe \
+        else None
+    server = Process([str(HERE / "sfu_server.py"), str(port)], env)
     try:
         if server.line(60) != "ready":
             raise RuntimeError("SFU server not ready")
@@ -259,6 +269,12 @@ def main() -> None:
             janus = run_janus(size, media, seconds, Path(tmp) / f"janus-{size.streams}",
                               args.nice)
             rows.append((size, ours, janus))
+        beside = []
+        for size, ours, _ in rows:
+            if size.streams <= TRANSCRIBE_UP_TO:
+                print(f"… {size.streams} streams with {TRANSCRIBED_SPEAKERS} speakers transcribed beside",
+                      file=sys.stderr, flush=True)
+                beside.append((size, ours, run_sfu(size, media, seconds, args.nice, transcribe=True)))
 
     print(f"{seconds:.0f} s windows; servers and load generators at nice {-args.nice}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -293,6 +309,17 @@ def main() -> None:
               f"sfu_cpu_pct={100 * ours.cpu_s / ours.seconds:.1f} "
               f"sfu_runq_wait_pct={100 * ours.wait_s / ours.seconds:.1f} "
               f"saturated={int(ours.wait_s / ours.seconds > SATURATED_WAIT)}")
+    for size, off, on in beside:
+        print(f"sfu transcribe={TRANSCRIBED_SPEAKERS} subs={size.streams} "
+              f"lat_p50_ms={on.percentile(None, 50):.2f} lat_p99_ms={on.percentile(None, 99):.2f} "
+              f"off_lat_p50_ms={off.percentile(None, 50):.2f} off_lat_p99_ms={off.percentile(None, 99):.2f} "
+              f"lat_p50_ratio={on.percentile(None, 50) / off.percentile(None, 50):.2f} "
+              f"lat_p99_ratio={on.percentile(None, 99) / off.percentile(None, 99):.2f} "
+              f"loss={on.loss:.4f} off_loss={off.loss:.4f} cpu_per_pkt_us={on.cpu_per_packet_us:.1f} "
+              f"off_cpu_per_pkt_us={off.cpu_per_packet_us:.1f} sfu_cpu_pct={100 * on.cpu_s / on.seconds:.1f} "
+              f"off_sfu_cpu_pct={100 * off.cpu_s / off.seconds:.1f} "
+              f"saturated={int(on.wait_s / on.seconds > SATURATED_WAIT)} "
+              f"off_saturated={int(off.wait_s / off.seconds > SATURATED_WAIT)} load_avg={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

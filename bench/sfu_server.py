@@ -5,9 +5,10 @@ Endpoints take and return JSON: /join (a peer already there is kept: bench/meeti
 points publish and subscribe from different processes), /publish (optional ``sources``),
 /subscribe (every track of the other peers, or with ``slots`` the speaker, that many
 thumbnails and loudest microphones, as a large meeting's screens), /answer. Exits when its
-standard input closes. With HOINGHI_BENCH_TRANSCRIBE=1 every
-publisher's microphone also goes through the audio tap and the Transcriber (tiny Vosk model),
-as in `hoinghi serve`: forwarding measured with transcription running in the same process.
+standard input closes. With HOINGHI_BENCH_TRANSCRIBE=K every
+publisher's microphone also goes through K audio taps and K recognisers of the Transcriber
+(tiny Vosk model), as `hoinghi serve` does for each speaker: forwarding measured with the
+transcription of K × publishers speakers running in the same process.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from aiohttp import web
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sfu import ACTIVE_SPEAKER, Sfu, loudest_slot, thumbnail_slot  # noqa: E402
+from web.captions.live import TAP_BATCH_PACKETS  # noqa: E402  (the product's batching)
 
 ROOM = "bench"
 
 
-async def feed(transcriber: Any, tap: Any) -> None:
+async def feed(transcriber: Any, tap: Any, source: str) -> None:
     async for chunk in tap:
-        transcriber.feed(chunk.peer_id, chunk.pcm, chunk.time, chunk.level)
+        transcriber.feed(source, chunk.pcm, chunk.time, chunk.level)
 
 
 def tiny_transcriber() -> Any:
@@ -50,7 +52,8 @@ def tiny_transcriber() -> Any:
 
 
 def app(sfu: Sfu) -> web.Application:
-    transcriber = tiny_transcriber() if os.environ.get("HOINGHI_BENCH_TRANSCRIBE") else None
+    copies = int(os.environ.get("HOINGHI_BENCH_TRANSCRIBE") or 0)  # recognisers per publisher
+    transcriber = tiny_transcriber() if copies else None
     taps: list[asyncio.Task[None]] = []
 
     async def join(request: web.Request) -> web.Response:
@@ -64,8 +67,9 @@ def app(sfu: Sfu) -> web.Application:
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
         answer = await sfu.publish(ROOM, body["peer"], body["sdp"], body.get("sources") or {})
-        if transcriber is not None:  # HOINGHI_BENCH_TRANSCRIBE: recognise every publisher beside forwarding
-            taps.append(asyncio.create_task(feed(transcriber, sfu.audio_tap(ROOM, body["peer"], batch_packets=5))))
+        for k in range(copies):  # HOINGHI_BENCH_TRANSCRIBE: recognise every publisher beside forwarding
+            tap = sfu.audio_tap(ROOM, body["peer"], batch_packets=TAP_BATCH_PACKETS)
+            taps.append(asyncio.create_task(feed(transcriber, tap, f"{body['peer']}#{k}")))
         return web.json_response({"sdp": answer})
 
     async def subscribe(request: web.Request) -> web.Response:

@@ -102,12 +102,22 @@ def test_a_spoken_burst_becomes_a_caption_and_a_segment_under_the_agenda_item(de
         assert size >= 36
         point.page.screenshot(path=str(ARTIFACTS / "captions-tv.png"))
 
-        # each viewer can switch captions off
+        # each viewer can switch captions off, for themselves only, and the browser remembers it
+        hidden = "document.getElementById('captions').hidden"
         secretary.page.click("#btn-captions")
         assert secretary.page.locator("#captions").is_hidden()
+        assert delegate.page.evaluate(hidden) is False
+        secretary.page.reload()
+        secretary.page.locator("#btn-captions").wait_for()
+        assert secretary.page.evaluate(hidden) is True
+        assert secretary.page.locator("#btn-captions").get_attribute("aria-pressed") == "false"
         secretary.page.click("#btn-captions")
-        assert secretary.page.locator("#captions").is_visible()
-
+        assert secretary.page.evaluate(hidden) is False
+        # on the TV screen (no buttons) the C key does it
+        point.page.keyboard.press("c")
+        assert point.page.evaluate(hidden) is True
+        point.page.keyboard.press("c")
+        assert point.page.evaluate(hidden) is False
         # the segment is on the transcript page, under the current agenda item
         page = secretary.page.context.new_page()
         page.goto(f"/meetings/{deployment.meeting_id}/transcript")
@@ -139,3 +149,32 @@ def test_a_spoken_burst_becomes_a_caption_and_a_segment_under_the_agenda_item(de
         print("\n".join(secretary.console[-30:] + delegate.console[-30:]))
         print((deployment.root / "server-1.log").read_text()[-4000:])
         raise
+
+
+@pytest.fixture
+def deployment_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    monkeypatch.delenv("HOINGHI_VOSK_MODEL", raising=False)
+    deployment = Deployment(root=tmp_path / "hoinghi")
+    deployment.prepare()
+    deployment.start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def test_without_a_model_the_secretary_is_told_and_a_delegate_is_not(deployment_without_model: Deployment,
+                                                                      browser: Any) -> None:
+    secretary = open_person(browser, deployment_without_model, 1)
+    delegate = open_person(browser, deployment_without_model, 2)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    notice = secretary.page.locator(".caption-notice")
+    notice.wait_for(timeout=30000)
+    assert "chưa cài mô hình nhận dạng giọng nói" in notice.inner_text()
+    secretary.page.screenshot(path=str(ARTIFACTS / "captions-no-model-secretary.png"))
+    delegate.page.locator("#btn-captions").wait_for(timeout=30000)
+    wait_for("the delegate's page asked /api/transcription", lambda: delegate.page.evaluate(
+        "performance.getEntriesByType('resource').some(e => e.name.endsWith('/api/transcription'))"), 30)
+    assert delegate.page.locator(".caption-notice").count() == 0
+    log = (deployment_without_model.root / "server-1.log").read_text()
+    assert log.count("transcription off") == 1
