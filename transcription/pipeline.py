@@ -200,8 +200,9 @@ class Transcriber:
             while True:
                 timeout = self.partial_interval_s if src.partial_due else DROP_QUIET_S if src.drop else self.idle_s
                 try:
-                    await asyncio.wait_for(src.wake.wait(), timeout)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(timeout):  # unlike wait_for, starts no task (10 times a second)
+                        await src.wake.wait()
+                except TimeoutError:
                     pass
                 src.wake.clear()
                 await self._flush_partial(src)
