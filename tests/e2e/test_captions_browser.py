@@ -14,7 +14,7 @@ import pytest
 from meetings import agenda, moderation
 from meetings.control_common import Caller
 from meetings.db import create_engine, session_factory
-from tests.e2e.harness import CHROMIUM, Deployment, chromium_args
+from tests.e2e.harness import CHROMIUM, Deployment, chromium_args, serving
 from tests.e2e.test_meeting_browser import ARTIFACTS, open_person, open_point, wait_for
 from transcription.tiny_model import WORD, write_tiny_model
 
@@ -154,13 +154,7 @@ def test_a_spoken_burst_becomes_a_caption_and_a_segment_under_the_agenda_item(de
 @pytest.fixture
 def deployment_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     monkeypatch.delenv("HOINGHI_VOSK_MODEL", raising=False)
-    deployment = Deployment(root=tmp_path / "hoinghi")
-    deployment.prepare()
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        deployment.stop()
+    yield from serving(Deployment(root=tmp_path / "hoinghi"))
 
 
 def test_without_a_model_the_secretary_is_told_and_a_delegate_is_not(deployment_without_model: Deployment,
