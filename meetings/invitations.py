@@ -4,7 +4,9 @@ When a meeting is scheduled, changed or cancelled, `queue` adds one row per invi
 an address to `mail_outbox` (superseding rows of that meeting not yet sent). Messages are built
 when sent (web/mailer.py, in an executor) from the meeting as it is then, so a calendar always
 receives the latest version: METHOD:REQUEST with the meeting's stable UID and its SEQUENCE
-(0 when scheduled, +1 per change), METHOD:CANCEL once cancelled; times carry
+(0 when scheduled, +1 per change), METHOD:CANCEL once cancelled, and to each person taken off
+the list after an invitation reached them (RFC 5546: the organizer cancels for that attendee,
+so the event leaves their calendar); times carry
 TZID=Asia/Ho_Chi_Minh with its VTIMEZONE. Failures are retried after `retry_seconds`, then the
 row stays `failed` and the meeting page says so.
 """
@@ -46,16 +48,29 @@ async def queue(session: AsyncSession, details: MeetingDetails, now: datetime) -
         .where(OutgoingMail.meeting_id == details.id, OutgoingMail.state == "pending")
         .values(state="superseded")
     )
-    queued = 0
-    for person in details.invitees():
-        if person.email:
-            session.add(OutgoingMail(
-                meeting_id=details.id, account_id=person.id, recipient=person.email, kind=kind,
-                sequence=details.ical_sequence, message="", state="pending", attempts=0, next_attempt_at=now,
-                last_error="", created_at=now,
-            ))
-            queued += 1
-    return queued
+    addressed = [(person.id, person.email, kind) for person in details.invitees() if person.email]
+    addressed += [(account_id, recipient, "cancel") for account_id, recipient in await _withdrawn(session, details)]
+    for account_id, recipient, row_kind in addressed:
+        session.add(OutgoingMail(
+            meeting_id=details.id, account_id=account_id, recipient=recipient, kind=row_kind,
+            sequence=details.ical_sequence, message="", state="pending", attempts=0, next_attempt_at=now,
+            last_error="", created_at=now,
+        ))
+    return len(addressed)
+
+
+async def _withdrawn(session: AsyncSession, details: MeetingDetails) -> list[tuple[int, str]]:
+    """(account, address) of people no longer invited whose last message of this meeting that
+    went out was an invitation: their calendars still hold the meeting."""
+    invited = {person.id for person in details.invitees()}
+    last_sent: dict[int, OutgoingMail] = {}
+    for row in (await session.execute(
+        select(OutgoingMail).where(OutgoingMail.meeting_id == details.id, OutgoingMail.state == "sent")
+        .order_by(OutgoingMail.id)
+    )).scalars():
+        last_sent[row.account_id] = row
+    return [(account_id, row.recipient) for account_id, row in last_sent.items()
+            if account_id not in invited and row.kind == "request"]
 
 
 async def status(session: AsyncSession, meeting_id: int) -> OutboxStatus:
@@ -110,8 +125,7 @@ def record_failure(row: OutgoingMail, error: str, now: datetime, retry_seconds: 
 
 # ------------------------------------------------------------------ building a message (CPU work)
 
-def _calendar(details: MeetingDetails, person: Person, sender: str, page_url: str, now: datetime) -> bytes:
-    cancel = details.status == "cancelled"
+def _calendar(details: MeetingDetails, person: Person, sender: str, page_url: str, now: datetime, cancel: bool) -> bytes:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -148,11 +162,18 @@ def _agenda_text(details: MeetingDetails) -> str:
     return "\n".join(lines)
 
 
-def _body(details: MeetingDetails, person: Person, page_url: str) -> tuple[str, str]:
+def _body(details: MeetingDetails, person: Person, page_url: str, withdrawn: bool) -> tuple[str, str]:
     when = format_datetime(details.start)
     until = f" đến {format_time(details.end)}" if details.end else ""
     place = details.location or details.room_name
-    if details.status == "cancelled":
+    if withdrawn and details.status != "cancelled":
+        subject = f"Điều chỉnh thành phần mời họp: {details.title}"
+        text = [
+            f"Kính gửi {person.name},", "",
+            f"Thành phần tham dự cuộc họp “{details.title}” vào {when} tại {place} đã được điều chỉnh:",
+            "Anh/Chị không còn trong danh sách được mời. Xin bỏ qua giấy mời đã gửi trước đây.", "",
+        ]
+    elif details.status == "cancelled":
         subject = f"Hủy cuộc họp: {details.title}"
         text = [
             f"Kính gửi {person.name},", "",
@@ -178,9 +199,11 @@ def _body(details: MeetingDetails, person: Person, page_url: str) -> tuple[str, 
     return subject, "\n".join(text)
 
 
-def build_message(details: MeetingDetails, person: Person, sender: str, page_url: str, now: datetime) -> EmailMessage:
-    """The whole e-mail for one invitee: text in Vietnamese and the .ics (CPU work: run off the loop)."""
-    subject, text = _body(details, person, page_url)
+def build_message(details: MeetingDetails, person: Person, sender: str, page_url: str, now: datetime,
+                  withdrawn: bool = False) -> EmailMessage:
+    """The whole e-mail for one invitee, or for someone taken off the list (`withdrawn`): text in
+    Vietnamese and the .ics (CPU work: run off the loop)."""
+    subject, text = _body(details, person, page_url, withdrawn)
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -188,9 +211,9 @@ def build_message(details: MeetingDetails, person: Person, sender: str, page_url
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "hoinghi")
     message["Date"] = format_datetime_header(now.astimezone(LOCAL_ZONE))
     message.set_content(text)
-    method = "CANCEL" if details.status == "cancelled" else "REQUEST"
+    cancel = withdrawn or details.status == "cancelled"
     message.add_attachment(
-        _calendar(details, person, sender, page_url, now), maintype="text", subtype="calendar",
-        params={"method": method}, filename="cuoc-hop.ics",
+        _calendar(details, person, sender, page_url, now, cancel), maintype="text", subtype="calendar",
+        params={"method": "CANCEL" if cancel else "REQUEST"}, filename="cuoc-hop.ics",
     )
     return message

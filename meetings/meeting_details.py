@@ -70,6 +70,10 @@ def _person(account: Account | None, account_id: int) -> Person:
     return Person(account.id, account.display_name, account.position, account.unit, account.email)
 
 
+async def person_of(session: AsyncSession, account_id: int) -> Person:
+    return _person(await session.get(Account, account_id), account_id)
+
+
 async def details(session: AsyncSession, meeting_id: int) -> MeetingDetails:
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:

@@ -8,6 +8,7 @@ from typing import AsyncIterator
 import pytest
 from aiohttp import web
 
+from meetings import invitations
 from meetings.accounts import add_account
 from meetings.config import load_rooms_config
 from tests.api_client import ApiClient
@@ -85,6 +86,43 @@ async def test_scheduled_changed_and_cancelled_meetings_reach_the_calendars(mail
     assert "Trùng lịch họp Tỉnh ủy" in body_of(cancel)
     status, shown = await secretary.call("GET", f"/api/meetings/{meeting['id']}")
     assert shown["meeting"]["invitations"] == {"mail_configured": True, "pending": 0, "sent": 6, "failed": 0, "last_error": ""}
+
+
+async def test_a_delegate_taken_off_the_list_gets_the_meeting_removed_from_her_calendar(  # type: ignore[no-untyped-def]
+        mail_server: RunningServer, smtp) -> None:
+    _, inbox = smtp
+    ids = await _people(mail_server)
+    secretary = await ApiClient.open(mail_server.url, "u-secretary", PASSWORD)
+    status, created = await secretary.call("POST", "/api/meetings", json_body=_meeting_body(ids))
+    assert status == 201
+    meeting = created["meeting"]
+    uid = next(line for line in calendar_of(next(m for m in await _wait(inbox, 2) if "daibieu" in m["To"])).splitlines()
+               if line.startswith("UID:"))
+
+    status, _ = await secretary.call("PUT", f"/api/meetings/{meeting['id']}", json_body=_meeting_body(ids, delegates=[]))
+    assert status == 200
+    second = (await _wait(inbox, 4))[2:]
+    withdrawn = next(m for m in second if "daibieu" in m["To"])
+    ics = calendar_of(withdrawn)
+    assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics and "SEQUENCE:1" in ics and uid in ics
+    assert str(email_header(withdrawn["Subject"])).startswith("Điều chỉnh thành phần mời họp: Giao ban UBND tỉnh")
+    assert "không còn trong danh sách được mời" in body_of(withdrawn)
+    assert "METHOD:REQUEST" in calendar_of(next(m for m in second if "chutoa" in m["To"]))  # still invited
+
+    # told once: a later change sends her nothing more, and the meeting's cancellation neither
+    status, _ = await secretary.call("PUT", f"/api/meetings/{meeting['id']}",
+                                     json_body=_meeting_body(ids, delegates=[], title="Giao ban (đổi phòng)"))
+    status, _ = await secretary.call("POST", f"/api/meetings/{meeting['id']}/cancel", json_body={"reason": "Hoãn"})
+    await _wait(inbox, 6)
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:  # until everything queued has gone out (the mailer records a message after sending it)
+        async with mail_server.state.sessions() as session:
+            if (await invitations.status(session, meeting["id"])).pending == 0:
+                break
+        assert asyncio.get_running_loop().time() < deadline, "the outbox still has pending messages"
+        await asyncio.sleep(0.05)
+    later = inbox.messages[4:]
+    assert len(later) == 2 and all("chutoa" in m["To"] for m in later), [m["To"] for m in later]
 
 
 async def test_a_failing_mail_server_is_retried_then_reported(mail_server: RunningServer, smtp) -> None:  # type: ignore[no-untyped-def]

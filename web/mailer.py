@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from meetings import invitations
 from meetings.admin_models import OutgoingMail
 from meetings.config import MailConfig
-from meetings.meeting_details import details
+from meetings.meeting_details import details, person_of
 from meetings.models import utcnow
 
 log = logging.getLogger("hoinghi.mail")
@@ -74,15 +74,18 @@ class Mailer:
             return 0
         meeting = await details(session, row.meeting_id)  # type: ignore[arg-type]
         person = next((p for p in meeting.invitees() if p.id == row.account_id), None)
-        if person is None:  # no longer invited: the newer version's queue has no row for them
-            row.state = "superseded"
-            return 0
+        withdrawn = person is None
+        if withdrawn:
+            if row.kind != "cancel":  # no longer invited: the newer version's queue told them instead
+                row.state = "superseded"
+                return 0
+            person = await person_of(session, row.account_id)
         person = dataclasses.replace(person, email=row.recipient)
         now = utcnow()
         loop = asyncio.get_running_loop()
         message = await loop.run_in_executor(
             None, invitations.build_message, meeting, person, self.config.sender,
-            f"{self.link_base}/meetings/{meeting.id}", now,
+            f"{self.link_base}/meetings/{meeting.id}", now, withdrawn,
         )
         try:
             password = await loop.run_in_executor(None, _read_password, self.config.password_file)
