@@ -77,7 +77,7 @@ async function noticeIfOff() {
   note.className = "caption-notice";
   note.setAttribute("role", "status");
   note.textContent = status.off_reason === "bad_model" ? box.dataset.badModel : box.dataset.noModel;
-  box.before(note);
+  (area || box.parentElement).prepend(note); // above the videos, covering none of the chair's controls
 }
 
 function addControls() {
