@@ -246,6 +246,19 @@ def test_agenda_speaking_and_votes_through_the_panel(deployment: Deployment, bro
         dung.hides("Chương trình nghị sự", "Biểu quyết")
         dung.check_clean()
         dung.screenshot("control-4-english")
+
+        # 7. the chair closes the meeting with an item never reached: nobody is offered a change of the agenda any more
+        form = chair.panel.locator("form.hn-agenda-form")
+        form.get_by_placeholder("Tiêu đề").fill("Các vấn đề phát sinh")
+        form.get_by_role("button", name="Thêm mục").click()
+        chair.shows("Các vấn đề phát sinh", "Tải lên PDF")
+        wait_for("the remove button of the pending item",
+                 lambda: chair.panel.get_by_role("button", name="Xóa", exact=True).count() == 1, WAIT)
+        chair.click("Bế mạc")
+        for p in (chair, cuong):
+            p.shows("Đã kết thúc")
+            p.hides("Tải lên PDF", "Chuyển sang mục này", "Kết thúc mục")
+            assert p.panel.get_by_role("button", name="Xóa", exact=True).count() == 0
         errors = [line for c in clients for line in c.console if line.startswith(("pageerror", "error"))
                   and "control" in line]
         assert not errors, errors

@@ -154,10 +154,11 @@
         if (item.state === "current") actions.push(button(t("finish_item"), () => call("agenda_set_current", { item_id: null })));
         else actions.push(button(t("make_current"), () => call("agenda_set_current", { item_id: item.id })));
       }
-      if (is("chair", "secretary") && item.state === "pending") {
+      const editable = is("chair", "secretary") && S.meeting && S.meeting.status !== "closed"; // the server agrees
+      if (editable && item.state === "pending") {
         actions.push(button(t("remove"), () => call("agenda_remove", { item_id: item.id }), "subtle"));
       }
-      if (is("chair", "secretary") && item.state !== "done") actions.push(uploadButton(item));
+      if (editable && item.state !== "done") actions.push(uploadButton(item));
       return h("li", { class: `state-${item.state}` },
         h("div", { class: "hn-item-title" }, item.title, item.state === "current" ? h("em", {}, ` — ${t("current")}`) : null),
         item.presenter || item.planned_minutes ? h("div", { class: "hn-meta" },
