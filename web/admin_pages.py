@@ -207,7 +207,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     except AccountError as problem:
         field, message = _account_problem(request, problem)
         return render(request, "password", status=422, a=_texts(request), notice="", errors={field or "new_password": message})
-    raise web.HTTPSeeOther("/home")
+    raise web.HTTPSeeOther("/home?done=password_changed")
 
 
 def add_routes(app: web.Application) -> None:

@@ -36,6 +36,7 @@ from web.permissions import allowed
 from web.state import app_state
 
 DONE_MESSAGES = ("scheduled_ok", "saved", "cancelled_ok")
+HOME_DONE_MESSAGES = ("password_changed",)
 
 
 def texts(request: web.Request) -> dict[str, str]:
@@ -81,6 +82,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         request, "home", a=texts(request), upcoming=[row(i) for i in found.upcoming], past=[row(i) for i in found.past],
         page=found.page, pages=found.pages, can_schedule=allowed(principal.role, "meeting.create"),
         is_admin=allowed(principal.role, "account.create"),
+        done=texts(request)[done] if (done := request.query.get("done", "")) in HOME_DONE_MESSAGES else "",
     )
 
 

@@ -226,7 +226,8 @@ def test_admin_creates_resets_and_deactivates_an_account(browser: Any, deploymen
     newcomer.goto("/home")
     assert newcomer.url.endswith("/password")
     _change_password(newcomer, first_password, "mat-khau-moi-2026")
-    newcomer.wait_for_url("**/home")
+    newcomer.wait_for_url("**/home?done=password_changed")
+    assert "Đã đổi mật khẩu." in newcomer.inner_text("main")
 
     admin.goto("/accounts?q=nguyen van a")
     admin.locator('[data-username="nguyenvana"]').locator("text=Cấp lại mật khẩu").click()
@@ -235,7 +236,7 @@ def test_admin_creates_resets_and_deactivates_an_account(browser: Any, deploymen
     again.wait_for_url("**/password")
     _shot(again, "password-forced-vi")
     _change_password(again, reset, "mat-khau-moi-2027")
-    again.wait_for_url("**/home")
+    again.wait_for_url("**/home?done=password_changed")
 
     meeting_id = server.run(_open_meeting_of(server, ids))
     again.goto(f"/meetings/{meeting_id}")  # not invited: the lobby, not an HTTP 403
