@@ -92,9 +92,16 @@ def test_a_spoken_burst_becomes_a_caption_and_a_segment_under_the_agenda_item(de
         line.wait_for(timeout=60000)
         wait_for("a final caption of the delegate", lambda: secretary.page.evaluate(
             "(name) => window.hoinghi.captions.some(c => c.final && c.speaker === name)", delegate_name), 30)
+        # the secretary's browser plays the same bursts at the same moments: two speakers at once,
+        # each final carrying its own speaker
+        secretary_name = deployment.people[1].name
+        wait_for("a final caption of the secretary", lambda: secretary.page.evaluate(
+            "(name) => window.hoinghi.captions.some(c => c.final && c.speaker === name)", secretary_name), 30)
         captions = secretary.page.evaluate("window.hoinghi.captions")
-        final = next(c for c in captions if c["final"] and c["speaker"] == delegate_name)
-        assert final["text"].split()[0] == WORD and final["segment"]["item_id"] is not None
+        for person in deployment.people[1:3]:
+            final = next(c for c in captions if c["final"] and c["speaker"] == person.name)
+            assert final["text"].split()[0] == WORD and final["segment"]["item_id"] is not None
+            assert final["source"] == f"account:{person.id}" and final["segment"]["speaker_account_id"] == person.id
         secretary.page.screenshot(path=str(ARTIFACTS / "captions-meeting-page.png"))
         # the TV screen shows them too, in large type
         point.page.locator(".captions-tv .caption-line").first.wait_for(timeout=60000)
