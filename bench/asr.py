@@ -16,6 +16,10 @@ adds (tap, Opus decoding, recognition, committing a segment every 2 s, broadcast
 `hoinghi_transcription_model_cpu_seconds`, thread CPU time around each Vosk call), per
 speaker; `excl_model_pct` = per_speaker_core_pct − model_pct: the pipeline's own cost.
 `vs_baseline` = server CPU on / off.
+`pipeline_pct` is the issue's narrower scope measured in this process, without a server: N audio
+taps fed the same Opus packets at 50 per second, Opus decoding, the Transcriber and the tiny
+model (results discarded), as process CPU time minus a baseline run of the same feeding loop
+with no taps, per speaker; `pipeline_excl_model_pct` the same without the time inside libvosk.
 
 Latency, both from the end of a burst (when its last packet left the speaker):
 `caption_p50_ms`/`caption_p99_ms` until the first `caption` event at the watcher that shows the
@@ -56,8 +60,12 @@ from av import AudioFrame  # noqa: E402
 
 from bench.sfu_load import Stream  # noqa: E402
 from sfu.aiortc_hooks import SenderAccess, SilentTrack  # noqa: E402
+from sfu.audiotap import AudioTap  # noqa: E402
+from sfu.packet import RtpView  # noqa: E402
 from tests.e2e.harness import PASSWORD, Deployment, Person  # noqa: E402
+from transcription.pipeline import Transcriber, TranscriptEvent  # noqa: E402
 from transcription.tiny_model import WORD, write_tiny_model  # noqa: E402
+from web.captions.live import TAP_BATCH_PACKETS  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 CYCLE_S, BURST_S = 2.0, 0.4
@@ -204,6 +212,52 @@ async def fetch_metrics(url: str) -> dict[str, float]:
     return {"dropped": sum(map(float, dropped)), "model_cpu": float(model[0]) if model else 0.0}
 
 
+async def pipeline_cost(n: int, seconds: float, model: Any, payloads: list[bytes], tapped: bool) -> tuple[float, float]:
+    """(process CPU s, libvosk CPU s) per second of feeding n microphones' packets to taps and the
+    Transcriber (`tapped`), or to nothing (the baseline: the feeding loop alone)."""
+    async def discard(_event: TranscriptEvent) -> None:
+        pass
+
+    transcriber = Transcriber(model, discard, max_recognizers=max(16, n))
+    taps = [AudioTap(f"mic{i}", 16000, lambda _tap: None, TAP_BATCH_PACKETS) for i in range(n)] if tapped else []
+
+    async def listen(tap: AudioTap) -> None:
+        async for chunk in tap:
+            transcriber.feed(tap.peer_id, chunk.pcm, chunk.time, chunk.level)
+
+    listeners = [asyncio.create_task(listen(tap)) for tap in taps]
+    offsets = [round(i * len(payloads) / n) for i in range(n)]
+    start, cpu0, tick = time.monotonic(), time.process_time(), 0
+    while time.monotonic() - start < seconds:
+        for k in range(n):
+            payload = payloads[(tick + offsets[k]) % len(payloads)]
+            view = RtpView(payload, 1234 + k, 111, tick & 0xFFFF, (tick * 960) & 0xFFFFFFFF, False, False, 0)
+            view.audio_level = 30
+            if taps:
+                taps[k].push(view)
+        tick += 1
+        await asyncio.sleep(max(0.0, start + tick * 0.02 - time.monotonic()))
+    elapsed, cpu = time.monotonic() - start, time.process_time() - cpu0
+    model_cpu = transcriber.model_cpu_s
+    for tap in taps:
+        tap.end()
+    await asyncio.gather(*listeners)
+    await transcriber.aclose()
+    return cpu / elapsed, model_cpu / elapsed
+
+
+async def pipeline_figures(n: int, seconds: float, model_dir: Path, payloads: list[bytes]) -> tuple[float, float]:
+    """(pipeline_pct, pipeline_excl_model_pct) per speaker, against the baseline of the same run."""
+    import vosk
+
+    vosk.SetLogLevel(-1)
+    model = vosk.Model(str(model_dir))
+    base, _ = await pipeline_cost(n, seconds, model, payloads, tapped=False)
+    total, model_cpu = await pipeline_cost(n, seconds, model, payloads, tapped=True)
+    per = 100 * (total - base) / n
+    return per, per - 100 * model_cpu / n
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -272,6 +326,7 @@ async def one_size(n: int, window: float, model_dir: Path, payloads: list[bytes]
     """The baseline (no model) and the measured run of one size; prints its line."""
     off = await run_size(n, window, False, model_dir, payloads)
     on = await run_size(n, window, True, model_dir, payloads)
+    pipeline, pipeline_excl = await pipeline_figures(n, window, model_dir, payloads)
     base = off["cpu_s"] / off["elapsed"] * 100
     total = on["cpu_s"] / on["elapsed"] * 100
     per = (total - base) / n
@@ -281,7 +336,8 @@ async def one_size(n: int, window: float, model_dir: Path, payloads: list[bytes]
           f"caption_p99_ms={percentile(on['shown'], 0.99):.0f} final_p50_ms={percentile(on['finals'], 0.5):.0f} "
           f"final_p99_ms={percentile(on['finals'], 0.99):.0f} captions={len(on['shown'])}/{on['bursts']} "
           f"dropped={on['dropped']:.1f} server_core_pct={total:.1f} baseline_core_pct={base:.1f} "
-          f"vs_baseline={total / max(base, 1e-9):.2f} load_avg={os.getloadavg()[0]:.1f}", flush=True)
+          f"vs_baseline={total / max(base, 1e-9):.2f} pipeline_pct={pipeline:.2f} "
+          f"pipeline_excl_model_pct={pipeline_excl:.2f} load_avg={os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
