@@ -49,17 +49,22 @@ async def _people(server: RunningServer) -> dict[str, int]:
     return ids
 
 
+async def _scheduled(server: RunningServer) -> tuple[dict[str, int], ApiClient, dict]:  # type: ignore[type-arg]
+    """The people, the secretary's client and the meeting she scheduled through the API."""
+    ids = await _people(server)
+    secretary = await ApiClient.open(server.url, "u-secretary", PASSWORD)
+    status, created = await secretary.call("POST", "/api/meetings", json_body=_meeting_body(ids))
+    assert status == 201
+    return ids, secretary, created["meeting"]
+
+
 async def _wait(inbox: Inbox, count: int) -> list:  # type: ignore[type-arg]
     return await asyncio.get_running_loop().run_in_executor(None, inbox.wait_for, count)
 
 
 async def test_scheduled_changed_and_cancelled_meetings_reach_the_calendars(mail_server: RunningServer, smtp) -> None:  # type: ignore[no-untyped-def]
     _, inbox = smtp
-    ids = await _people(mail_server)
-    secretary = await ApiClient.open(mail_server.url, "u-secretary", PASSWORD)
-    status, created = await secretary.call("POST", "/api/meetings", json_body=_meeting_body(ids))
-    assert status == 201
-    meeting = created["meeting"]
+    ids, secretary, meeting = await _scheduled(mail_server)
     first = await _wait(inbox, 2)  # chair and delegate have addresses; the secretary has none
     assert sorted(m["To"].split("<")[1].rstrip(">") for m in first) == ["chutoa@quangninh.gov.vn", "daibieu@quangninh.gov.vn"]
     invitation = next(m for m in first if "daibieu" in m["To"])
@@ -91,11 +96,7 @@ async def test_scheduled_changed_and_cancelled_meetings_reach_the_calendars(mail
 async def test_a_delegate_taken_off_the_list_gets_the_meeting_removed_from_her_calendar(  # type: ignore[no-untyped-def]
         mail_server: RunningServer, smtp) -> None:
     _, inbox = smtp
-    ids = await _people(mail_server)
-    secretary = await ApiClient.open(mail_server.url, "u-secretary", PASSWORD)
-    status, created = await secretary.call("POST", "/api/meetings", json_body=_meeting_body(ids))
-    assert status == 201
-    meeting = created["meeting"]
+    ids, secretary, meeting = await _scheduled(mail_server)
     uid = next(line for line in calendar_of(next(m for m in await _wait(inbox, 2) if "daibieu" in m["To"])).splitlines()
                if line.startswith("UID:"))
 
