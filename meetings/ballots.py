@@ -5,18 +5,19 @@ a province's scale every statement is a round trip through a busy event loop:
 - who-voted rows in one INSERT that skips voters already recorded, so the primary key of
   `vote_voter`, not a prior SELECT, enforces one ballot per voter — a duplicate fails only
   its own ballot;
-- ONE update of the anonymous option counters by the batch's aggregated deltas, which also
-  checks that the vote is still open;
-- for open votes only, who chose what;
+- open vote: ONE update of the option counters by the batch's aggregated deltas, which also
+  checks that the vote is still open, and who chose what;
+- secret vote: the choices sealed with the vote's key (meetings.sealed_ballots) in one
+  INSERT, in random order; no counter changes until the close, so even a batch of one
+  ballot shows nothing but a voter and an unreadable blob;
 - one audit entry per ballot (actor = the voter; a secret ballot's entry has no choice), in
   one INSERT, linked to a chain head the writer may already know (`audit.append_many`).
 
-Secret ballots stay unlinkable: voters are written in account order, never in arrival order,
-no row holds both a voter and a choice, and every option's counter is rewritten by each batch
-(changed or not), so neither row versions nor write order tell which option a voter chose.
+Voters are written in account order, never in arrival order.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -26,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import audit
 from meetings.control_common import Caller, allow
-from meetings.control_models import VOTE_OPTIONS, Vote, VoteCount, VoteOpenChoice, VoteVoter
+from meetings.control_models import VOTE_OPTIONS, Vote, VoteCount, VoteOpenChoice, VoteSealedBallot, VoteVoter
 from meetings.meetings_service import MeetingError
 from meetings.models import utcnow
+from meetings.sealed_ballots import seal
 from meetings.voting import OpenVote
 
 ALREADY_VOTED = "you have already voted"
@@ -97,8 +99,10 @@ async def cast_ballots(
             refusals[i] = MeetingError("conflict", ALREADY_VOTED)  # recorded before (another writer)
     if not accepted:
         return BatchResult(refusals, [], None)
-    await _add_to_counters(session, vote.id, accepted)
-    if not vote.secret:
+    if vote.secret:
+        await _add_sealed(session, vote, accepted)
+    else:
+        await _add_to_counters(session, vote.id, accepted)
         now = utcnow()
         await session.execute(insert(VoteOpenChoice), [
             {"vote_id": vote.id, "account_id": b.account_id, "choice": b.choice, "cast_at": now} for b in accepted])
@@ -138,6 +142,17 @@ async def _add_to_counters(session: AsyncSession, vote_id: int, accepted: Sequen
     )
     if result.rowcount != len(VOTE_OPTIONS):  # type: ignore[attr-defined]
         raise MeetingError("conflict", "this vote is closed")
+
+
+async def _add_sealed(session: AsyncSession, vote: OpenVote, accepted: Sequence[Ballot]) -> None:
+    """The batch's choices, sealed and shuffled, if the vote is still open."""
+    assert vote.key is not None, "a secret vote is opened with its ballot key"
+    state = await session.scalar(select(Vote.state).where(Vote.id == vote.id))
+    if state != "open":
+        raise MeetingError("conflict", "this vote is closed")
+    rows = [{"vote_id": vote.id, "sealed": seal(vote.key, vote.id, b.choice)} for b in accepted]
+    secrets.SystemRandom().shuffle(rows)
+    await session.execute(insert(VoteSealedBallot), rows)
 
 
 def apply_batch(vote: OpenVote, accepted: Sequence[Ballot]) -> None:

@@ -2,16 +2,17 @@
 
 Secret ballots are stored so that nothing links a voter to a choice:
 - `vote_voter` says who has voted (vote, account) and nothing else: no choice, no time;
-- `vote_count` holds one counter per (vote, option), updated by aggregated deltas of a
-  whole batch of ballots, every option's row rewritten each time (so neither a row's
-  version nor its position tells which option changed);
+- `vote_sealed_ballot` holds each secret choice sealed with the vote's key, which is kept
+  outside the database (meetings.sealed_ballots), in random order within a batch;
+- `vote_count` holds one counter per (vote, option): for an open vote updated by each batch,
+  for a secret vote written once, at the close, from the opened sealed ballots;
 - `vote_open_choice` (who chose what, and when) is written for open votes only.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meetings.models import Base, UtcDateTime, utcnow
@@ -114,6 +115,15 @@ class VoteVoter(Base):
     __tablename__ = "vote_voter"
     vote_id: Mapped[int] = mapped_column(ForeignKey("vote.id", ondelete="CASCADE"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
+
+
+class VoteSealedBallot(Base):
+    """A secret ballot's choice, sealed (meetings.sealed_ballots); no voter, no time."""
+
+    __tablename__ = "vote_sealed_ballot"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("vote.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(64))
 
 
 class VoteCount(Base):

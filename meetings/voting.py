@@ -8,16 +8,18 @@ Rules (defaults; each vote carries its own settings):
   included); by default two thirds of the total members.
 
 Secret ballots are unlinkable (see meetings.control_models): ballots are written in batches
-(meetings.ballots), who-voted rows and anonymous per-option counters, never a row that joins the two.
+(meetings.ballots), who-voted rows and choices sealed with a key kept outside the database
+(meetings.sealed_ballots), counted when the vote closes; never a row that joins the two.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import audit
@@ -32,10 +34,12 @@ from meetings.control_models import (
     VoteEligible,
     VoteHands,
     VoteOpenChoice,
+    VoteSealedBallot,
     VoteVoter,
 )
 from meetings.meetings_service import MeetingError
 from meetings.models import Account, BridgePoint, MeetingPoint, utcnow
+from meetings.sealed_ballots import BallotKeys, unseal
 
 MAX_SEATS = 10_000
 
@@ -109,6 +113,7 @@ class OpenVote:
     voted: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VOTE_OPTIONS, 0))
     hands: dict[str, dict[str, int]] = field(default_factory=dict)
+    key: bytes | None = field(default=None, repr=False)  # a secret vote's ballot key (memory and its file only)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -145,8 +150,12 @@ async def open_vote(
     session: AsyncSession, caller: Caller, meeting_id: int, *, title: str, secret: bool = False,
     threshold: str = "majority", quorum: int | None = None, voters: Sequence[int] | None = None,
     hand_seats: dict[str, int] | None = None, total_members: int | None = None, item_id: int | None = None,
+    keys: BallotKeys | None = None,
 ) -> OpenVote:
+    """Open a vote; a secret one needs `keys`, where its ballot key is written before the commit."""
     allow(caller, "vote_open")
+    if secret and keys is None:
+        raise ValueError("a secret vote needs a BallotKeys store for its key")
     await get_meeting(session, meeting_id, states=("open",))
     title = clean_text(title, "title", 500)
     if threshold not in THRESHOLDS:
@@ -190,6 +199,7 @@ async def open_vote(
     )
     session.add(vote)
     await session.flush()
+    key = await asyncio.to_thread(keys.create, vote.id) if secret and keys is not None else None
     session.add_all(VoteEligible(vote_id=vote.id, account_id=a, point_id=p, name=n) for a, (p, n) in eligible.items())
     session.add_all(VoteCount(vote_id=vote.id, option=o, count=0) for o in VOTE_OPTIONS)
     await audit.append(
@@ -200,15 +210,18 @@ async def open_vote(
     return OpenVote(
         id=vote.id, meeting_id=meeting_id, title=title, secret=secret, threshold=threshold,
         total_members=total_members, quorum=quorum, item_id=item_id,
-        eligible={a: p for a, (p, _) in eligible.items()}, hand_seats=seats,
+        eligible={a: p for a, (p, _) in eligible.items()}, hand_seats=seats, key=key,
     )
 
 
-async def load_open_vote(session: AsyncSession, vote_id: int) -> OpenVote | None:
-    """Rebuild the in-memory view of an open vote from the database (after a restart)."""
+async def load_open_vote(session: AsyncSession, vote_id: int, keys: BallotKeys | None = None) -> OpenVote | None:
+    """Rebuild the in-memory view of an open vote from the database (after a restart);
+    a secret vote's counts from its sealed ballots, with its key from `keys`."""
     vote = await session.get(Vote, vote_id)
     if vote is None or vote.state != "open":
         return None
+    if vote.secret and keys is None:
+        raise ValueError("a secret vote needs a BallotKeys store for its key")
     eligible = {
         r.account_id: r.point_id
         for r in (await session.execute(select(VoteEligible).where(VoteEligible.vote_id == vote_id))).scalars()
@@ -219,11 +232,29 @@ async def load_open_vote(session: AsyncSession, vote_id: int) -> OpenVote | None
         hand_seats=json.loads(vote.hand_seats),
     )
     ov.voted = set((await session.execute(select(VoteVoter.account_id).where(VoteVoter.vote_id == vote_id))).scalars())
-    for r in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
-        ov.counts[r.option] = r.count
+    if vote.secret:
+        assert keys is not None
+        ov.key = keys.load(vote_id)
+        ov.counts = await count_sealed(session, vote_id, ov.key)
+    else:
+        for r in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
+            ov.counts[r.option] = r.count
     for h in (await session.execute(select(VoteHands).where(VoteHands.vote_id == vote_id))).scalars():
         ov.hands[h.point_id] = {"yes": h.yes, "no": h.no, "abstain": h.abstain}
     return ov
+
+
+async def count_sealed(session: AsyncSession, vote_id: int, key: bytes) -> dict[str, int]:
+    """Open a secret vote's sealed ballots and count them (off the event loop: thousands of them)."""
+    blobs = list((await session.execute(select(VoteSealedBallot.sealed).where(VoteSealedBallot.vote_id == vote_id))).scalars())
+
+    def count() -> dict[str, int]:
+        counts = dict.fromkeys(VOTE_OPTIONS, 0)
+        for blob in blobs:
+            counts[unseal(key, vote_id, blob)] += 1
+        return counts
+
+    return await asyncio.to_thread(count)
 
 
 async def open_vote_id(session: AsyncSession, meeting_id: int) -> int | None:
@@ -260,14 +291,27 @@ async def record_hands(
 
 # ---------------------------------------------------------------- closing
 
-async def close_vote(session: AsyncSession, caller: Caller, meeting_id: int, vote_id: int, *, cancel: bool = False) -> dict[str, Any]:
-    """Close (or cancel) a vote; the result is computed from the database, stored and returned."""
+async def close_vote(
+    session: AsyncSession, caller: Caller, meeting_id: int, vote_id: int, *, cancel: bool = False,
+    keys: BallotKeys | None = None,
+) -> dict[str, Any]:
+    """Close (or cancel) a vote; the result is computed from the database, stored and returned.
+
+    A secret vote's sealed ballots are opened with its key from `keys`, counted into its
+    counters and deleted; the caller erases the key once this is committed."""
     allow(caller, "vote_cancel" if cancel else "vote_close")
     vote = await session.get(Vote, vote_id)
     if vote is None or vote.meeting_id != meeting_id:
         raise MeetingError("not_found", f"no vote {vote_id} in this meeting")
     if vote.state != "open":
         raise MeetingError("conflict", f"the vote is {vote.state}")
+    if vote.secret:
+        if keys is None:
+            raise ValueError("a secret vote needs a BallotKeys store for its key")
+        counts = await count_sealed(session, vote_id, keys.load(vote_id))
+        for row in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
+            row.count = counts[row.option]
+        await session.execute(delete(VoteSealedBallot).where(VoteSealedBallot.vote_id == vote_id))
     vote.state, vote.closed_at = ("cancelled" if cancel else "closed"), utcnow()
     result = await compute_result(session, vote)
     vote.result = json.dumps(result, ensure_ascii=False, sort_keys=True)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from meetings.accounts import Principal, open_session
 from meetings.models import BridgePoint, Participant
 from meetings.point_tokens import hash_point_token, new_point_token
+from meetings.sealed_ballots import BallotKeys
 from tests.conftest import RunningServer
 from tests.control.helpers import World, make_accounts, make_world
 from web.auth import SESSION_COOKIE
@@ -21,8 +22,14 @@ POINT = "xa-ba-che"
 STATE_TABLES = (
     "meeting", "meeting_point", "participant", "meeting_control", "agenda_item", "agenda_document",
     "speak_request", "vote", "vote_eligible", "vote_voter", "vote_count", "vote_open_choice", "vote_hands",
-    "meeting_exclusion", "audit_log",
+    "vote_sealed_ballot", "meeting_exclusion", "audit_log",
 )
+
+
+@pytest.fixture
+def ballot_keys(tmp_path) -> BallotKeys:  # type: ignore[no-untyped-def]
+    """Where secret votes opened by a test keep their ballot keys (as the server's data_dir/ballot-keys)."""
+    return BallotKeys(tmp_path / "ballot-keys")
 
 
 class Client(socketio.AsyncClient):

@@ -5,12 +5,13 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, text
 
 from meetings import audit, ballots, moderation, voting
 from meetings.ballots import Ballot
-from meetings.control_models import AuditEntry, VoteCount, VoteOpenChoice, VoteVoter
+from meetings.control_models import AuditEntry, VoteCount, VoteOpenChoice, VoteSealedBallot, VoteVoter
 from meetings.meetings_service import MeetingError
+from meetings.sealed_ballots import BallotKeys, seal
 from tests.conftest import RunningServer
 from tests.control.conftest import STATE_TABLES, Client, connect_account
 from tests.control.helpers import make_world
@@ -18,12 +19,12 @@ from tests.control.helpers import make_world
 pytestmark = pytest.mark.control
 
 
-async def _vote(sessions, secret: bool, n_delegates: int = 6):  # type: ignore[no-untyped-def]
+async def _vote(sessions, secret: bool, keys=None, n_delegates: int = 6):  # type: ignore[no-untyped-def]
     world = await make_world(sessions, n_delegates=n_delegates)
     chair = world.caller(world.chair)
     async with sessions() as s:
         await moderation.open_meeting(s, chair, world.meeting_id)
-        vote = await voting.open_vote(s, chair, world.meeting_id, title="Biểu quyết", secret=secret)
+        vote = await voting.open_vote(s, chair, world.meeting_id, title="Biểu quyết", secret=secret, keys=keys)
         await s.commit()
     return world, vote
 
@@ -42,19 +43,22 @@ async def _tables(sessions) -> dict[str, list[tuple[str, ...]]]:  # type: ignore
                 for t in STATE_TABLES}
 
 
-async def _counters(sessions, vote_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def _counters(sessions, vote) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The counts in the database: an open vote's counters, a secret vote's sealed ballots opened with its key."""
     async with sessions() as s:
-        rows = (await s.execute(select(VoteCount.option, VoteCount.count).where(VoteCount.vote_id == vote_id))).all()
+        if vote.secret:
+            return await voting.count_sealed(s, vote.id, vote.key)
+        rows = (await s.execute(select(VoteCount.option, VoteCount.count).where(VoteCount.vote_id == vote.id))).all()
     return dict(rows)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("secret", [False, True], ids=["open", "secret"])
-async def test_a_duplicate_in_a_batch_fails_alone(db_sessions, secret: bool) -> None:  # type: ignore[no-untyped-def]
-    world, vote = await _vote(db_sessions, secret)
+async def test_a_duplicate_in_a_batch_fails_alone(db_sessions, ballot_keys, secret: bool) -> None:  # type: ignore[no-untyped-def]
+    world, vote = await _vote(db_sessions, secret, ballot_keys)
     d = world.delegates
     # Another writer (a second server process) recorded d[1]'s ballot; this process does not know.
     async with db_sessions() as s:
-        stale = await voting.load_open_vote(s, vote.id)
+        stale = await voting.load_open_vote(s, vote.id, ballot_keys)
     assert stale is not None
     await _write(db_sessions, vote, [Ballot(d[1], "", "no")])
     batch = [Ballot(d[0], "", "yes"), Ballot(d[1], "", "yes"), Ballot(d[2], "", "abstain"), Ballot(d[2], "", "no")]
@@ -62,7 +66,7 @@ async def test_a_duplicate_in_a_batch_fails_alone(db_sessions, secret: bool) -> 
     codes = [r.code if r else None for r in result.refusals]
     assert codes == [None, "conflict", None, "conflict"]  # the database refused d[1]; d[2]'s second ballot too
     assert sorted(b.account_id for b in result.accepted) == [d[0], d[2]]
-    assert await _counters(db_sessions, vote.id) == {"yes": 1, "no": 1, "abstain": 1}
+    assert await _counters(db_sessions, vote) == {"yes": 1, "no": 1, "abstain": 1}
     async with db_sessions() as s:
         voters = (await s.execute(select(VoteVoter.account_id).where(VoteVoter.vote_id == vote.id))).scalars().all()
         assert sorted(voters) == sorted([d[0], d[1], d[2]])
@@ -85,13 +89,13 @@ async def test_bad_ballots_are_refused_one_by_one_and_change_nothing(db_sessions
     assert await _tables(db_sessions) == before
     mixed = await _write(db_sessions, vote, [bad[0], Ballot(d[3], "", "no"), bad[1]])
     assert [r.code if r else None for r in mixed.refusals] == ["bad_request", None, "forbidden"]
-    assert await _counters(db_sessions, vote.id) == {"yes": 0, "no": 1, "abstain": 0}
+    assert await _counters(db_sessions, vote) == {"yes": 0, "no": 1, "abstain": 0}
 
 
-async def test_a_closed_vote_refuses_the_whole_batch(db_sessions) -> None:  # type: ignore[no-untyped-def]
-    world, vote = await _vote(db_sessions, secret=True)
+async def test_a_closed_vote_refuses_the_whole_batch(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
+    world, vote = await _vote(db_sessions, True, ballot_keys)
     async with db_sessions() as s:
-        await voting.close_vote(s, world.caller(world.chair), world.meeting_id, vote.id)
+        await voting.close_vote(s, world.caller(world.chair), world.meeting_id, vote.id, keys=ballot_keys)
         await s.commit()
     before = await _tables(db_sessions)
     async with db_sessions() as s:
@@ -102,8 +106,8 @@ async def test_a_closed_vote_refuses_the_whole_batch(db_sessions) -> None:  # ty
     assert await _tables(db_sessions) == before
 
 
-async def test_a_stale_audit_head_is_refused_and_the_chain_never_forks(db_sessions) -> None:  # type: ignore[no-untyped-def]
-    world, vote = await _vote(db_sessions, secret=True)
+async def test_a_stale_audit_head_is_refused_and_the_chain_never_forks(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
+    world, vote = await _vote(db_sessions, True, ballot_keys)
     d = world.delegates
     first = await _write(db_sessions, vote, [Ballot(d[0], "", "yes")])
     assert first.audit_head is not None
@@ -125,8 +129,8 @@ async def test_a_stale_audit_head_is_refused_and_the_chain_never_forks(db_sessio
     assert check.ok and again.audit_head == audit.Head(check.entries, check.head)
 
 
-async def test_secret_batches_leave_nothing_that_links_voter_and_choice(db_sessions) -> None:  # type: ignore[no-untyped-def]
-    world, vote = await _vote(db_sessions, secret=True, n_delegates=9)
+async def test_secret_batches_leave_nothing_that_links_voter_and_choice(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
+    world, vote = await _vote(db_sessions, True, ballot_keys, n_delegates=9)
     d = world.delegates
     choices = {a: c for a, c in zip(d, ["no", "yes", "abstain", "yes", "no", "yes", "abstain", "yes", "no"])}
     order = [d[4], d[8], d[0], d[6], d[2], d[7], d[1], d[5], d[3]]  # not the order of ids
@@ -146,7 +150,7 @@ async def test_secret_batches_leave_nothing_that_links_voter_and_choice(db_sessi
         assert [json.loads(details) for _, details in entries] == [{"vote_id": vote.id}] * 9
         assert [actor for actor, _ in entries] == [f"account:{a}" for a in voters]
         assert await conn.scalar(select(func.count()).select_from(VoteOpenChoice)) == 0
-    assert await _counters(db_sessions, vote.id) == {"yes": 4, "no": 3, "abstain": 2}
+    assert await _counters(db_sessions, vote) == {"yes": 4, "no": 3, "abstain": 2}
 
 
 async def test_concurrent_ballots_over_socketio_with_one_recorded_elsewhere(server: RunningServer) -> None:
@@ -163,8 +167,8 @@ async def test_concurrent_ballots_over_socketio_with_one_recorded_elsewhere(serv
         elsewhere = world.delegates[5]
         async with server.state.sessions() as s:  # as a second server process would have written it
             await s.execute(insert(VoteVoter).values(vote_id=vote_id, account_id=elsewhere))
-            await s.execute(update(VoteCount).where(VoteCount.vote_id == vote_id, VoteCount.option == "no")
-                            .values(count=VoteCount.count + 1))
+            key = BallotKeys(server.state.settings.data_dir / "ballot-keys").load(vote_id)
+            await s.execute(insert(VoteSealedBallot).values(vote_id=vote_id, sealed=seal(key, vote_id, "no")))
             await s.commit()
         acks = await asyncio.gather(*(c.call("vote_cast", {"vote_id": vote_id, "choice": "yes"}) for c in delegates))
         refused = [a for a, d in zip(acks, world.delegates) if d == elsewhere]

@@ -272,6 +272,7 @@ def register_events(hub: ControlHub) -> None:
                     session, caller, meeting_id, title=p["title"], secret=p.get("secret", False),
                     threshold=p.get("threshold", "majority"), quorum=p.get("quorum"), voters=p.get("voters"),
                     hand_seats=p.get("hand_seats"), total_members=p.get("total_members"), item_id=p.get("item_id"),
+                    keys=hub.ballot_keys,
                 )
                 await session.commit()
             hub.vote_opened(vote)
@@ -312,9 +313,12 @@ def register_events(hub: ControlHub) -> None:
         try:
             async with hub.lock(meeting_id):
                 async with sessions() as session:
-                    result = await voting.close_vote(session, caller, meeting_id, p["vote_id"], cancel=cancel)
+                    result = await voting.close_vote(
+                        session, caller, meeting_id, p["vote_id"], cancel=cancel, keys=hub.ballot_keys)
                     await session.commit()
                 hub.vote_finished(meeting_id)
+                if box.vote.secret:  # counted and committed: nothing may open its ballots again
+                    await asyncio.to_thread(hub.ballot_keys.erase, p["vote_id"])
         except Exception:
             box.closing = False
             raise

@@ -25,6 +25,7 @@ from meetings import attendance, speaking, voting
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
 from meetings.models import Participant
+from meetings.sealed_ballots import BallotKeys
 from web.coalesce import Coalescer
 from web.control.schema import not_joined
 from web.control.vote_box import VoteBox
@@ -43,6 +44,9 @@ class ControlHub:
     timers: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # meeting id -> turn timer
     _attendance: dict[int, Coalescer] = field(default_factory=dict)  # meeting id -> its broadcasts
     _frozen: int = 0
+
+    def __post_init__(self) -> None:
+        self.ballot_keys = BallotKeys(self.state.settings.data_dir / "ballot-keys")
 
     @property
     def tally_interval(self) -> float:
@@ -132,7 +136,7 @@ class ControlHub:
                 if box is None:
                     async with self.state.sessions() as session:
                         open_id = await voting.open_vote_id(session, meeting_id)
-                        vote = await voting.load_open_vote(session, open_id) if open_id else None
+                        vote = await voting.load_open_vote(session, open_id, self.ballot_keys) if open_id else None
                     if vote is not None:
                         box = self.vote_opened(vote)
         if box is None or (vote_id is not None and box.vote.id != vote_id):
