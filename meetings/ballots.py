@@ -146,7 +146,8 @@ async def _add_to_counters(session: AsyncSession, vote_id: int, accepted: Sequen
 
 async def _add_sealed(session: AsyncSession, vote: OpenVote, accepted: Sequence[Ballot]) -> None:
     """The batch's choices, sealed and shuffled, if the vote is still open."""
-    assert vote.key is not None, "a secret vote is opened with its ballot key"
+    if vote.key is None:
+        raise MeetingError("conflict", "the ballot key of this secret vote is missing: it can only be cancelled")
     state = await session.scalar(select(Vote.state).where(Vote.id == vote.id))
     if state != "open":
         raise MeetingError("conflict", "this vote is closed")

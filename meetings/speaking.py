@@ -188,11 +188,20 @@ async def end_all(session: AsyncSession, meeting_id: int, actor: audit.Actor) ->
     return ended
 
 
-async def current_turn(session: AsyncSession, meeting_id: int) -> Turn | None:
-    row = await _speaking(session, meeting_id)
-    if row is None:
-        return None
+def _turn(row: SpeakRequest) -> Turn:
     deadline = (
         _epoch_ms(row.granted_at + timedelta(seconds=row.time_limit_s)) if row.time_limit_s and row.granted_at else None
     )
     return Turn(row.id, row.requester, row.speaker_name, deadline)
+
+
+async def current_turn(session: AsyncSession, meeting_id: int) -> Turn | None:
+    row = await _speaking(session, meeting_id)
+    return None if row is None else _turn(row)
+
+
+async def open_turns(session: AsyncSession) -> list[tuple[int, Turn]]:
+    """Every turn still speaking, in every meeting: (meeting id, turn). At start-up the server
+    re-arms their time limits, whose timers lived in the memory of the process that stopped."""
+    rows = (await session.execute(select(SpeakRequest).where(SpeakRequest.state == "speaking"))).scalars()
+    return [(r.meeting_id, _turn(r)) for r in rows]

@@ -234,8 +234,12 @@ async def load_open_vote(session: AsyncSession, vote_id: int, keys: BallotKeys |
     ov.voted = set((await session.execute(select(VoteVoter.account_id).where(VoteVoter.vote_id == vote_id))).scalars())
     if vote.secret:
         assert keys is not None
-        ov.key = keys.load(vote_id)
-        ov.counts = await count_sealed(session, vote_id, ov.key)
+        try:
+            ov.key = keys.load(vote_id)
+        except MeetingError:
+            ov.key = None  # lost: the vote takes no ballot and can only be cancelled
+        else:
+            ov.counts = await count_sealed(session, vote_id, ov.key)
     else:
         for r in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
             ov.counts[r.option] = r.count
@@ -255,6 +259,10 @@ async def count_sealed(session: AsyncSession, vote_id: int, key: bytes) -> dict[
         return counts
 
     return await asyncio.to_thread(count)
+
+
+async def open_vote_ids(session: AsyncSession) -> list[int]:
+    return list((await session.execute(select(Vote.id).where(Vote.state == "open"))).scalars())
 
 
 async def open_vote_id(session: AsyncSession, meeting_id: int) -> int | None:
@@ -308,9 +316,16 @@ async def close_vote(
     if vote.secret:
         if keys is None:
             raise ValueError("a secret vote needs a BallotKeys store for its key")
-        counts = await count_sealed(session, vote_id, keys.load(vote_id))
-        for row in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
-            row.count = counts[row.option]
+        try:
+            key: bytes | None = keys.load(vote_id)
+        except MeetingError:
+            if not cancel:
+                raise
+            key = None  # cancelling a vote whose key was lost: its ballots are never opened
+        if key is not None:
+            counts = await count_sealed(session, vote_id, key)
+            for row in (await session.execute(select(VoteCount).where(VoteCount.vote_id == vote_id))).scalars():
+                row.count = counts[row.option]
         await session.execute(delete(VoteSealedBallot).where(VoteSealedBallot.vote_id == vote_id))
     vote.state, vote.closed_at = ("cancelled" if cancel else "closed"), utcnow()
     result = await compute_result(session, vote)

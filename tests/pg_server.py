@@ -2,7 +2,8 @@
 
 Uses HOINGHI_TEST_POSTGRES_URL when set (e.g. a server .ci/run started); otherwise runs
 initdb + pg_ctl from the Debian packages in a temporary directory, as the `postgres` user
-when the tests run as root (PostgreSQL refuses to run as root).
+when the tests run as root (PostgreSQL refuses to run as root). wal_level=logical lets a
+test read what the write-ahead log holds, row by row (tests/control/test_secret_ballot_storage.py).
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class PostgresServer:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "hoinghi", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
         run(
             str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(directory / "log"), "start",
-            "-o", f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c max_connections=200",
+            "-o", f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c max_connections=200 -c wal_level=logical",
         )
         run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "hoinghi", "hoinghi_test")
         return cls(url=f"postgresql://hoinghi@127.0.0.1:{port}/hoinghi_test", directory=directory, user=user)

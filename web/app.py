@@ -14,7 +14,7 @@ from web import (
     origin_check, pages,
     security_headers,
 )
-from web.control import register as register_control_plane
+from web.control import register as register_control_plane, resume as resume_control_plane
 from web.membership import register_membership_events
 from web.points import register as register_points
 from web.metrics import Metrics
@@ -73,6 +73,7 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     api.setup(app)  # REST under /api/ and its OpenAPI document
     app.router.add_static("/static/", STATIC_DIR, append_version=True)
     app.on_startup.append(_prepare_database)
+    app.on_startup.append(resume_control_plane)  # speaking-time limits, ballot keys left by a crash
     meeting_actions.setup(app, state)  # the invitation mailer, after the schema is ready
     app.on_cleanup.append(_close_database)
     return app

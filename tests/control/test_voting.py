@@ -195,3 +195,27 @@ async def test_secret_ballot_is_unlinkable_in_the_database(db_sessions, ballot_k
     assert "names" not in result
     assert all("counts" not in g for g in result["by_point"])
     assert sum(g["ballots"] for g in result["by_point"]) == 8
+
+
+async def test_a_secret_vote_whose_key_is_lost_takes_no_ballot_and_can_only_be_cancelled(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
+    world = await _opened(db_sessions, n_delegates=3)
+    chair = world.caller(world.chair)
+    async with db_sessions() as s:
+        vote = await voting.open_vote(s, chair, world.meeting_id, title="Bỏ phiếu kín", secret=True, keys=ballot_keys)
+        await s.commit()
+    await _cast(db_sessions, vote, [Ballot(world.delegates[0], "", "yes")])
+    (ballot_keys.directory / f"{vote.id}.key").unlink()  # the data directory lost it
+    async with db_sessions() as s:
+        reloaded = await voting.load_open_vote(s, vote.id, ballot_keys)  # as after a restart
+    assert reloaded is not None and reloaded.key is None and reloaded.voted == {world.delegates[0]}
+    async with db_sessions() as s:
+        with pytest.raises(MeetingError, match="missing"):
+            await ballots.cast_ballots(s, reloaded, [Ballot(world.delegates[1], "", "no")])
+        await s.rollback()
+        with pytest.raises(MeetingError, match=f"{vote.id}.key"):
+            await voting.close_vote(s, chair, world.meeting_id, vote.id, keys=ballot_keys)
+        await s.rollback()
+    async with db_sessions() as s:
+        result = await voting.close_vote(s, chair, world.meeting_id, vote.id, cancel=True, keys=ballot_keys)
+        await s.commit()
+    assert result["state"] == "cancelled" and result["ballots"] == 1

@@ -34,3 +34,8 @@ def register(app: web.Application) -> None:
         hub.close()
 
     app.on_shutdown.append(stop)
+
+
+async def resume(app: web.Application) -> None:
+    """On start-up, once the schema is ready: what the previous process left running (ControlHub.resume)."""
+    await app[HUB].resume()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from meetings import agenda, attendance, moderation, speaking, voting
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meetings import agenda, attendance, audit, moderation, speaking, voting
 from meetings.control_common import Caller, allow
 from meetings.models import Meeting
 from web.control.hub import ControlHub
@@ -27,11 +29,10 @@ def later(coro: Awaitable[Any]) -> None:
     task.add_done_callback(_background.discard)
 
 
-async def meeting_state(hub: ControlHub, meeting_id: int) -> dict[str, Any]:
-    async with hub.state.sessions() as session:
-        meeting = await session.get(Meeting, meeting_id)
-        assert meeting is not None
-        return {"meeting_id": meeting_id, "status": meeting.status, "locked": meeting.locked}
+async def meeting_state(session: AsyncSession, meeting_id: int) -> dict[str, Any]:
+    meeting = await session.get(Meeting, meeting_id)
+    assert meeting is not None
+    return {"meeting_id": meeting_id, "status": meeting.status, "locked": meeting.locked}
 
 
 def register_events(hub: ControlHub) -> None:
@@ -50,16 +51,15 @@ def register_events(hub: ControlHub) -> None:
         same_meeting(parsed, meeting_id)
         return parsed, meeting_id, caller
 
+    # Each broadcast reads its state under the meeting's lock, stamped with its audit `seq` (hub.snapshot).
     async def broadcast_agenda(meeting_id: int) -> None:
-        async with sessions() as session:
-            await hub.emit("agenda", await agenda.snapshot(session, meeting_id), meeting_id)
+        await hub.emit("agenda", await hub.snapshot(meeting_id, lambda s: agenda.snapshot(s, meeting_id)), meeting_id)
 
     async def broadcast_speakers(meeting_id: int) -> None:
-        async with sessions() as session:
-            await hub.emit("speakers", await speaking.snapshot(session, meeting_id), meeting_id)
+        await hub.emit("speakers", await hub.snapshot(meeting_id, lambda s: speaking.snapshot(s, meeting_id)), meeting_id)
 
     async def broadcast_state(meeting_id: int) -> None:
-        await hub.emit("meeting_state", await meeting_state(hub, meeting_id), meeting_id)
+        await hub.emit("meeting_state", await hub.snapshot(meeting_id, lambda s: meeting_state(s, meeting_id)), meeting_id)
 
     # ------------------------------------------------------------------ snapshot
 
@@ -72,14 +72,16 @@ def register_events(hub: ControlHub) -> None:
                 box = await hub.vote_box(meeting_id)
             except Exception:
                 box = None
-        async with sessions() as session:
-            result = {
-                "meeting": await meeting_state(hub, meeting_id),
+        async def everything(session: AsyncSession) -> dict[str, Any]:
+            return {
+                "meeting": await meeting_state(session, meeting_id),
                 "agenda": await agenda.snapshot(session, meeting_id),
                 "speakers": await speaking.snapshot(session, meeting_id),
                 "attendance": await attendance.snapshot(session, meeting_id, hub.connected_keys(meeting_id)),
                 "results": await voting.vote_results(session, meeting_id),
             }
+
+        result = await hub.snapshot(meeting_id, everything)
         vote = None
         if box is not None:
             vote = {**box.vote.public(), "tally": box.vote.tally()}
@@ -275,8 +277,9 @@ def register_events(hub: ControlHub) -> None:
                     keys=hub.ballot_keys,
                 )
                 await session.commit()
-            hub.vote_opened(vote)
-        announcement = {**vote.public(), "tally": vote.tally()}
+                seq = (await audit.head(session, meeting_id)).seq
+            hub.vote_opened(vote).seq = seq
+        announcement = {**vote.public(), "tally": vote.tally(), "seq": seq}
         later(hub.emit("vote_opened", announcement, meeting_id))
         return ok(vote=announcement)
 
@@ -300,6 +303,7 @@ def register_events(hub: ControlHub) -> None:
             async with sessions() as session:
                 counts = await voting.record_hands(session, caller, box.vote, p["counts"])
                 await session.commit()
+                box.seq = (await audit.head(session, meeting_id)).seq
             assert caller.point_id is not None
             box.vote.hands[caller.point_id] = counts
         box.schedule_tally()
@@ -316,13 +320,14 @@ def register_events(hub: ControlHub) -> None:
                     result = await voting.close_vote(
                         session, caller, meeting_id, p["vote_id"], cancel=cancel, keys=hub.ballot_keys)
                     await session.commit()
+                    seq = (await audit.head(session, meeting_id)).seq
                 hub.vote_finished(meeting_id)
                 if box.vote.secret:  # counted and committed: nothing may open its ballots again
                     await asyncio.to_thread(hub.ballot_keys.erase, p["vote_id"])
         except Exception:
             box.closing = False
             raise
-        later(hub.emit("vote_closed", result, meeting_id))
+        later(hub.emit("vote_closed", {**result, "seq": seq}, meeting_id))
         return ok(result=result)
 
     @on("vote_close")

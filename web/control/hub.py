@@ -17,11 +17,12 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from meetings import attendance, speaking, voting
+from meetings import attendance, audit, speaking, voting
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError
 from meetings.models import Participant
@@ -77,6 +78,15 @@ class ControlHub:
         for entry in self.state.roster.entries(meeting_id):
             if entry.role in capacities:
                 await self.state.sio.emit(event, data, to=entry.peer_id)
+
+    async def snapshot(self, meeting_id: int, build: Callable[[AsyncSession], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """A broadcast's state, read under the meeting's lock and stamped `seq` with the audit
+        sequence it reflects: however the broadcasts of two quick changes overtake each other on
+        the way, a client keeps the one with the higher `seq` (docs/protocol.md, "Ordering")."""
+        async with self.lock(meeting_id):
+            async with self.state.sessions() as session:
+                seq = (await audit.head(session, meeting_id)).seq
+                return {**await build(session), "seq": seq}
 
     # ------------------------------------------------------------ callers
 
@@ -137,8 +147,10 @@ class ControlHub:
                     async with self.state.sessions() as session:
                         open_id = await voting.open_vote_id(session, meeting_id)
                         vote = await voting.load_open_vote(session, open_id, self.ballot_keys) if open_id else None
+                        seq = (await audit.head(session, meeting_id)).seq
                     if vote is not None:
                         box = self.vote_opened(vote)
+                        box.seq = seq
         if box is None or (vote_id is not None and box.vote.id != vote_id):
             raise MeetingError("conflict" if box is None else "not_found", "no such open vote in this meeting")
         return box
@@ -172,11 +184,23 @@ class ControlHub:
             async with self.state.sessions() as session:
                 ended = await speaking.expire_turn(session, meeting_id, turn.request_id)
                 await session.commit()
-                snapshot = await speaking.snapshot(session, meeting_id)
+                snapshot = {**await speaking.snapshot(session, meeting_id), "seq": (await audit.head(session, meeting_id)).seq}
         self.timers.pop(meeting_id, None)
         if ended is not None:
             await self.floor(meeting_id, ended.requester, False)
             await self.emit("speakers", snapshot, meeting_id)
+
+    async def resume(self) -> None:
+        """After a start: re-arm the speaking turns' time limits (each with the time it has left;
+        one already due ends now) and erase the ballot keys of votes a crash left closed."""
+        async with self.state.sessions() as session:
+            turns = await speaking.open_turns(session)
+            open_votes = await voting.open_vote_ids(session)
+        for meeting_id, turn in turns:
+            self.start_timer(meeting_id, turn)
+        erased = await asyncio.to_thread(self.ballot_keys.erase_all_but, open_votes)
+        if turns or erased:
+            log.info("resumed", extra={"turns": len(turns), "ballot_keys_erased": erased})
 
     # ------------------------------------------------------------ attendance
 

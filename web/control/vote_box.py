@@ -36,6 +36,7 @@ class VoteBox:
     ) -> None:
         self.vote = vote
         self.closing = False
+        self.seq = 0  # the audit sequence the in-memory tally reflects (its broadcasts carry it)
         self._sessions = sessions
         self._lock = lock
         self._emit = emit
@@ -96,6 +97,7 @@ class VoteBox:
             await session.commit()
             if result.audit_head is not None:
                 self._audit_head = result.audit_head
+                self.seq = result.audit_head.seq
             # Acked before the session goes back to the pool: its reset is one more round trip.
             self._settle(batch, result)
 
@@ -128,6 +130,7 @@ class VoteBox:
     def _tally(self) -> dict[str, Any]:
         tally = self.vote.tally()
         tally["server_ms"] = int(time.time() * 1000)
+        tally["seq"] = self.seq
         return tally
 
     def _emit_tally(self, tally: dict[str, Any]) -> None:

@@ -436,13 +436,29 @@
     setTimeout(() => el.remove(), 6000);
   }
 
+  // A state broadcast carries the audit sequence it reflects (seq); one overtaken on the way by
+  // a newer one is dropped, so two quick changes never leave the older on screen. The vote's
+  // events (opened, tally, closed) share one sequence; the snapshot counts for every kind.
+  let seen = {};
+  function fresh(kind, seq) {
+    if (seq == null) return true;
+    if (seq < (seen[kind] ?? -1)) return false;
+    seen[kind] = seq;
+    return true;
+  }
+
   async function refresh() {
     const ack = await call("control_state");
     if (!ack.ok) return;
     S.capacity = ack.me.capacity; S.key = ack.me.key;
-    S.meeting = ack.meeting; S.agenda = ack.agenda; S.speakers = ack.speakers; S.attendance = ack.attendance;
-    S.results = ack.results; S.lobby = ack.lobby || [];
-    S.vote = ack.vote; S.tally = ack.vote ? ack.vote.tally : null; S.voted = !!(ack.vote && ack.vote.you_voted);
+    if (fresh("meeting", ack.seq)) S.meeting = ack.meeting;
+    if (fresh("agenda", ack.seq)) S.agenda = ack.agenda;
+    if (fresh("speakers", ack.seq)) S.speakers = ack.speakers;
+    S.attendance = ack.attendance; S.lobby = ack.lobby || [];
+    if (fresh("vote", ack.seq)) {
+      S.results = ack.results;
+      S.vote = ack.vote; S.tally = ack.vote ? ack.vote.tally : null; S.voted = !!(ack.vote && ack.vote.you_voted);
+    }
     render();
   }
 
@@ -450,17 +466,21 @@
     if (socket === sock) return;
     socket = sock;
     const on = (name, fn) => sock.on(name, (data) => { fn(data); render(); });
-    on("meeting_state", (d) => { S.meeting = d; });
-    on("agenda", (d) => { S.agenda = d; });
-    on("speakers", (d) => { S.speakers = d; });
+    on("meeting_state", (d) => { if (fresh("meeting", d.seq)) S.meeting = d; });
+    on("agenda", (d) => { if (fresh("agenda", d.seq)) S.agenda = d; });
+    on("speakers", (d) => { if (fresh("speakers", d.seq)) S.speakers = d; });
     on("attendance", (d) => { S.attendance = d; });
     on("vote_opened", (d) => {
+      if (!fresh("vote", d.seq)) return;
       const me = S.key && S.key.startsWith("account:") ? parseInt(S.key.slice(8), 10) : null;
       S.vote = { ...d, you_may_vote: me != null && d.voters.includes(me), you_voted: false };
       S.tally = d.tally; S.voted = false;
     });
-    on("vote_tally", (d) => { if (S.vote && d.vote_id === S.vote.id) S.tally = d; });
-    on("vote_closed", (d) => { S.results = S.results.filter((r) => r.vote_id !== d.vote_id).concat([d]); S.vote = null; S.tally = null; });
+    on("vote_tally", (d) => { if (S.vote && d.vote_id === S.vote.id && fresh("vote", d.seq)) S.tally = d; });
+    on("vote_closed", (d) => {
+      if (!fresh("vote", d.seq)) return;
+      S.results = S.results.filter((r) => r.vote_id !== d.vote_id).concat([d]); S.vote = null; S.tally = null;
+    });
     on("lobby", (d) => { S.lobby = d.waiting; });
     on("participants", (d) => {
       for (const e of d.left) S.roster.delete(e.peer_id);
@@ -488,6 +508,7 @@
       document.addEventListener("pointercancel", released, true);
     }
     bind(hn.socket);
+    if (S.meetingId !== hn.meetingId) { seen = {}; S.meetingId = hn.meetingId; } // sequences are per meeting
     S.roster = new Map(((event.detail && event.detail.roster) || []).map((e) => [e.peer_id, e]));
     refresh();
     if (!countdownTimer) countdownTimer = setInterval(tick, 500);

@@ -31,7 +31,16 @@ export class MeetingState {
     this.lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
     this.S = { meeting: null, agenda: null, speakers: null, attendance: null, vote: null, tally: null, result: null, resultAt: 0 };
     this.socket = null;
+    this.seen = {}; // kind -> the highest seq shown (a TV screen follows one meeting)
     setInterval(() => this._tick(), 500);
+  }
+
+  // Whether a state of this kind stamped `seq` is not older than the last one shown (and remember it).
+  fresh(kind, seq) {
+    if (seq == null) return true;
+    if (seq < (this.seen[kind] ?? -1)) return false;
+    this.seen[kind] = seq;
+    return true;
   }
 
   t(key, n) { return (TEXT[this.lang][key] || key).replace("{n}", n).normalize("NFC"); }
@@ -41,19 +50,24 @@ export class MeetingState {
     if (this.socket !== socket) {
       this.socket = socket;
       const on = (name, fn) => socket.on(name, (d) => { fn(d); this.render(); });
-      on("meeting_state", (d) => { this.S.meeting = d; });
-      on("agenda", (d) => { this.S.agenda = d; });
-      on("speakers", (d) => { this.S.speakers = d; });
+      // A broadcast overtaken on the way by a newer one (higher audit seq) is dropped, as in control.js.
+      const fresh = (kind, d) => this.fresh(kind, d.seq);
+      on("meeting_state", (d) => { if (fresh("meeting", d)) this.S.meeting = d; });
+      on("agenda", (d) => { if (fresh("agenda", d)) this.S.agenda = d; });
+      on("speakers", (d) => { if (fresh("speakers", d)) this.S.speakers = d; });
       on("attendance", (d) => { this.S.attendance = d; });
-      on("vote_opened", (d) => { this.S.vote = d; this.S.tally = d.tally; this.S.result = null; });
-      on("vote_tally", (d) => { if (this.S.vote && d.vote_id === this.S.vote.id) this.S.tally = d; });
-      on("vote_closed", (d) => { this.S.vote = null; this.S.tally = null; this.S.result = d; this.S.resultAt = Date.now(); });
+      on("vote_opened", (d) => { if (fresh("vote", d)) { this.S.vote = d; this.S.tally = d.tally; this.S.result = null; } });
+      on("vote_tally", (d) => { if (this.S.vote && d.vote_id === this.S.vote.id && fresh("vote", d)) this.S.tally = d; });
+      on("vote_closed", (d) => {
+        if (fresh("vote", d)) { this.S.vote = null; this.S.tally = null; this.S.result = d; this.S.resultAt = Date.now(); }
+      });
     }
     try {
       const ack = await socket.timeout(15000).emitWithAck("control_state", {});
       if (!ack.ok) return;
-      Object.assign(this.S, { meeting: ack.meeting, agenda: ack.agenda, speakers: ack.speakers, attendance: ack.attendance,
-        vote: ack.vote, tally: ack.vote ? ack.vote.tally : null });
+      for (const kind of ["meeting", "agenda", "speakers"]) if (this.fresh(kind, ack.seq)) this.S[kind] = ack[kind];
+      this.S.attendance = ack.attendance;
+      if (this.fresh("vote", ack.seq)) Object.assign(this.S, { vote: ack.vote, tally: ack.vote ? ack.vote.tally : null });
       if (!ack.vote && ack.results.length && !this.S.result) { this.S.result = ack.results[ack.results.length - 1]; this.S.resultAt = 0; }
       this.render();
     } catch (_) { /* the connection dropped again: the next join asks again */ }
