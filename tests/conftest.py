@@ -1,6 +1,7 @@
 """Fixtures shared by every test: database URLs on both engines, a running server, accounts."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -62,9 +63,9 @@ class RunningServer:
         return self.app[STATE]
 
 
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    """The whole app served in-process on a free loopback port; stopped after the test."""
+@contextlib.asynccontextmanager
+async def serving_in_process(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The whole app served in-process on settings.port; stopped (as at a shutdown) on leaving."""
     app = create_app(settings, load_rooms_config(settings.config_path))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -74,6 +75,13 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
         yield RunningServer(url=settings.base_url, app=app)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The whole app served in-process on a free loopback port; stopped after the test."""
+    async with serving_in_process(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,13 +1,18 @@
 """Socket.IO `join_meeting` / `leave_meeting`: admission, the meeting's room, presence.
 
 A connection is in at most one meeting. Leaving (explicitly, by joining another meeting,
-or by disconnecting) runs the leave hooks so media and other services free what they hold.
+or by disconnecting) runs the leave hooks so media and other services free what they hold;
+a meeting nobody is in any more keeps nothing in this process's memory.
+Presence in the database follows the roster: after every join or leave, under a lock per
+(meeting, principal), the roster's current answer is written, so a leave whose hooks were slow
+is never committed after the rejoin that followed it.
 Uninvited browser users wait in the meeting's lobby (ack error `in_lobby`) until the chair or
 the secretary admits them (web.control); removed principals, and uninvited ones while the
 meeting is locked, are refused.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -33,9 +38,41 @@ def _present_as(entry: RosterEntry) -> Principal:
     return Principal(kind, ident, entry.name, "point" if kind == "point" else entry.role)
 
 
+class PresenceLocks:
+    """One lock per (meeting, principal key) while a presence write is under way; none kept after."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    async def sync(self, state: AppState, meeting_id: int, entry: RosterEntry) -> None:
+        """Write whether entry's principal is connected to the meeting, as the roster says now."""
+        slot = (meeting_id, entry.key)
+        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
+        self._locks[slot] = (lock, users + 1)
+        try:
+            async with lock:
+                present = state.roster.connected(meeting_id, entry.key)  # read inside: the last write is the latest
+                async with state.sessions() as session:
+                    await set_presence(session, meeting_id, _present_as(entry), present)
+        finally:
+            lock, users = self._locks[slot]
+            if users == 1:
+                del self._locks[slot]
+            else:
+                self._locks[slot] = (lock, users - 1)
+
+
+PRESENCE = PresenceLocks()
+
+
 async def leave_current_meeting(state: AppState, sid: str) -> None:
     for meeting_id, waiting in list(state.lobby.items()):
         if waiting.pop(sid, None) is not None:
+            if not waiting:
+                del state.lobby[meeting_id]
             await _send_lobby(state, meeting_id)
     removed = state.roster.remove(sid)
     if removed is None:
@@ -47,11 +84,13 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
             await hook(meeting_id, sid)
         except Exception:
             log.exception("leave hook failed", extra={"meeting_id": meeting_id, "sid": sid})
-    if not state.roster.connected(meeting_id, entry.key):
-        async with state.sessions() as session:
-            await set_presence(session, meeting_id, _present_as(entry), False)
+    await PRESENCE.sync(state, meeting_id, entry)
     if not entry.console:
         state.roster_feed.left(meeting_id, sid, entry.key)
+    if not state.roster.entries(meeting_id):  # the meeting emptied: its per-meeting state goes
+        state.roster_feed.release(meeting_id)
+        if not state.lobby.get(meeting_id, True):
+            del state.lobby[meeting_id]
 
 
 async def _send_lobby(state: AppState, meeting_id: int) -> None:
@@ -97,9 +136,9 @@ def register_membership_events(state: AppState) -> None:
             if console and role != "point":
                 raise EventError("bad_request", "console: only a bridge point has a console")
             entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role, console=console)
-            await set_presence(session, meeting_id, _present_as(entry), True)
         await leave_current_meeting(state, sid)
         state.roster.add(meeting_id, entry)
+        await PRESENCE.sync(state, meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
         if not console:  # a point's console is there to act for the room, not to be seen: no tile, no roster line
             state.roster_feed.joined(meeting_id, entry)

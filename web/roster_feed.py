@@ -63,6 +63,13 @@ class RosterFeed:
         }
         await self._sio.emit("participants", data, room=meeting_room(meeting_id))
 
+    def release(self, meeting_id: int) -> None:
+        """The meeting emptied: nobody is left to tell, so nothing of it is kept."""
+        self._pending.pop(meeting_id, None)
+        sender = self._senders.pop(meeting_id, None)
+        if sender is not None:
+            sender.close()
+
     def close(self) -> None:
         for sender in self._senders.values():
             sender.close()

@@ -23,7 +23,10 @@ def register(app: web.Application) -> None:
         hub.attendance_changed(meeting_id)
 
     async def left(meeting_id: int, sid: str) -> None:
-        hub.attendance_changed(meeting_id)
+        if state.roster.entries(meeting_id):
+            hub.attendance_changed(meeting_id)
+        else:
+            hub.release(meeting_id)
 
     state.join_hooks.append(joined)
     state.leave_hooks.append(left)

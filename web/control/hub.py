@@ -1,7 +1,9 @@
 """The control plane's run-time state in one server process.
 
 - One asyncio lock per meeting: every change of a meeting (and its audit chain) is made,
-  committed and broadcast in order.
+  committed and broadcast in order. The locks are held weakly: one exists while someone uses
+  or waits for it (an open vote's box keeps its meeting's), so an idle meeting keeps none.
+- What else a meeting holds here (attendance broadcaster) goes when it empties.
 - An open vote is a VoteBox (web.control.vote_box): ballots written in batches, tally
   broadcasts coalesced.
 - gc.freeze() while a vote is open keeps the collector from scanning long-lived objects
@@ -16,6 +18,7 @@ import asyncio
 import gc
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -40,7 +43,7 @@ ATTENDANCE_INTERVAL = 1.0
 @dataclass
 class ControlHub:
     state: AppState
-    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    locks: weakref.WeakValueDictionary[int, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
     votes: dict[int, VoteBox] = field(default_factory=dict)  # meeting id -> its open vote
     timers: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # meeting id -> turn timer
     _attendance: dict[int, Coalescer] = field(default_factory=dict)  # meeting id -> its broadcasts
@@ -63,7 +66,10 @@ class ControlHub:
         await self.emit_to_capacities("lobby", waiting, meeting_id, ("chair", "secretary"))
 
     def lock(self, meeting_id: int) -> asyncio.Lock:
-        return self.locks.setdefault(meeting_id, asyncio.Lock())
+        lock = self.locks.get(meeting_id)
+        if lock is None:
+            lock = self.locks[meeting_id] = asyncio.Lock()
+        return lock
 
     async def emit(self, event: str, data: Any, meeting_id: int) -> None:
         await self.state.sio.emit(event, data, room=meeting_room(meeting_id))
@@ -220,6 +226,13 @@ class ControlHub:
 
             self._attendance[meeting_id] = Coalescer(send, ATTENDANCE_INTERVAL)
         self._attendance[meeting_id].changed()
+
+    def release(self, meeting_id: int) -> None:
+        """Nobody is in the meeting any more: drop its attendance broadcaster (an open vote and a
+        running turn's timer stay: they still end on time, and the vote is rebuilt if needed)."""
+        sender = self._attendance.pop(meeting_id, None)
+        if sender is not None:
+            sender.close()
 
     def close(self) -> None:
         for sender in self._attendance.values():
