@@ -3,16 +3,13 @@
 A connection is in at most one meeting. Leaving (explicitly, by joining another meeting,
 or by disconnecting) runs the leave hooks so media and other services free what they hold;
 a meeting nobody is in any more keeps nothing in this process's memory.
-Presence in the database follows the roster: after every join or leave, under a lock per
-(meeting, principal), the roster's current answer is written, so a leave whose hooks were slow
-is never committed after the rejoin that followed it.
+Presence in the database follows the roster, written in the order of its changes (web.presence).
 Uninvited browser users wait in the meeting's lobby (ack error `in_lobby`) until the chair or
 the secretary admits them (web.control); removed principals, and uninvited ones while the
 meeting is locked, are refused.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -38,34 +35,16 @@ def _present_as(entry: RosterEntry) -> Principal:
     return Principal(kind, ident, entry.name, "point" if kind == "point" else entry.role)
 
 
-class PresenceLocks:
-    """One lock per (meeting, principal key) while a presence write is under way; none kept after."""
-
-    def __init__(self) -> None:
-        self._locks: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    async def sync(self, state: AppState, meeting_id: int, entry: RosterEntry) -> None:
-        """Write whether entry's principal is connected to the meeting, as the roster says now."""
-        slot = (meeting_id, entry.key)
-        lock, users = self._locks.get(slot, (asyncio.Lock(), 0))
-        self._locks[slot] = (lock, users + 1)
-        try:
-            async with lock:
-                present = state.roster.connected(meeting_id, entry.key)  # read inside: the last write is the latest
-                async with state.sessions() as session:
-                    await set_presence(session, meeting_id, _present_as(entry), present)
-        finally:
-            lock, users = self._locks[slot]
-            if users == 1:
-                del self._locks[slot]
-            else:
-                self._locks[slot] = (lock, users - 1)
 
 
-PRESENCE = PresenceLocks()
+async def _sync_presence(state: AppState, meeting_id: int, entry: RosterEntry) -> None:
+    """Record in the database whether entry's principal is connected, as the roster says (web.presence)."""
+
+    async def write(present: bool) -> None:
+        async with state.sessions() as session:
+            await set_presence(session, meeting_id, _present_as(entry), present)
+
+    await state.presence.sync(meeting_id, entry.key, write, state.roster)
 
 
 async def leave_current_meeting(state: AppState, sid: str) -> None:
@@ -84,7 +63,7 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
             await hook(meeting_id, sid)
         except Exception:
             log.exception("leave hook failed", extra={"meeting_id": meeting_id, "sid": sid})
-    await PRESENCE.sync(state, meeting_id, entry)
+    await _sync_presence(state, meeting_id, entry)
     if not entry.console:
         state.roster_feed.left(meeting_id, sid, entry.key)
     if not state.roster.entries(meeting_id):  # the meeting emptied: its per-meeting state goes
@@ -138,7 +117,7 @@ def register_membership_events(state: AppState) -> None:
             entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role, console=console)
         await leave_current_meeting(state, sid)
         state.roster.add(meeting_id, entry)
-        await PRESENCE.sync(state, meeting_id, entry)
+        await _sync_presence(state, meeting_id, entry)
         await sio.enter_room(sid, meeting_room(meeting_id))
         if not console:  # a point's console is there to act for the room, not to be seen: no tile, no roster line
             state.roster_feed.joined(meeting_id, entry)

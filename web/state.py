@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from meetings.config import RoomsConfig
 from web.login_limits import LoginLimits
 from web.metrics import Metrics
+from web.presence import PresenceLocks
 from web.roster import Roster
 from web.roster_feed import RosterFeed
 from web.settings import Settings
@@ -35,6 +36,7 @@ class AppState:
     media_floor: Callable[[int, str, bool], Awaitable[None]] | None = None
     # Browser users waiting in a meeting's lobby: meeting id -> peer id -> {peer_id, account_id, name}.
     lobby: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    presence: PresenceLocks = field(default_factory=PresenceLocks)  # web.presence: writes in roster order
 
     login_limits: LoginLimits = field(init=False)
 

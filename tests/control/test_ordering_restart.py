@@ -18,7 +18,6 @@ from tests.conftest import RunningServer, serving_in_process
 from tests.control.conftest import Client, connect_account
 from tests.control.helpers import make_accounts, make_world
 from web.control import HUB
-from web.membership import PRESENCE
 from web.settings import Settings
 
 pytestmark = [pytest.mark.control, pytest.mark.security]
@@ -128,7 +127,7 @@ async def test_a_slow_leave_is_never_committed_after_the_rejoin(server: RunningS
             present = await session.scalar(select(Participant.present).where(
                 Participant.meeting_id == world.meeting_id, Participant.account_id == delegate))
         assert present is True
-        assert len(PRESENCE) == 0
+        assert len(server.state.presence) == 0
     finally:
         await again.disconnect()
 
@@ -158,7 +157,7 @@ async def test_a_meeting_nobody_is_in_keeps_nothing_in_memory(server: RunningSer
         registries = {"roster": server.state.roster._meetings, "locks": hub.locks, "votes": hub.votes,
                       "timers": hub.timers, "attendance": hub._attendance, "lobby": server.state.lobby,
                       "roster feed": server.state.roster_feed._senders}
-        return [name for name, registry in registries.items() if m in registry] + (["presence"] if len(PRESENCE) else [])
+        return [name for name, registry in registries.items() if m in registry] + (["presence"] if len(server.state.presence) else [])
 
     deadline = time.monotonic() + 10
     while held() and time.monotonic() < deadline:  # the disconnects' leaves finish on the server
