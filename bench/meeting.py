@@ -4,16 +4,19 @@ thumbnails' low layers, the three loudest microphones), for P = 20, 60 and 120; 
 baseline, the same meeting with everyone subscribing to every other point's audio and high
 layer (capped where this 2-core box saturates).
 
-    .venv/bin/python bench/meeting.py                 # P = 20, 60, 120; baseline at P = 20
-    .venv/bin/python bench/meeting.py --points 20,60 --baseline 20,30 --seconds 5
+    .venv/bin/python bench/meeting.py        # P = 20, 60, 120; baseline at P = 10, 20
+    .venv/bin/python bench/meeting.py --points 20,60 --baseline 20 --seconds 5
 
-Processes as in bench/sfu.py (whose helpers this reuses): the SFU alone in its process
+Processes as in bench/sfu.py (helpers in bench/processes.py): the SFU alone in its process
 (bench/sfu_server.py), publishers (pre-encoded VP8 960x540 at 1.5 Mbit/s + 320x180 at
-150 kbit/s + Opus; point 0 speaks) and subscribers (count and timestamp, decode nothing) in
-others. A point's publisher and subscriber share one SFU peer, so it never receives itself.
-One line per size: ``meeting points=P mode=slots sfu_core_pct=.. forwarded_pkts_per_s=..
-lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=..``, the baseline's lines (mode=all) and, where both
-ran, the ratio of SFU CPU and forwarded packets. ``saturated=1``: the SFU waited for a CPU more
+150 kbit/s + Opus, replayed, no encoder; point 0 speaks) and subscribers (count and
+timestamp, decode nothing) in others. Publishers follow the SFU's layer demand as browsers
+follow media:layer: a camera layer nobody receives is not sent. A point's publisher and
+subscriber share one SFU peer, so it never receives itself.
+One line per size: ``meeting points=P sfu_core_pct=.. forwarded_pkts_per_s=..
+lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=.. mode=slots ...``, the baseline's lines (mode=all;
+sizes past the first saturated one are skipped), the ratio of SFU CPU and forwarded packets
+where both ran, and how each grows with P. ``saturated=1``: the SFU waited for a CPU more
 than 15 % of the window (the box, not the SFU, set the pace).
 """
 
@@ -31,20 +34,20 @@ HERE = Path(__file__).resolve().parent
 sys.path[0] = str(HERE.parent)  # the repository root, so that `bench` is importable
 
 from bench import sfu_media  # noqa: E402
-from bench.sfu import (  # noqa: E402
+from bench.processes import (  # noqa: E402
     SATURATED_WAIT,
     Process,
     Result,
-    cpu_seconds,
-    free_port,
+    measure_window,
     raise_priority,
-    runqueue_wait_seconds,
+    start_subscribers,
 )
+from bench.sfu_janus import free_port  # noqa: E402
 
 SLOTS = {"thumbnails": 4, "loudest": 3}
 PUBLISHERS_PER_PROCESS = 30
 SUBSCRIBERS_PER_PROCESS = 20
-SETTLE_S = 3.0  # key frames come every 2 s in the pre-encoded loop; slots start on one
+SETTLE_S = 4.0  # key frames every 2 s in the loop (slots start on one); unneeded layers stop after 2 s
 
 
 def open_descriptors(pid: int) -> int:
@@ -79,46 +82,26 @@ def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: flo
         for process in publishers:
             raise_priority(process.popen.pid, nice)
         time.sleep(1.0)  # the speaker is detected (300 ms hold) before anyone subscribes
-        subscribers = []
-        for first, count in chunks(points, SUBSCRIBERS_PER_PROCESS):
-            process = Process([load, json.dumps({
-                "role": "subscribe", "target": "sfu", "url": url, "count": count,
-                "first": first, "prefix": "p", "slots": SLOTS if slots else None})])
-            children.append(process)
-            subscribers.append(process)
-            raise_priority(process.popen.pid, nice)
-        for process in subscribers:
-            status = process.line(300)
-            if status != "ready":
-                print(f"  warning: subscribers {status}", file=sys.stderr)
+        subscribers = start_subscribers(load, [
+            {"target": "sfu", "url": url, "count": count, "first": first, "prefix": "p",
+             "slots": SLOTS if slots else None}
+            for first, count in chunks(points, SUBSCRIBERS_PER_PROCESS)], nice, "sfu")
+        children.extend(subscribers)
         time.sleep(SETTLE_S)
-        pid = server.popen.pid
-        cpu0, wait0, t0 = cpu_seconds(pid), runqueue_wait_seconds(pid), time.monotonic()
-        for process in subscribers:
-            process.send("start")
-        time.sleep(seconds)
-        for process in subscribers:
-            process.send("stop")
-        cpu1, wait1, t1 = cpu_seconds(pid), runqueue_wait_seconds(pid), time.monotonic()
-        fds = open_descriptors(pid)
-        results = [json.loads(process.line(120)) for process in subscribers]
-        return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
-                      received=sum(r["received"] for r in results),
-                      expected=sum(r["expected"] for r in results),
-                      latency={k: [x for r in results for x in r["latency"][k]]
-                               for k in ("audio", "video")}), fds
+        result = measure_window(server.popen.pid, subscribers, seconds)
+        return result, open_descriptors(server.popen.pid)
     finally:
         for child in reversed(children):
             child.stop()
 
 
 def line(points: int, mode: str, result: Result, fds: int) -> str:
-    return (f"meeting points={points} mode={mode} "
+    return (f"meeting points={points} "
             f"sfu_core_pct={100 * result.cpu_s / result.seconds:.1f} "
             f"forwarded_pkts_per_s={result.received / result.seconds:.0f} "
             f"lat_p50_ms={result.percentile(None, 50):.2f} "
             f"lat_p99_ms={result.percentile(None, 99):.2f} loss={result.loss:.4f} fds={fds} "
-            f"cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
+            f"mode={mode} cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
             f"runq_wait_pct={100 * result.wait_s / result.seconds:.1f} "
             f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)}")
 
@@ -126,8 +109,9 @@ def line(points: int, mode: str, result: Result, fds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", default="20,60,120", help="meeting sizes (slots)")
-    parser.add_argument("--baseline", default="20",
-                        help="sizes for everyone-subscribes-to-everything (it grows with P²)")
+    parser.add_argument("--baseline", default="10,20",
+                        help="sizes for everyone-subscribes-to-everything (it grows with P²; "
+                             "sizes past the first saturated one are skipped)")
     parser.add_argument("--seconds", type=float, default=8.0, help="measurement window")
     parser.add_argument("--nice", type=int, default=10,
                         help="run the SFU and load generators at nice -N (0: leave alone)")
@@ -145,16 +129,31 @@ def main() -> None:
             print(f"… {points} points, slots", file=sys.stderr, flush=True)
             ours[points] = measure(points, True, media, low_media, args.seconds, args.nice)
             print(line(points, "slots", *ours[points]), flush=True)
+        saturated_at = None
         for points in baseline:
+            if saturated_at is not None:
+                print(f"meeting points={points} mode=all skipped=1 (the box saturated at "
+                      f"points={saturated_at})", flush=True)
+                continue
             print(f"… {points} points, everyone subscribes to everything", file=sys.stderr,
                   flush=True)
             theirs[points] = measure(points, False, media, low_media, args.seconds, args.nice)
             print(line(points, "all", *theirs[points]), flush=True)
+            if theirs[points][0].wait_s / theirs[points][0].seconds > SATURATED_WAIT:
+                saturated_at = points
     for points in sorted(set(ours) & set(theirs)):
         slot, every = ours[points][0], theirs[points][0]
         print(f"meeting points={points} ratio_sfu_cpu={every.cpu_s / max(slot.cpu_s, 1e-9):.1f} "
               f"ratio_forwarded={every.received / max(slot.received, 1):.1f} "
               f"(everyone-subscribes / slots)")
+    for runs, mode in ((ours, "slots"), (theirs, "all")):
+        sizes_run = sorted(runs)
+        for small, big in zip(sizes_run, sizes_run[1:]):
+            a, b = runs[small][0], runs[big][0]
+            print(f"meeting growth mode={mode} points={small}->{big} p_ratio={big / small:.1f} "
+                  f"sfu_cpu_ratio={(b.cpu_s / b.seconds) / max(a.cpu_s / a.seconds, 1e-9):.1f} "
+                  f"forwarded_ratio={(b.received / b.seconds) / max(a.received / a.seconds, 1e-9):.1f} "
+                  f"(linear: p_ratio; quadratic: {(big / small) ** 2:.1f})")
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
           f"{args.seconds:.0f} s windows; SFU and load at nice {-args.nice}")
 

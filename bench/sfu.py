@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,9 +39,15 @@ HERE = Path(__file__).resolve().parent
 sys.path[0] = str(HERE.parent)  # the repository root, so that `bench` is importable
 
 from bench import sfu_janus, sfu_media  # noqa: E402
+from bench.processes import (  # noqa: E402
+    SATURATED_WAIT,
+    Process,
+    Result,
+    measure_window,
+    raise_priority,
+    start_subscribers,
+)
 
-PYTHON = sys.executable
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -55,72 +59,8 @@ class Size:
 
 
 SIZES = [Size(16, 1, 8, 1), Size(128, 2, 32, 2), Size(256, 2, 64, 4), Size(512, 4, 64, 4)]
-# Above this share of the window spent runnable but waiting for a CPU, the 2-core box (load
-# generators included) set the pace, not the server: the line says saturated=1.
-SATURATED_WAIT = 0.15
 TRANSCRIBED_SPEAKERS = 8  # the issue's target size for captions: forwarding must not notice them
 TRANSCRIBE_UP_TO = 128  # streams: the sizes that also run with transcription beside
-
-
-@dataclass
-class Result:
-    cpu_s: float
-    wait_s: float  # time the server's threads were runnable but waiting for a CPU
-    seconds: float
-    received: int
-    expected: int
-    latency: dict[str, list[float]]
-
-    @property
-    def cpu_per_packet_us(self) -> float:
-        return self.cpu_s / max(1, self.received) * 1e6
-
-    @property
-    def loss(self) -> float:
-        return max(0.0, 1 - self.received / max(1, self.expected))
-
-    def percentile(self, kind: str | None, q: float) -> float:
-        values = sorted((self.latency["audio"] + self.latency["video"]) if kind is None
-                        else self.latency[kind])
-        if not values:
-            return float("nan")
-        return values[min(len(values) - 1, int(q / 100 * len(values)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
-
-def raise_priority(pid: int, nice: int) -> None:
-    """Run ``pid`` at ``-nice``: its scheduler autogroup (every child here starts its own
-    session, so each gets its own group) and every thread (nice is per thread).
-
-    This box is shared with other engineers' test runs and the kernel groups CPU time by
-    session (autogroup): without this a single-threaded server gets a fraction of a core,
-    not the core it needs, and latency measures the neighbours. Janus gets the same
-    treatment. Needs root; skipped (and said) otherwise."""
-    if nice <= 0:
-        return
-    try:
-        Path(f"/proc/{pid}/autogroup").write_text(str(-nice))
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            os.setpriority(os.PRIO_PROCESS, int(task.name), -nice)
-    except OSError as error:
-        print(f"  (could not raise priority of {pid}: {error})", file=sys.stderr)
-
-
-def runqueue_wait_seconds(pid: int) -> float:
-    """Summed over the process's threads: time spent runnable but not running
-    (/proc/PID/task/TID/schedstat, second field, ns). High means the box, not the server,
-    set the pace."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[1])
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return total / 1e9
 
 
 def local_address() -> str:
@@ -130,37 +70,6 @@ def local_address() -> str:
             if isinstance(ip.ip, str) and not ip.ip.startswith("127."):
                 return ip.ip
     raise RuntimeError("no non-loopback IPv4 address for ICE")
-
-
-class Process:
-    """A child speaking the line protocol of bench/sfu_load.py / bench/sfu_server.py."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.popen = subprocess.Popen([PYTHON, *args], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, bufsize=1,
-                                      start_new_session=True, env=env)
-
-    def line(self, timeout: float) -> str:
-        ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
-        if not ready:
-            raise TimeoutError(f"no answer from {self.popen.args[1]}")
-        line = self.popen.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{self.popen.args[1]} exited ({self.popen.wait()})")
-        return line.strip()
-
-    def send(self, command: str) -> None:
-        self.popen.stdin.write(command + "\n")
-        self.popen.stdin.flush()
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                self.popen.stdin.close()
-                self.popen.wait(15)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.popen.kill()
-                self.popen.wait()
 
 
 def free_port() -> int:
@@ -181,37 +90,14 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
         raise_priority(server_pid, nice)
         raise_priority(publishers.popen.pid, nice)
         time.sleep(0.5)
-        subscribers = []
         per = -(-size.subscribers // size.processes)
-        for k in range(size.processes):
-            count = min(per, size.subscribers - k * per)
-            process = Process([load, json.dumps({
-                "role": "subscribe", "target": target, "url": url, "count": count,
-                "prefix": f"s{k}_"})])
-            children.append(process)
-            subscribers.append(process)
-            raise_priority(process.popen.pid, nice)
-        for process in subscribers:
-            status = process.line(180)
-            if status != "ready":
-                print(f"  warning ({target}): subscribers {status}", file=sys.stderr)
+        subscribers = start_subscribers(load, [
+            {"target": target, "url": url, "count": min(per, size.subscribers - k * per),
+             "prefix": f"s{k}_"} for k in range(size.processes)], nice, target, timeout=180)
+        children.extend(subscribers)
         time.sleep(1.0)  # let the first key frames and RTCP settle
         raise_priority(server_pid, nice)  # again: threads Janus started meanwhile
-        cpu0, t0 = cpu_seconds(server_pid), time.monotonic()
-        wait0 = runqueue_wait_seconds(server_pid)
-        for process in subscribers:
-            process.send("start")
-        time.sleep(seconds)
-        for process in subscribers:
-            process.send("stop")
-        cpu1, t1 = cpu_seconds(server_pid), time.monotonic()
-        wait1 = runqueue_wait_seconds(server_pid)
-        results = [json.loads(process.line(60)) for process in subscribers]
-        return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
-                      received=sum(r["received"] for r in results),
-                      expected=sum(r["expected"] for r in results),
-                      latency={k: [x for r in results for x in r["latency"][k]]
-                               for k in ("audio", "video")})
+        return measure_window(server_pid, subscribers, seconds)
     finally:
         for child in children:
             child.stop()

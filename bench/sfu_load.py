@@ -112,6 +112,15 @@ class Signalling:
                                  {"type": "answer", "sdp": pc.localDescription.sdp})
         return 2 * len(feeds)
 
+    async def demand(self) -> dict[str, bool]:
+        """Track id -> whether anyone receives that camera layer (what media:layer tells a
+        browser); Janus says nothing, so everything is sent."""
+        if self.janus is not None:
+            return {}
+        async with self.http.get(f"{self.url}/demand") as response:
+            response.raise_for_status()
+            return await response.json()
+
     async def close(self) -> None:
         if self.janus is not None:
             await self.janus.close()
@@ -135,6 +144,7 @@ class Stream:
         self.seq = random.randrange(0, 32768)
         self.ts = random.randrange(0, 1 << 32)
         self.sent = 0
+        self.active = True  # a camera layer nobody receives is not sent (media:layer)
 
     def send(self, payload: bytes, marker: bool, timestamp: int) -> None:
         stamp = time.time_ns().to_bytes(8, "big")
@@ -169,6 +179,18 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
         await asyncio.sleep(0.05)
     streams = [(Stream(a, level), Stream(v, None)) for a, v, level in pairs]
     low_streams = [Stream(t, None) for t in lows if t is not None]
+    layers = {f"{spec['prefix']}{first + k}:{mid}": stream for k, (_, video) in enumerate(streams)
+              for mid, stream in (("1", video), ("2", low_streams[k] if low_streams else None))
+              if stream is not None}
+
+    async def follow_demand() -> None:
+        while True:
+            needed = await signalling.demand()
+            for track_id, stream in layers.items():
+                stream.active = needed.get(track_id, True)
+            await asyncio.sleep(0.5)
+
+    follower = asyncio.ensure_future(follow_demand())
     print("ready", flush=True)
 
     # every 5 ms: audio every 20 ms, a video frame every 1/FPS s; a frame's packets leave
@@ -190,8 +212,9 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
                     audio.ts = (audio.ts + 960) & 0xFFFFFFFF
                 if tick % slices_per_frame == 0:
                     payloads, _ = media.video[(tick // slices_per_frame) % len(media.video)]
-                    queues[k].extend((p, n == len(payloads) - 1, video.ts)
-                                     for n, p in enumerate(payloads))
+                    if video.active:  # (the clock runs on while a layer is not sent)
+                        queues[k].extend((p, n == len(payloads) - 1, video.ts)
+                                         for n, p in enumerate(payloads))
                     video.ts = (video.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
                 queue = queues[k]
                 budgets[k] = budgets[k] + budget_per_slice if queue else 0.0
@@ -199,16 +222,17 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
                     payload, marker, timestamp = queue.pop(0)
                     video.send(payload, marker, timestamp)
                     budgets[k] -= len(payload)
-                if low_media is not None and tick % slices_per_frame == 0:
+                low = low_streams[k] if low_media is not None else None
+                if low is not None and tick % slices_per_frame == 0:
                     # small frames: one burst, no pacing needed
-                    low = low_streams[k]
                     payloads, _ = low_media.video[(tick // slices_per_frame) % len(low_media.video)]
-                    for n, payload in enumerate(payloads):
+                    for n, payload in enumerate(payloads if low.active else ()):
                         low.send(payload, n == len(payloads) - 1, low.ts)
                     low.ts = (low.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * slice_s - time.monotonic()))
     finally:
+        follower.cancel()
         for pc in pcs:
             await pc.close()
 

@@ -4,7 +4,8 @@ Run by bench/sfu.py: ``python bench/sfu_server.py PORT``; prints ``ready`` once 
 Endpoints take and return JSON: /join (a peer already there is kept: bench/meeting.py's
 points publish and subscribe from different processes), /publish (optional ``sources``),
 /subscribe (every track of the other peers, or with ``slots`` the speaker, that many
-thumbnails and loudest microphones, as a large meeting's screens), /answer. Exits when its
+thumbnails and loudest microphones, as a large meeting's screens), /answer, /demand (GET: track id -> whether anyone
+receives that camera layer, from LayerDemand). Exits when its
 standard input closes. With HOINGHI_BENCH_TRANSCRIBE=K every
 publisher's microphone also goes through K audio taps and K recognisers of the Transcriber
 (tiny Vosk model), as `hoinghi serve` does for each speaker: forwarding measured with the
@@ -24,7 +25,7 @@ from aiohttp import web
 # run as a script: the repository root, not bench/ (whose sfu.py would shadow the package)
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from sfu import ACTIVE_SPEAKER, Sfu, loudest_slot, thumbnail_slot  # noqa: E402
+from sfu import ACTIVE_SPEAKER, LayerDemand, Sfu, SfuEvent, loudest_slot, thumbnail_slot  # noqa: E402
 from web.captions.live import TAP_BATCH_PACKETS  # noqa: E402  (the product's batching)
 
 ROOM = "bench"
@@ -51,7 +52,19 @@ def tiny_transcriber() -> Any:
     return Transcriber(vosk.Model(str(write_tiny_model(Path(tempfile.mkdtemp())))), discard, max_recognizers=64)
 
 
-def app(sfu: Sfu) -> web.Application:
+class Demand:
+    """Which camera layers anyone receives (LayerDemand), for publishers to poll: what
+    media:layer tells a browser, so that bench publishers send only what is needed."""
+
+    def __init__(self) -> None:
+        self.needed: dict[str, bool] = {}
+
+    def on_event(self, event: SfuEvent) -> None:
+        if isinstance(event, LayerDemand):
+            self.needed[event.track_id] = event.needed
+
+
+def app(sfu: Sfu, demand: Demand) -> web.Application:
     copies = int(os.environ.get("HOINGHI_BENCH_TRANSCRIBE") or 0)  # recognisers per publisher
     transcriber = tiny_transcriber() if copies else None
     taps: list[asyncio.Task[None]] = []
@@ -90,6 +103,9 @@ def app(sfu: Sfu) -> web.Application:
         await sfu.answer(ROOM, body["peer"], body["sdp"])
         return web.json_response({})
 
+    async def layers(request: web.Request) -> web.Response:
+        return web.json_response(demand.needed)
+
     application = web.Application(client_max_size=4 * 1024 * 1024)
     if transcriber is not None:
         async def stop_transcribing(_app: web.Application) -> None:
@@ -100,13 +116,15 @@ def app(sfu: Sfu) -> web.Application:
 
         application.on_shutdown.append(stop_transcribing)
     application.add_routes([web.post("/join", join), web.post("/publish", publish),
-                            web.post("/subscribe", subscribe), web.post("/answer", answer)])
+                            web.post("/subscribe", subscribe), web.post("/answer", answer),
+                            web.get("/demand", layers)])
     return application
 
 
 async def main(port: int) -> None:
-    sfu = Sfu()
-    runner = web.AppRunner(app(sfu), access_log=None)
+    demand = Demand()
+    sfu = Sfu(on_event=demand.on_event)
+    runner = web.AppRunner(app(sfu, demand), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     print("ready", flush=True)

@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSend
 
 from bridge.config import AgentConfig
 from bridge.http_api import current_meeting
+from bridge.layers import CameraLayers
 from bridge.outputs import Outputs
 from bridge.sources import FeedTrack, Sources
 from bridge.stats import HealthMeter
@@ -53,6 +54,7 @@ class Session:
         self.received: dict[str, Any] = {}  # track id -> remote track
         self.active_speaker: str | None = None
         self.feeds: list[FeedTrack] = []
+        self.layers: CameraLayers | None = None  # a decoded camera's two layers
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._sub_lock = asyncio.Lock()
         self._meter = HealthMeter()
@@ -83,6 +85,8 @@ class Session:
         self.outputs.switcher.follow(None, None)
         for feed in self.feeds:
             feed.stop()
+        if self.layers is not None:
+            self.layers.stop()
         for pc in (self.pub, self.sub):
             if pc is not None:
                 await pc.close()
@@ -103,6 +107,7 @@ class Session:
         self.sio.on("media:tracks", self._on_tracks)
         self.sio.on("media:offer", self._on_offer)
         self.sio.on("media:active_speaker", self._on_active_speaker)
+        self.sio.on("media:layer", self._on_layer)
         self.sio.on("meeting_state", self._on_meeting_state)
         self.sio.on("removed", lambda data: self.end("removed by the chair"))
         await self.sio.connect(self.config.server, auth={"token": self.config.token}, transports=["websocket"],
@@ -140,6 +145,9 @@ class Session:
                 continue
             track = feed.track()
             self.feeds.append(track)
+            if name == "camera" and not self.sources.passthrough:  # decoded: both layers
+                self.layers = CameraLayers(self.pub, track, feed.track())
+                continue
             transceiver = self.pub.addTransceiver(track, direction="sendonly")
             if name == "camera" and self.sources.passthrough:
                 mime = f"video/{self.sources.video_codec}".lower()
@@ -149,7 +157,8 @@ class Session:
         await self.pub.setLocalDescription(await self.pub.createOffer())  # aiortc gathers every candidate here
         answer = await self._call("media:publish", {
             "meeting_id": self.meeting_id, "sdp": self.pub.localDescription.sdp,
-            "sources": {t.mid: name for t, name in sources.items()},
+            "sources": {**{t.mid: name for t, name in sources.items()},
+                        **(self.layers.sources() if self.layers is not None else {})},
         })
         await self.pub.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 
@@ -226,6 +235,10 @@ class Session:
             await self._subscribe()
         except Exception as error:
             self.end(f"media:subscribe: {error!r}")
+
+    def _on_layer(self, msg: dict[str, Any]) -> None:
+        if msg.get("meeting_id") == self.meeting_id and self.layers is not None:
+            self.layers.on_layer(str(msg.get("track_id")), bool(msg.get("needed")))
 
     def _on_meeting_state(self, msg: dict[str, Any]) -> None:
         if msg.get("meeting_id") == self.meeting_id and msg.get("status") == "closed":

@@ -29,7 +29,7 @@ REMB_DOWN = 0.7
 REMB_MIN_RATE_BPS = 100_000  # below this the session's rate says nothing about the link
 HOLD_MIN_S = 3.0
 HOLD_MAX_S = 8.0
-PROBE_S = 4.0
+PROBE_S = 10.0  # a fall-back this soon after a probe means the probe failed
 SETTLE_S = 2.0  # after a switch, reports still describe the previous layer
 
 

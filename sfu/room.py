@@ -4,8 +4,9 @@ The room turns audio levels into the active speaker (an event, the source of eve
 active-speaker video down-track, and the order Last-N video follows) and, when configured,
 into the set of N loudest audio streams that are forwarded at all. It fills each
 subscriber's slots (sfu/view.py: speaker, thumbnails, loudest microphones) with sources,
-choosing each camera's layer by the slot and the subscriber's link (sfu/downlink.py), and
-tells publishers which of their camera layers anyone receives (:class:`LayerDemand`).
+choosing each camera's layer by the slot, the subscriber's link (sfu/downlink.py) and the
+publisher's (sfu/uplink.py), and tells publishers which of their camera layers anyone
+receives (:class:`LayerDemand`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .events import (
 )
 from .peer import Peer
 from .speaker import SpeakerDetector
+from .uplink import Uplink
 from .uptrack import UpTrack
 from .view import ACTIVE_SPEAKER, assign, slot_index, slot_kind
 
@@ -49,6 +51,7 @@ class Room:
         self.active_speaker: str | None = None
         self._speaking: tuple[UpTrack, ...] = ()
         self._demand_check: asyncio.TimerHandle | None = None
+        self.uplinks: dict[str, Uplink] = {}  # publishers of two camera layers, by peer id
 
     # --- tracks ------------------------------------------------------------------------------
 
@@ -58,6 +61,7 @@ class Room:
 
     def add_track(self, up: UpTrack) -> None:
         self.tracks[up.track_id] = up
+        self._watch_uplink(up.peer_id)
         self.apply_audio_last_n()
         self.apply_views()
 
@@ -66,6 +70,8 @@ class Room:
         self.tracks.pop(up.track_id, None)
         changed = [p for p in self.peers.values() if p.subscribe.remove(up.track_id)]
         up.close()
+        if up.source == "camera" and up.peer_id in self.uplinks:  # (one layer left)
+            self.uplinks.pop(up.peer_id).close()
         if up.kind == "audio" and self.speakers.remove(up):
             self._set_speaker(None)
         self.apply_views()
@@ -88,7 +94,8 @@ class Room:
             self.apply_view(peer)
         else:
             up = self.tracks[track_id]
-            peer.subscribe.add(track_id, up.kind, up.mime_type, up, up.peer_id)
+            peer.subscribe.add(track_id, up.kind, up.mime_type, self._direct_source(peer, up),
+                               up.peer_id)
         self.apply_video_last_n(peer)
         self.update_demand()
 
@@ -120,11 +127,63 @@ class Room:
             self.apply_video_last_n(peer)
 
     def camera(self, peer_id: str, layer: str) -> UpTrack | None:
-        """The peer's camera in ``layer`` ('high' or 'low'), else its other layer."""
+        """The peer's camera in ``layer`` ('high' or 'low'; low while its uplink is weak),
+        else its other layer."""
+        if self._uplink_weak(peer_id):
+            layer = "low"
         cameras = [t for t in self.tracks.values()
                    if t.peer_id == peer_id and t.kind == "video" and t.source == "camera"
                    and t.mime_type.lower() == ACTIVE_SPEAKER_MIME.lower()]
         return next((t for t in cameras if t.layer == layer), cameras[0] if cameras else None)
+
+    # --- layers of a camera subscribed to directly (a small meeting: everyone's camera) -------
+
+    def _direct_source(self, viewer: Peer, up: UpTrack) -> UpTrack:
+        """What a subscription to ``up`` forwards: a camera's high layer gives way to its
+        low layer on the viewer's weak link or small screen, or the publisher's weak uplink."""
+        if up.kind != "video" or up.source != "camera" or up.layer != "high":
+            return up
+        if viewer.speaker_layer() == "high" and not self._uplink_weak(up.peer_id):
+            return up
+        return next((t for t in self.tracks.values() if t.peer_id == up.peer_id
+                     and t.source == "camera" and t.layer == "low"
+                     and t.mime_type.lower() == up.mime_type.lower()), up)
+
+    def _apply_direct_layers(self, viewer: Peer) -> None:
+        for track_id, down in viewer.subscribe.down.items():
+            up = self.tracks.get(track_id) if slot_kind(track_id) is None else None
+            if up is not None:
+                down.switch(self._direct_source(viewer, up))
+
+    # --- publishers' uplinks (sfu/uplink.py) --------------------------------------------------
+
+    def _watch_uplink(self, peer_id: str) -> None:
+        """A publisher of two camera layers gets its link judged by its high one."""
+        if peer_id in self.uplinks:
+            return
+        cameras = {t.layer: t for t in self.tracks.values()
+                   if t.peer_id == peer_id and t.kind == "video" and t.source == "camera"}
+        if "high" in cameras and "low" in cameras:
+            self.uplinks[peer_id] = Uplink(cameras["high"], self.apply_views,
+                                           lambda: self._wants_high(peer_id))
+
+    def _wants_high(self, peer_id: str) -> bool:
+        """Would a viewer get this publisher's high layer if its link carried it?"""
+        for viewer in self.peers.values():
+            if viewer.peer_id == peer_id or viewer.speaker_layer() != "high":
+                continue
+            for track_id, down in viewer.subscribe.down.items():
+                if down.source is None or down.source.peer_id != peer_id:
+                    continue
+                up = self.tracks.get(track_id)
+                if track_id == ACTIVE_SPEAKER or (up is not None and up.source == "camera"
+                                                  and up.layer == "high"):
+                    return True
+        return False
+
+    def _uplink_weak(self, peer_id: str) -> bool:
+        uplink = self.uplinks.get(peer_id)
+        return uplink is not None and uplink.weak
 
     def _speaker_camera(self, viewer: Peer) -> UpTrack | None:
         if self.active_speaker is None or self.active_speaker == viewer.peer_id:
@@ -184,7 +243,9 @@ class Room:
         """Fill the peer's slots: the speaker (layer by the peer's link; a viewer who speaks
         keeps the previous speaker), thumbnails (low layers: pinned, then recent speakers,
         then the others in order of publishing), and the loudest microphones (whoever
-        speaks; the last ones heard stay meanwhile)."""
+        speaks; the last ones heard stay meanwhile); and the layer of each camera it
+        subscribed to directly."""
+        self._apply_direct_layers(peer)
         slots = {tid: d for tid, d in peer.subscribe.down.items() if slot_kind(tid) is not None}
         if not slots:
             return
@@ -241,7 +302,10 @@ class Room:
         for up in self.tracks.values():
             if up.kind != "video" or up.source != "camera" or up.peer_id not in layered:
                 continue
-            if up.receivers() > 0:
+            uplink = self.uplinks.get(up.peer_id)
+            probing = up.layer == "high" and uplink is not None and uplink.state == "probing"
+            weak = up.layer == "high" and uplink is not None and uplink.state == "weak"
+            if up.receivers() > 0 or probing:  # a probe: the publisher sends, nobody receives
                 up.unneeded_since = None
                 if up.needed is not True:
                     up.needed = True
@@ -249,7 +313,8 @@ class Room:
                 continue
             if up.unneeded_since is None:
                 up.unneeded_since = now
-            if up.needed is not False and now - up.unneeded_since >= UNNEEDED_AFTER_S:
+            # a weak uplink is relieved at once; otherwise wait (subscriptions change in steps)
+            if up.needed is not False and (weak or now - up.unneeded_since >= UNNEEDED_AFTER_S):
                 up.needed = False
                 self._emit(LayerDemand(self.room_id, up.peer_id, up.track_id, up.layer, False))
             elif up.needed is not False:
@@ -263,6 +328,9 @@ class Room:
         self.update_demand()
 
     def close(self) -> None:
+        for uplink in self.uplinks.values():
+            uplink.close()
+        self.uplinks.clear()
         if self._demand_check is not None:
             self._demand_check.cancel()
             self._demand_check = None

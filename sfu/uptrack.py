@@ -98,6 +98,7 @@ class UpTrack:
         self.forwarding = True
         self._muted: set[str] = set()
         self.packets = 0
+        self.highest_seq = -1  # extended (wraps counted): with packets, what arrived of what was sent
         # what the publisher's link lost (recent fraction): subscribers' reports include it
         self.upstream_loss = 0.0
         self._window_start: int | None = None  # sequence number LOSS_WINDOW packets ago
@@ -142,6 +143,12 @@ class UpTrack:
     def handle(self, view: RtpView) -> None:
         """Forward one packet from the publisher to every attached down-track."""
         self.packets += 1
+        if self.highest_seq < 0:
+            self.highest_seq = view.sequence_number
+        else:
+            ahead = (view.sequence_number - self.highest_seq) & 0xFFFF
+            if ahead < 0x8000:
+                self.highest_seq += ahead
         if self.packets % LOSS_WINDOW == 0:
             self._measure_loss(view.sequence_number)
         if self._inspect is not None:
@@ -196,6 +203,7 @@ class UpTrack:
         with new offsets, its subscriber seeing one unbroken stream."""
         if self.history is not None:
             self.history = PacketHistory()
+        self.highest_seq = -1
         for down in self._down:
             down.restart(discontinuity=True)
 

@@ -1,6 +1,7 @@
 """A bridge point as a separate host: a network namespace joined to this one by a veth pair.
 
-Every name starts with `hn12` and everything is removed on exit. The link is cut with
+Every name starts with ``prefix`` (`hn12`, the bridge tests; `hn13`, the weak-link tests) and
+everything is removed on exit. The link is cut with
 iptables DROP rules *inside* the namespace (the host's own rules are never touched).
 """
 from __future__ import annotations
@@ -30,29 +31,38 @@ def available() -> str | None:
 class PointHost:
     suffix: str = field(default_factory=lambda: secrets.token_hex(3))
     subnet: int = field(default_factory=lambda: 16 + secrets.randbelow(200))
+    prefix: str = "hn12"
 
     @property
     def namespace(self) -> str:
-        return f"hn12-{self.suffix}"
+        return f"{self.prefix}-{self.suffix}"
 
     @property
     def host_if(self) -> str:
-        return f"hn12h{self.suffix}"
+        return f"{self.prefix}h{self.suffix}"
+
+    @property
+    def inner_if(self) -> str:
+        return f"{self.prefix}n{self.suffix}"
+
+    @property
+    def network(self) -> str:
+        return f"10.2{self.prefix[-2:]}.{self.subnet}"  # 10.212.x for hn12, 10.213.x for hn13
 
     @property
     def server_address(self) -> str:
         """This host's end of the link: where the point reaches the server."""
-        return f"10.212.{self.subnet}.1"
+        return f"{self.network}.1"
 
     def __enter__(self) -> "PointHost":
-        inner = f"hn12n{self.suffix}"
+        inner = self.inner_if
         try:
             _ip("netns", "add", self.namespace)
             _ip("link", "add", self.host_if, "type", "veth", "peer", "name", inner)
             _ip("link", "set", inner, "netns", self.namespace)
             _ip("addr", "add", f"{self.server_address}/30", "dev", self.host_if)
             _ip("link", "set", self.host_if, "up")
-            _ip("-n", self.namespace, "addr", "add", f"10.212.{self.subnet}.2/30", "dev", inner)
+            _ip("-n", self.namespace, "addr", "add", f"{self.network}.2/30", "dev", inner)
             _ip("-n", self.namespace, "link", "set", inner, "up")
             _ip("-n", self.namespace, "link", "set", "lo", "up")
         except BaseException:
