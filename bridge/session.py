@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from bridge.config import AgentConfig
 from bridge.http_api import current_meeting
@@ -37,7 +37,9 @@ class SessionEnded(Exception):
 
 def _ice_servers(raw: list[dict[str, Any]]) -> RTCConfiguration:
     servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in raw]
-    return RTCConfiguration(iceServers=servers)
+    # one transport for all tracks, as browsers bundle: with aiortc's default (one per kind) a
+    # third track (the camera's low layer) never started sending
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 class Session:

@@ -140,10 +140,12 @@ class Room:
 
     def _direct_source(self, viewer: Peer, up: UpTrack) -> UpTrack:
         """What a subscription to ``up`` forwards: a camera's high layer gives way to its
-        low layer on the viewer's weak link or small screen, or the publisher's weak uplink."""
+        low layer on the viewer's small screen or the publisher's weak uplink. (Not on the
+        viewer's weak link: a small meeting's few cameras are all shown large, and a switch
+        costs aiortc receivers, the halls' agents, seconds of picture.)"""
         if up.kind != "video" or up.source != "camera" or up.layer != "high":
             return up
-        if viewer.speaker_layer() == "high" and not self._uplink_weak(up.peer_id):
+        if viewer.max_speaker_layer == "high" and not self._uplink_weak(up.peer_id):
             return up
         return next((t for t in self.tracks.values() if t.peer_id == up.peer_id
                      and t.source == "camera" and t.layer == "low"
@@ -170,7 +172,7 @@ class Room:
     def _wants_high(self, peer_id: str) -> bool:
         """Would a viewer get this publisher's high layer if its link carried it?"""
         for viewer in self.peers.values():
-            if viewer.peer_id == peer_id or viewer.speaker_layer() != "high":
+            if viewer.peer_id == peer_id or viewer.max_speaker_layer != "high":
                 continue
             for track_id, down in viewer.subscribe.down.items():
                 if down.source is None or down.source.peer_id != peer_id:

@@ -14,9 +14,9 @@ sequence number's advance). The rule:
 * ``weak`` -> ``probing`` after :attr:`hold` seconds, if a viewer would get the high layer:
   the publisher is asked to send it again while viewers stay on the low one.
   :data:`CLEAN_SAMPLES` samples in a row under :data:`LOSS_CLEAN` -> ``ok`` (viewers get the
-  high layer back, hold reset); a lossy sample, or :data:`PROBE_S` without the high layer
-  (the publisher did not send it) -> ``weak`` with the hold doubled, up to
-  :data:`HOLD_MAX_S`.
+  high layer back); a lossy sample, or :data:`PROBE_S` without the high layer (the publisher
+  did not send it) -> ``weak`` with the hold doubled, up to :data:`HOLD_MAX_S`. Weak again
+  within :data:`RELAPSE_S` of ``ok`` doubles it too; later, it starts over.
 
 Random loss of a few percent (NACKs repair it) leaves the publisher ``ok``: only loss that
 says the link is full counts. A sample needs :data:`MIN_EXPECTED` packets sent, so a layer
@@ -26,20 +26,24 @@ the publisher has stopped says nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .uptrack import UpTrack
 
+log = logging.getLogger(__name__)
+
 SAMPLE_S = 1.0
 MIN_EXPECTED = 20
 LOSS_WEAK = 0.15
-LOSS_CLEAN = 0.08
-CLEAN_SAMPLES = 2
-HOLD_MIN_S = 10.0
-HOLD_MAX_S = 60.0
-PROBE_S = 5.0
+LOSS_CLEAN = 0.05
+CLEAN_SAMPLES = 5  # while probing both layers are sent: passing then, the high one alone fits
+RELAPSE_S = 30.0  # weak again this soon after ok: the probe's verdict was wrong, hold longer
+HOLD_MIN_S = 20.0  # a thin commune link rarely mends in seconds; each probe costs it seconds of loss
+HOLD_MAX_S = 120.0
+PROBE_S = 3.0
 
 
 class Uplink:
@@ -88,13 +92,14 @@ class Uplink:
             if self.state == "probing":
                 self._fail()
             elif self.state == "ok":
+                relapse = self._loop.time() - self._since < RELAPSE_S and self.changes > 0
+                self.hold = min(HOLD_MAX_S, self.hold * 2) if relapse else HOLD_MIN_S
                 self._set("weak")
             return
         if self.state == "ok":
             return
         self._clean = self._clean + 1 if loss < LOSS_CLEAN else 0
         if self._clean >= CLEAN_SAMPLES:  # (a publisher that ignored the demand recovers too)
-            self.hold = HOLD_MIN_S
             self._set("ok")
 
     def _fail(self) -> None:
@@ -106,6 +111,8 @@ class Uplink:
         self._clean = 0
         self._since = self._loop.time()
         self.changes += 1
+        log.info("publisher uplink %s", state, extra={"track": self.high.track_id,
+                                                      "loss": round(self.loss, 3), "hold_s": self.hold})
         self._on_change()
 
     def close(self) -> None:
