@@ -59,7 +59,9 @@ def chunks(total: int, size: int) -> list[tuple[int, int]]:
 
 
 def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: float,
-            nice: int) -> tuple[Result, int]:
+            nice: int) -> tuple[Result, int, int]:
+    """One meeting: its result, the SFU's open descriptors, and how many subscriber
+    processes did not receive every stream they subscribed to before the window."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     load = str(HERE / "sfu_load.py")
@@ -82,20 +84,20 @@ def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: flo
         for process in publishers:
             raise_priority(process.popen.pid, nice)
         time.sleep(1.0)  # the speaker is detected (300 ms hold) before anyone subscribes
-        subscribers = start_subscribers(load, [
+        subscribers, partial = start_subscribers(load, [
             {"target": "sfu", "url": url, "count": count, "first": first, "prefix": "p",
              "slots": SLOTS if slots else None}
             for first, count in chunks(points, SUBSCRIBERS_PER_PROCESS)], nice, "sfu")
         children.extend(subscribers)
         time.sleep(SETTLE_S)
         result = measure_window(server.popen.pid, subscribers, seconds)
-        return result, open_descriptors(server.popen.pid)
+        return result, open_descriptors(server.popen.pid), partial
     finally:
         for child in reversed(children):
             child.stop()
 
 
-def line(points: int, mode: str, result: Result, fds: int) -> str:
+def line(points: int, mode: str, result: Result, fds: int, partial: int) -> str:
     return (f"meeting points={points} "
             f"sfu_core_pct={100 * result.cpu_s / result.seconds:.1f} "
             f"forwarded_pkts_per_s={result.received / result.seconds:.0f} "
@@ -103,7 +105,9 @@ def line(points: int, mode: str, result: Result, fds: int) -> str:
             f"lat_p99_ms={result.percentile(None, 99):.2f} loss={result.loss:.4f} fds={fds} "
             f"mode={mode} cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
             f"runq_wait_pct={100 * result.wait_s / result.seconds:.1f} "
-            f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)}")
+            f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)}"
+            + (f" partial={partial} (subscriber processes not receiving everything: not comparable)"
+               if partial else ""))
 
 
 def main() -> None:
@@ -123,8 +127,8 @@ def main() -> None:
         print("… encoding the media loops", file=sys.stderr, flush=True)
         sfu_media.save(sfu_media.make(), media)
         sfu_media.save(sfu_media.make(320, 180, 150_000), low_media)
-        ours: dict[int, tuple[Result, int]] = {}
-        theirs: dict[int, tuple[Result, int]] = {}
+        ours: dict[int, tuple[Result, int, int]] = {}
+        theirs: dict[int, tuple[Result, int, int]] = {}
         for points in sizes:
             print(f"… {points} points, slots", file=sys.stderr, flush=True)
             ours[points] = measure(points, True, media, low_media, args.seconds, args.nice)
@@ -147,7 +151,7 @@ def main() -> None:
               f"ratio_forwarded={every.received / max(slot.received, 1):.1f} "
               f"(everyone-subscribes / slots)")
     for runs, mode in ((ours, "slots"), (theirs, "all")):
-        sizes_run = sorted(runs)
+        sizes_run = sorted(p for p, run in runs.items() if not run[2])  # partial runs: not comparable
         for small, big in zip(sizes_run, sizes_run[1:]):
             a, b = runs[small][0], runs[big][0]
             print(f"meeting growth mode={mode} points={small}->{big} p_ratio={big / small:.1f} "

@@ -114,10 +114,12 @@ class Process:
                 self.popen.wait()
 
 def start_subscribers(load: str, specs: list[dict[str, Any]], nice: int, label: str,
-                      timeout: float = 300) -> list[Process]:
+                      timeout: float = 300) -> tuple[list[Process], int]:
     """One subscriber process per spec (role ``subscribe`` of bench/sfu_load.py), at
-    ``-nice``, each waited for until it says it receives everything (a warning if only part)."""
+    ``-nice``, each waited for until it says it receives everything. Returns the processes
+    and how many of them receive only part (each also warned about)."""
     processes: list[Process] = []
+    partial = 0
     try:
         for spec in specs:
             process = Process([load, json.dumps({"role": "subscribe", **spec})])
@@ -126,12 +128,13 @@ def start_subscribers(load: str, specs: list[dict[str, Any]], nice: int, label: 
         for process in processes:
             status = process.line(timeout)
             if status != "ready":
+                partial += 1
                 print(f"  warning ({label}): subscribers {status}", file=sys.stderr)
     except BaseException:
         for process in processes:
             process.stop()
         raise
-    return processes
+    return processes, partial
 
 
 def measure_window(server_pid: int, subscribers: list[Process], seconds: float) -> Result:

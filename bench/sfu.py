@@ -91,7 +91,7 @@ def measure(target: str, url: str, server_pid: int, size: Size, media: Path,
         raise_priority(publishers.popen.pid, nice)
         time.sleep(0.5)
         per = -(-size.subscribers // size.processes)
-        subscribers = start_subscribers(load, [
+        subscribers, _ = start_subscribers(load, [
             {"target": target, "url": url, "count": min(per, size.subscribers - k * per),
              "prefix": f"s{k}_"} for k in range(size.processes)], nice, target, timeout=180)
         children.extend(subscribers)

@@ -1,6 +1,6 @@
 """Weak links between the SFU and a receiver on another host (marker netns: a namespace joined
-by veth, tests/weak_links.py): a receiver behind a 300 kbit/s cap gets the low camera layer,
-and the high layer again within 10 s after the cap is lifted (sfu/downlink.py)."""
+by veth, tests/weak_links.py): a receiver behind a 300 kbit/s cap gets the speaker's low camera
+layer, and the high layer again within 10 s after the cap is lifted (sfu/downlink.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +15,8 @@ import av
 import pytest
 from aiortc import MediaStreamTrack
 
-from sfu import Sfu
-from tests.sfu.clients import publish, wait_for
+from sfu import ACTIVE_SPEAKER, Sfu
+from tests.sfu.clients import ToneTrack, publish, wait_for
 from tests.weak_links import WeakHost, available
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -96,17 +96,18 @@ class Receiver:
 async def test_a_receiver_behind_a_300_kbit_cap_gets_the_low_layer_and_the_high_one_again_within_10_s(
         host: WeakHost) -> None:
     sfu = Sfu()  # after the namespace: ICE offers the veth's address too
-    publisher = await publish(sfu, "r", "pub", BarsTrack(HIGH, 30), BarsTrack(LOW, 15),
-                              sources={"0": "camera", "1": "camera-low"})
+    publisher = await publish(sfu, "r", "pub", BarsTrack(HIGH, 30), BarsTrack(LOW, 15), ToneTrack(0.3),
+                              sources={"0": "camera", "1": "camera-low", "2": "microphone"})
     process = await asyncio.create_subprocess_exec(
         "ip", "netns", "exec", host.namespace, sys.executable, str(RECEIVER),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     receiver = Receiver(process)
     follower = None
     try:
-        high = next(t.track_id for t in sfu.tracks("r") if t.layer == "high")
+        await wait_for(lambda: sfu._rooms["r"].active_speaker == "pub", timeout=30)
         await sfu.join("r", "rx")
-        await sfu.answer("r", "rx", await receiver.answer(await sfu.subscribe("r", "rx", [high])))
+        offer = await sfu.subscribe("r", "rx", [ACTIVE_SPEAKER])
+        await sfu.answer("r", "rx", await receiver.answer(offer))
         follower = asyncio.ensure_future(receiver.follow())
         downlink = sfu._rooms["r"].peers["rx"].subscribe.downlink
 
