@@ -1,0 +1,332 @@
+"""Soak: a long loopback meeting with aiortc peers joining and leaving, votes and speaking turns;
+at the end, what the server process kept (not in CI).
+
+    .venv/bin/python bench/soak.py                    # 30 minutes, 20 peers
+    .venv/bin/python bench/soak.py --minutes 5        # (or HOINGHI_SOAK_MINUTES=5)
+
+The server (the whole app: control plane, SFU, media signalling) runs in this process on a
+SQLite database in a temporary directory; the peers run in a child process (this file with
+--peers), each a python-socketio client with an aiortc publish connection (a microphone) and a
+subscribe connection to everyone else's, staying 5–25 s, then leaving and coming back. The
+chair (in the child too) opens and closes a secret vote every 30 s, every present peer casts,
+and gives a 3 s speaking turn to whoever asks, ended by its time limit.
+
+Measured after a warm-up (every peer has joined once) and again at the end once every peer has
+left and the collector ran: resident memory, asyncio tasks, open descriptors, and the SFU's and
+media hub's session objects still alive. One line:
+``soak minutes=.. peers=.. joins=.. votes=.. turns=.. rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
+tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. load=..``.
+Targets: rss_growth_pct < 5, tasks_end <= tasks_start, fds_end <= fds_start, sessions_alive=0.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[0] = str(HERE.parent)  # the repository root
+
+PEERS = 20
+STAY_S = (5.0, 25.0)
+VOTE_EVERY_S = 30.0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def live_sessions() -> Counter[str]:
+    """Peer-bound objects of the SFU and the media hub still alive (each should go with its peer)."""
+    from aiortc import RTCPeerConnection
+
+    from sfu.downtrack import DownTrack
+    from sfu.peer import Peer
+    from sfu.publish import PublishSession
+    from sfu.subscribe import SubscribeSession
+    from web.media.hub import PeerMedia
+
+    kinds = (Peer, PublishSession, SubscribeSession, PeerMedia, RTCPeerConnection, DownTrack)
+    return Counter(type(o).__name__ for o in gc.get_objects() if isinstance(o, kinds))
+
+
+# ------------------------------------------------------------------ the server (this process)
+
+async def seed(database_url: str, config_path: Path) -> tuple[int, str, list[tuple[int, str]]]:
+    from meetings.accounts import Principal, open_session
+    from meetings.config import load_rooms_config
+    from meetings.config_sync import sync_rooms_config
+    from meetings.db import create_engine, session_factory, upgrade_schema
+    from meetings.meetings_service import create_meeting
+    from meetings.models import Account
+
+    engine = create_engine(database_url)
+    await upgrade_schema(engine)
+    async with session_factory(engine)() as session:
+        await sync_rooms_config(session, load_rooms_config(config_path))
+        accounts = [Account(username=u, display_name=n, role=r, password_hash="!") for u, r, n in
+                    [("chutoa", "chair", "Chủ tọa"), ("thuky", "secretary", "Thư ký")]
+                    + [(f"daibieu{i}", "delegate", f"Đại biểu {i}") for i in range(PEERS)]]
+        session.add_all(accounts)
+        await session.commit()
+        chair, secretary, *delegates = accounts
+        meeting_id = await create_meeting(
+            session, room_id="phong-hop-ubnd", title="Họp kiểm tra độ bền", scheduled_start=datetime.now(timezone.utc),
+            chair_id=chair.id, secretary_id=secretary.id, delegates=[(d.id, None) for d in delegates])
+        chair_cookie = await open_session(session, Principal("account", str(chair.id), chair.display_name, "chair"))
+        cookies = [(d.id, await open_session(session, Principal("account", str(d.id), d.display_name, "delegate")))
+                   for d in delegates]
+    await engine.dispose()
+    return meeting_id, chair_cookie, cookies
+
+
+async def serve(minutes: float) -> str:
+    from aiohttp import web
+
+    from meetings.config import load_rooms_config
+    from tests.ports import free_port
+    from web.app import create_app
+    from web.settings import Settings
+
+    directory = Path(tempfile.mkdtemp(prefix="hoinghi-soak-"))
+    settings = Settings.build(config_path=HERE.parent / "rooms.toml", data_dir=directory / "data",
+                              database_url=f"sqlite+aiosqlite:///{directory / 'soak.sqlite3'}", port=free_port())
+    meeting_id, chair_cookie, cookies = await seed(settings.database_url, settings.config_path)
+    app = create_app(settings, load_rooms_config(settings.config_path))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    plan = directory / "plan.json"
+    plan.write_text(json.dumps({"url": settings.base_url, "meeting_id": meeting_id, "chair": chair_cookie,
+                                "peers": cookies, "seconds": minutes * 60}))
+    child = await asyncio.create_subprocess_exec(sys.executable, __file__, "--peers", str(plan),
+                                                 stdout=subprocess.PIPE)
+    start: dict[str, Any] = {}
+    assert child.stdout is not None
+    report: dict[str, Any] = {}
+    async for line in child.stdout:
+        message = json.loads(line)
+        if message.get("warm") and not start:
+            await asyncio.sleep(2)
+            gc.collect()
+            start = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+        if "done" in message:
+            report = message
+    await child.wait()
+    await asyncio.sleep(5)  # the last leaves' broadcasts and hooks
+    gc.collect()
+    end = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+    alive = live_sessions()
+    holders = describe_holders() if alive else ""
+    await runner.cleanup()
+    load = os.getloadavg()
+    growth = 100 * (end["rss"] - start["rss"]) / start["rss"]
+    line = (f"soak minutes={minutes:g} peers={PEERS} joins={report.get('joins', 0)} votes={report.get('votes', 0)} "
+            f"turns={report.get('turns', 0)} rss_start_mb={start['rss']:.1f} rss_end_mb={end['rss']:.1f} "
+            f"rss_growth_pct={growth:.1f} tasks_start={start['tasks']} tasks_end={end['tasks']} "
+            f"fds_start={start['fds']} fds_end={end['fds']} sessions_alive={sum(alive.values())} "
+            f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}")
+    return line + (f"\n{dict(alive)}\n{holders}" if alive else "")
+
+
+def describe_holders() -> str:
+    """Who keeps a left peer's objects alive: the referrers of one survivor, two levels up."""
+    from aiortc import RTCPeerConnection
+
+    from sfu.peer import Peer
+    from sfu.publish import PublishSession
+    from sfu.subscribe import SubscribeSession
+
+    survivors = [o for o in gc.get_objects() if isinstance(o, (Peer, PublishSession, SubscribeSession, RTCPeerConnection))]
+    if not survivors:
+        return ""
+    lines = []
+    for first in gc.get_referrers(survivors[0]):
+        if first is survivors:
+            continue
+        lines.append(f"  {type(first).__name__}: {str(first)[:120]}")
+        for second in gc.get_referrers(first)[:3]:
+            lines.append(f"    <- {type(second).__name__}: {str(second)[:120]}")
+    return "\n".join(lines[:30])
+
+
+# ------------------------------------------------------------------ the peers (child process)
+
+class Member:
+    def __init__(self, url: str, cookie: str, meeting_id: int) -> None:
+        import socketio
+
+        self.url, self.cookie, self.meeting_id = url, cookie, meeting_id
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.pcs: list[Any] = []
+        self.subscriber: Any = None
+        self.tracks: list[str] = []
+        self.sio.on("media:offer", self._offer)
+        self.sio.on("media:tracks", self._tracks)
+
+    async def call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self.sio.call(event, {"meeting_id": self.meeting_id, **payload}, timeout=30)
+
+    async def enter(self, media: bool = True) -> None:
+        await self.sio.connect(self.url, headers={"Cookie": f"hoinghi_session={self.cookie}"},
+                               transports=["websocket"], wait_timeout=20)
+        assert (await self.call("join_meeting", {}))["ok"]
+        if media:
+            await self._media()
+
+    async def _media(self) -> None:
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc.mediastreams import AudioStreamTrack
+
+        joined = await self.call("media:join", {})
+        publish = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(publish)
+        publish.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        await publish.setLocalDescription(await publish.createOffer())
+        answer = await self.call("media:publish", {"sdp": publish.localDescription.sdp,
+                                                   "sources": {publish.getTransceivers()[0].mid: "microphone"}})
+        await publish.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        self.subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(self.subscriber)
+
+        @self.subscriber.on("track")
+        def drain(track: Any) -> None:
+            async def pull() -> None:
+                try:
+                    while True:
+                        await track.recv()
+                except Exception:
+                    return
+
+            asyncio.ensure_future(pull())
+
+        await self._subscribe([t["track_id"] for t in joined["tracks"]])
+
+    async def _subscribe(self, track_ids: list[str]) -> None:
+        ack = await self.call("media:subscribe", {"track_ids": track_ids})
+        if ack.get("ok") and ack.get("offer"):
+            await self._answer(ack["offer"]["sdp"])
+
+    async def _answer(self, sdp: str) -> None:
+        from aiortc import RTCSessionDescription
+
+        if self.subscriber is None:
+            return
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+        await self.call("media:answer", {"sdp": self.subscriber.localDescription.sdp})
+
+    async def _offer(self, message: dict[str, Any]) -> None:
+        try:
+            await self._answer(message["sdp"])
+        except Exception:
+            pass  # the connection is going away
+
+    async def _tracks(self, message: dict[str, Any]) -> None:
+        mine = self.sio.get_sid()
+        wanted = [t["track_id"] for t in message.get("tracks", []) if t.get("peer_id") != mine]
+        if self.subscriber is not None and wanted != self.tracks:
+            self.tracks = wanted
+            try:
+                await self._subscribe(wanted)
+            except Exception:
+                pass
+
+    async def leave(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+        self.pcs, self.subscriber, self.tracks = [], None, []
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def run_peers(plan_path: str) -> None:
+    plan = json.loads(Path(plan_path).read_text())
+    url, meeting_id, seconds = plan["url"], plan["meeting_id"], plan["seconds"]
+    stop_at = time.monotonic() + seconds
+    counts: Counter[str] = Counter()
+    present: dict[int, Member] = {}
+    chair = Member(url, plan["chair"], meeting_id)
+    await chair.enter(media=False)
+    assert (await chair.call("meeting_open", {}))["ok"]
+    rng = random.Random(14)
+    first_round: set[int] = set()
+
+    def say(**message: Any) -> None:
+        print(json.dumps(message), flush=True)
+
+    async def peer(account: int, cookie: str) -> None:
+        while time.monotonic() < stop_at:
+            member = Member(url, cookie, meeting_id)
+            try:
+                await member.enter()
+                present[account] = member
+                counts["joins"] += 1
+                first_round.add(account)
+                if len(first_round) == PEERS and not counts["warm"]:
+                    counts["warm"] = 1
+                    say(warm=True)
+                if rng.random() < 0.2:
+                    await member.call("speak_request", {"topic": "Ý kiến"})
+                await asyncio.sleep(min(rng.uniform(*STAY_S), max(0.0, stop_at - time.monotonic())))
+            except Exception as error:
+                counts["errors"] += 1
+                say(error=repr(error)[:200])
+            finally:
+                present.pop(account, None)
+                await member.leave()
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+
+    async def chairing() -> None:
+        while time.monotonic() < stop_at:
+            await asyncio.sleep(min(VOTE_EVERY_S, max(0.0, stop_at - time.monotonic())))
+            if time.monotonic() >= stop_at:
+                break
+            opened = await chair.call("vote_open", {"title": f"Biểu quyết {counts['votes'] + 1}", "secret": True})
+            if not opened.get("ok"):
+                continue
+            vote_id = opened["vote"]["id"]
+            await asyncio.gather(*(m.call("vote_cast", {"vote_id": vote_id, "choice": rng.choice(("yes", "no"))})
+                                   for m in list(present.values()) if m.sio.connected), return_exceptions=True)
+            if (await chair.call("vote_close", {"vote_id": vote_id})).get("ok"):
+                counts["votes"] += 1
+            state = await chair.call("control_state", {})
+            queue = state.get("speakers", {}).get("queue", [])
+            if queue and state["speakers"].get("floor") is None:
+                granted = await chair.call("speak_grant", {"request_id": queue[0]["id"], "time_limit_s": 3})
+                counts["turns"] += bool(granted.get("ok"))
+
+    await asyncio.gather(chairing(), *(peer(a, c) for a, c in plan["peers"]))
+    await chair.leave()
+    say(done=True, **counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=float(os.environ.get("HOINGHI_SOAK_MINUTES", "30")))
+    parser.add_argument("--peers", help=argparse.SUPPRESS)  # the child: run the peers of this plan
+    args = parser.parse_args()
+    if args.peers:
+        asyncio.run(run_peers(args.peers))
+        return
+    print(asyncio.run(serve(args.minutes)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
