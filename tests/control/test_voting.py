@@ -139,12 +139,18 @@ async def test_refusals_change_nothing(db_sessions) -> None:  # type: ignore[no-
         assert (await s.execute(select(Vote))).first() is None
 
 
-async def test_secret_ballot_is_unlinkable_in_the_database(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
-    world = await _opened(db_sessions, n_delegates=8)
+async def _secret_vote(db_sessions, ballot_keys, n_delegates: int):  # type: ignore[no-untyped-def]
+    """An open meeting with a secret vote open: (world, the chair as caller, the vote)."""
+    world = await _opened(db_sessions, n_delegates=n_delegates)
     chair = world.caller(world.chair)
     async with db_sessions() as s:
         vote = await voting.open_vote(s, chair, world.meeting_id, title="Bỏ phiếu kín", secret=True, keys=ballot_keys)
         await s.commit()
+    return world, chair, vote
+
+
+async def test_secret_ballot_is_unlinkable_in_the_database(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
+    world, chair, vote = await _secret_vote(db_sessions, ballot_keys, 8)
     choices = {d: c for d, c in zip(world.delegates, ["yes", "no", "yes", "abstain", "no", "yes", "yes", "no"])}
     # Batches of one, two and five ballots, in an order that is not the order of ids.
     order = list(reversed(world.delegates))
@@ -198,11 +204,7 @@ async def test_secret_ballot_is_unlinkable_in_the_database(db_sessions, ballot_k
 
 
 async def test_a_secret_vote_whose_key_is_lost_takes_no_ballot_and_can_only_be_cancelled(db_sessions, ballot_keys) -> None:  # type: ignore[no-untyped-def]
-    world = await _opened(db_sessions, n_delegates=3)
-    chair = world.caller(world.chair)
-    async with db_sessions() as s:
-        vote = await voting.open_vote(s, chair, world.meeting_id, title="Bỏ phiếu kín", secret=True, keys=ballot_keys)
-        await s.commit()
+    world, chair, vote = await _secret_vote(db_sessions, ballot_keys, 3)
     await _cast(db_sessions, vote, [Ballot(world.delegates[0], "", "yes")])
     (ballot_keys.directory / f"{vote.id}.key").unlink()  # the data directory lost it
     async with db_sessions() as s:
