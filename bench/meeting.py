@@ -15,7 +15,7 @@ follow media:layer: a camera layer nobody receives is not sent. A point's publis
 subscriber share one SFU peer, so it never receives itself.
 One line per size: ``meeting points=P sfu_core_pct=.. forwarded_pkts_per_s=..
 lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=.. mode=slots ...``, the baseline's lines (mode=all;
-sizes past the first saturated one are skipped), the ratio of SFU CPU and forwarded packets
+sizes past the first that loses packets are skipped), the ratio of SFU CPU and forwarded packets
 where both ran, and how each grows with P. ``saturated=1``: the SFU waited for a CPU more
 than 15 % of the window (the box, not the SFU, set the pace).
 """
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--points", default="20,60,120", help="meeting sizes (slots)")
     parser.add_argument("--baseline", default="10,20",
                         help="sizes for everyone-subscribes-to-everything (it grows with P²; "
-                             "sizes past the first saturated one are skipped)")
+                             "sizes past the first that loses packets are skipped)")
     parser.add_argument("--seconds", type=float, default=8.0, help="measurement window")
     parser.add_argument("--nice", type=int, default=10,
                         help="run the SFU and load generators at nice -N (0: leave alone)")
@@ -136,14 +136,14 @@ def main() -> None:
         saturated_at = None
         for points in baseline:
             if saturated_at is not None:
-                print(f"meeting points={points} mode=all skipped=1 (the box saturated at "
-                      f"points={saturated_at})", flush=True)
+                print(f"meeting points={points} mode=all skipped=1 (the box no longer delivered "
+                      f"the load at points={saturated_at})", flush=True)
                 continue
             print(f"… {points} points, everyone subscribes to everything", file=sys.stderr,
                   flush=True)
             theirs[points] = measure(points, False, media, low_media, args.seconds, args.nice)
             print(line(points, "all", *theirs[points]), flush=True)
-            if theirs[points][0].wait_s / theirs[points][0].seconds > SATURATED_WAIT:
+            if theirs[points][0].loss > 0.01 or theirs[points][2]:  # it no longer delivers
                 saturated_at = points
     for points in sorted(set(ours) & set(theirs)):
         slot, every = ours[points][0], theirs[points][0]

@@ -9,10 +9,13 @@ downlink). Everything lives on the pair and in the namespace and goes with them.
 from __future__ import annotations
 
 import subprocess
+from typing import Iterator
+
+import pytest
 
 from tests.bridge.netns import PointHost, available
 
-__all__ = ["WeakHost", "available"]
+__all__ = ["WeakHost", "available", "weak_host"]
 
 
 def _run(*command: str) -> str:
@@ -48,3 +51,13 @@ class WeakHost(PointHost):
         out = self._in("tc", "-s", "qdisc", "show", "dev", self.inner_if)
         words = out.replace("(", " ").replace(",", " ").split()
         return int(words[words.index("dropped") + 1])
+
+
+@pytest.fixture
+def weak_host() -> Iterator[WeakHost]:
+    """A WeakHost for the test, removed after it; skipped where namespaces cannot be made."""
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    with WeakHost() as host:
+        yield host

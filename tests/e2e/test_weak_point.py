@@ -21,7 +21,7 @@ from tests.conftest import REPO
 from tests.e2e.conftest import browser  # noqa: F401  (the fixture)
 from tests.e2e.harness import Deployment, serving
 from tests.e2e.test_meeting_browser import Client, wait_for
-from tests.weak_links import WeakHost, available
+from tests.weak_links import WeakHost, weak_host  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.netns, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 ARTIFACTS = REPO / "test-artifacts" / "weak-links"
@@ -34,16 +34,7 @@ HEARD_LEVEL = 0.004  # RMS; silence is ~0, the point's quiet tone arrives at ~0.
 
 
 @pytest.fixture
-def weak_host() -> Iterator[WeakHost]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with WeakHost() as host:
-        yield host
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, weak_host: WeakHost) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, weak_host: WeakHost) -> Iterator[Deployment]:  # noqa: F811
     yield from serving(Deployment(root=tmp_path / "hoinghi", host=weak_host.server_address))
 
 

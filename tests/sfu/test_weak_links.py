@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import av
 import pytest
@@ -17,7 +17,7 @@ from aiortc import MediaStreamTrack
 
 from sfu import ACTIVE_SPEAKER, Sfu
 from tests.sfu.clients import ToneTrack, publish, wait_for
-from tests.weak_links import WeakHost, available
+from tests.weak_links import WeakHost, weak_host  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(300)]
 RECEIVER = Path(__file__).with_name("netns_receiver.py")
@@ -45,15 +45,6 @@ class BarsTrack(MediaStreamTrack):
         frame.pts, frame.time_base = self._n * 90000 // self._fps, fractions.Fraction(1, 90000)
         self._n += 1
         return frame
-
-
-@pytest.fixture
-def host() -> Iterator[WeakHost]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with WeakHost() as weak:
-        yield weak
 
 
 class Receiver:
@@ -94,12 +85,12 @@ class Receiver:
 
 
 async def test_a_receiver_behind_a_300_kbit_cap_gets_the_low_layer_and_the_high_one_again_within_10_s(
-        host: WeakHost) -> None:
+        weak_host: WeakHost) -> None:  # noqa: F811
     sfu = Sfu()  # after the namespace: ICE offers the veth's address too
     publisher = await publish(sfu, "r", "pub", BarsTrack(HIGH, 30), BarsTrack(LOW, 15), ToneTrack(0.3),
                               sources={"0": "camera", "1": "camera-low", "2": "microphone"})
     process = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", host.namespace, sys.executable, str(RECEIVER),
+        "ip", "netns", "exec", weak_host.namespace, sys.executable, str(RECEIVER),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     receiver = Receiver(process)
     follower = None
@@ -112,14 +103,14 @@ async def test_a_receiver_behind_a_300_kbit_cap_gets_the_low_layer_and_the_high_
         downlink = sfu._rooms["r"].peers["rx"].subscribe.downlink
 
         await wait_for(lambda: receiver.steady(HIGH[0], 2.0) is not None, timeout=60)
-        host.cap_downlink(CAP_KBIT)
+        weak_host.cap_downlink(CAP_KBIT)
         capped = time.monotonic()
         # (aiortc's receiver flushes a frame the cap left incomplete only after 128 newer
         # packets: it starts decoding a switched stream seconds after the SFU switched it)
         await wait_for(lambda: receiver.frames_at(LOW[0]) >= 30, timeout=60)
         low_after = next(at for at, _, w in receiver.history if w == LOW[0]) - capped
 
-        host.lift_downlink()
+        weak_host.lift_downlink()
         lifted = time.monotonic()
         await wait_for(lambda: receiver.steady(HIGH[0], 3.0) is not None, timeout=30)
         back_after = receiver.steady(HIGH[0], 3.0) - lifted  # type: ignore[operator]
