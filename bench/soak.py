@@ -12,8 +12,9 @@ chair (in the child too) opens and closes a secret vote every 30 s, every presen
 and gives a 3 s speaking turn to whoever asks, ended by its time limit.
 
 Measured after a warm-up (every peer has joined once) and again at the end once every peer has
-left and the collector ran: resident memory, asyncio tasks, open descriptors, and the SFU's and
-media hub's session objects still alive. One line:
+left: resident memory (after the collector and malloc_trim, so that free pages glibc keeps do not
+count), asyncio tasks, open descriptors, the SFU's and media hub's session objects still alive,
+and the Python object types whose count grew most. One line:
 ``soak minutes=.. peers=.. joins=.. votes=.. turns=.. rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
 tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. load=..``.
 Targets: rss_growth_pct < 5, tasks_end <= tasks_start, fds_end <= fds_start, sessions_alive=0.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -44,6 +46,9 @@ VOTE_EVERY_S = 30.0
 
 
 def rss_mb() -> float:
+    """Resident memory after the collector and malloc_trim: what is held, not free pages glibc keeps."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -118,6 +123,7 @@ async def serve(minutes: float) -> str:
     child = await asyncio.create_subprocess_exec(sys.executable, __file__, "--peers", str(plan),
                                                  stdout=subprocess.PIPE)
     start: dict[str, Any] = {}
+    objects_start: Counter[str] = Counter()
     assert child.stdout is not None
     report: dict[str, Any] = {}
     async for line in child.stdout:
@@ -126,6 +132,7 @@ async def serve(minutes: float) -> str:
             await asyncio.sleep(2)
             gc.collect()
             start = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+            objects_start = Counter(type(o).__name__ for o in gc.get_objects())
         if "done" in message:
             report = message
     await child.wait()
@@ -133,6 +140,7 @@ async def serve(minutes: float) -> str:
     gc.collect()
     end = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
     alive = live_sessions()
+    grown = (Counter(type(o).__name__ for o in gc.get_objects()) - objects_start).most_common(8)
     holders = describe_holders() if alive else ""
     await runner.cleanup()
     load = os.getloadavg()
@@ -141,7 +149,8 @@ async def serve(minutes: float) -> str:
             f"turns={report.get('turns', 0)} rss_start_mb={start['rss']:.1f} rss_end_mb={end['rss']:.1f} "
             f"rss_growth_pct={growth:.1f} tasks_start={start['tasks']} tasks_end={end['tasks']} "
             f"fds_start={start['fds']} fds_end={end['fds']} sessions_alive={sum(alive.values())} "
-            f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}")
+            f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}\n"
+            f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}")
     return line + (f"\n{dict(alive)}\n{holders}" if alive else "")
 
 
