@@ -20,6 +20,10 @@ CAPACITIES = ("chair", "secretary", "delegate", "point", "admin", "observer")
 
 # Who may send each control action (a few add a condition, noted in docs/protocol.md).
 PERMISSIONS: dict[str, frozenset[str]] = {
+    "control_state": frozenset(CAPACITIES),
+    "media": frozenset(CAPACITIES),  # media signalling of the meeting one joined: its tracks only
+    "lobby_read": frozenset({"chair", "secretary"}),  # who waits in the lobby
+    "outages_read": frozenset({"chair", "secretary", "admin"}),
     "meeting_open": frozenset({"chair", "secretary"}),
     "meeting_close": frozenset({"chair"}),
     "meeting_lock": frozenset({"chair"}),

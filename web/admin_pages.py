@@ -24,6 +24,7 @@ from web.auth import PRINCIPAL, requires
 from web.error_texts import error_message, field_message
 from web.i18n import request_language
 from web.pages import render
+from web.path_ids import path_id_or_404
 from web.realtime import disconnect_principal
 from web.state import app_state
 
@@ -33,10 +34,7 @@ def _texts(request: web.Request) -> dict[str, str]:
 
 
 def _id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id_or_404(request, name)
 
 
 async def _form(request: web.Request) -> dict[str, str]:

@@ -31,6 +31,7 @@ from web.control.documents import NotPdf, check_pdf, safe_filename, store_pdf
 from web.error_texts import error_message, field_message
 from web.i18n import request_language
 from web.meeting_form import ParsedForm, empty_draft, form_values, parse
+from web.path_ids import path_id_or_404
 from web.pages import render
 from web.permissions import allowed
 from web.state import app_state
@@ -48,10 +49,7 @@ def say(request: web.Request, key: str, **params: Any) -> str:
 
 
 def _meeting_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["meeting_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id_or_404(request, "meeting_id")
 
 
 # ------------------------------------------------------------------ home

@@ -14,15 +14,22 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
 from meetings.moderation import is_excluded, is_locked
 from meetings.points import acting_point
-from web.events import Ack, EventError, event_handler, ok, principal_of_sid, require
+from web.events import Ack, EventError, ok, on_event, principal_of_sid, require, validate
+from web.permissions import capacity_allows
 from web.roster import RosterEntry, meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.membership")
+
+
+class NoFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 def principal_key(principal: Principal) -> str:
@@ -52,7 +59,7 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
         if waiting.pop(sid, None) is not None:
             if not waiting:
                 del state.lobby[meeting_id]
-            await _send_lobby(state, meeting_id)
+            await send_lobby(state, meeting_id)
     removed = state.roster.remove(sid)
     if removed is None:
         return
@@ -72,19 +79,18 @@ async def leave_current_meeting(state: AppState, sid: str) -> None:
             del state.lobby[meeting_id]
 
 
-async def _send_lobby(state: AppState, meeting_id: int) -> None:
-    """Tell the chair and the secretary who is waiting in the lobby."""
+async def send_lobby(state: AppState, meeting_id: int) -> None:
+    """Tell those who admit (the chair and the secretary) who is waiting in the lobby."""
     waiting = {"meeting_id": meeting_id, "waiting": list(state.lobby.get(meeting_id, {}).values())}
     for entry in state.roster.entries(meeting_id):
-        if entry.role in ("chair", "secretary"):
+        if capacity_allows(entry.role, "lobby_read"):
             await state.sio.emit("lobby", waiting, to=entry.peer_id)
 
 
 def register_membership_events(state: AppState) -> None:
     sio = state.sio
 
-    @sio.on("join_meeting")
-    @event_handler
+    @on_event(state, "join_meeting")
     async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
         meeting_id = require(payload, "meeting_id", int)
         console = bool(require(payload, "console", bool, optional=True))
@@ -110,7 +116,7 @@ def register_membership_events(state: AppState) -> None:
                 state.lobby.setdefault(meeting_id, {})[sid] = {
                     "peer_id": sid, "account_id": principal.account_id, "name": principal.name,
                 }
-                await _send_lobby(state, meeting_id)
+                await send_lobby(state, meeting_id)
                 raise EventError("in_lobby", "you are waiting in the lobby for the chair to admit you")
             if console and role != "point":
                 raise EventError("bad_request", "console: only a bridge point has a console")
@@ -132,9 +138,9 @@ def register_membership_events(state: AppState) -> None:
             roster=[e.as_dict() for e in state.roster.entries(meeting_id) if not e.console or e.peer_id == sid],
         )
 
-    @sio.on("leave_meeting")
-    @event_handler
+    @on_event(state, "leave_meeting")
     async def leave_meeting(sid: str, payload: dict[str, Any]) -> Ack:
+        validate(NoFields, payload)
         if state.roster.meeting_of(sid) is None:
             raise EventError("conflict", "you are not in a meeting")
         await leave_current_meeting(state, sid)

@@ -12,6 +12,7 @@ import socketio
 
 from meetings.accounts import Principal, authenticate_point_token, resolve_session
 from web.auth import SESSION_COOKIE
+from web.i18n import request_language
 from web.membership import leave_current_meeting
 from web.origin_check import own_origin
 from web.socket_guard import GuardedServer
@@ -77,7 +78,9 @@ def register_connection_events(state: AppState) -> None:
         principal = await _authenticate(state, environ, auth)
         if principal is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
-        await sio.save_session(sid, {"principal": principal})
+        request = environ.get("aiohttp.request")
+        lang = request_language(request) if request is not None else "vi"  # of the acks' messages
+        await sio.save_session(sid, {"principal": principal, "lang": lang})
         await sio.enter_room(sid, principal_room(principal.kind, principal.id))  # to end them all at once
         state.metrics.socket_connections.inc()
         await sio.emit("welcome", {"name": principal.name, "role": principal.role, "kind": principal.kind}, to=sid)

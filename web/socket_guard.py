@@ -16,7 +16,8 @@ connection's websocket open. :class:`GuardedServer` closes those doors for every
 * a token bucket and a cap on handlers in flight per connection: past them ``rate_limited``
   (so one connection takes at most :data:`MAX_IN_FLIGHT` database connections); a connection
   that keeps sending after :data:`FLOOD_REFUSALS` refusals is closed;
-* a refused ``connect`` closes the websocket at once.
+* a refused ``connect`` closes the websocket at once;
+* below Socket.IO, Engine.IO frames and polling bodies that do not decode: web.engineio_guard.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from typing import Any
 
 import socketio
 from socketio import packet
+
+from web.engineio_guard import GuardedEngineIO
+from web.events import connection_language, failure
 
 log = logging.getLogger("hoinghi.socket")
 
@@ -102,9 +106,13 @@ class GuardedServer(socketio.AsyncServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_http_buffer_size=MAX_MESSAGE_BYTES, **kwargs)
         self.on_refused: Callable[[str], None] = lambda reason: None
+        self.eio.on_malformed = lambda detail: self.on_refused("engineio_malformed")
         self.event_rate, self.event_burst = EVENT_RATE, EVENT_BURST  # tests of handlers raise them
         self._budgets: dict[str, _Budget] = {}
         self._closing: set[str] = set()  # refused: nothing more is read from them
+
+    def _engineio_server_class(self) -> type[GuardedEngineIO]:
+        return GuardedEngineIO
 
     def _budget(self, eio_sid: str) -> _Budget:
         budget = self._budgets.get(eio_sid)
@@ -133,10 +141,13 @@ class GuardedServer(socketio.AsyncServer):
         await socket.queue.put(None)
 
     async def _answer(self, eio_sid: str, namespace: str | None, id: int | None, code: str, message: str) -> None:
+        """Refuse one event with an error ack in the connection's language (web/events.py)."""
         self.on_refused(code)
         if id is not None:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            lang = await connection_language(self, sid) if sid is not None else "vi"
             await self._send_packet(eio_sid, self.packet_class(
-                packet.ACK, namespace=namespace, id=id, data=[{"ok": False, "error": code, "message": message}]))
+                packet.ACK, namespace=namespace, id=id, data=[failure(code, message, lang)]))
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if eio_sid in self._closing:

@@ -116,7 +116,7 @@ async def test_remove_lock_lobby_and_audit(room: Room) -> None:
     guest = await connect_account(room.server, room.guest, "Khách Mời Chờ")
     try:
         refused = await guest.call("join_meeting", {"meeting_id": room.meeting_id})
-        assert refused["error"] == "forbidden" and "locked" in refused["message"]
+        assert refused["error"] == "forbidden" and "locked" in refused["detail"]
         assert (await room.call("chair", "meeting_lock", {"locked": False}))["ok"]
         assert (await guest.call("join_meeting", {"meeting_id": room.meeting_id}))["error"] == "in_lobby"
         waiting = await room.clients["secretary"].wait_for("lobby", lambda d: d["waiting"])

@@ -76,7 +76,8 @@ async def test_reserved_unknown_and_unstorable_events_get_clear_errors(server: R
         answer = await _ack(ws, ack_id)
         assert answer["ok"] is False and answer["error"] == expected[ack_id], (data, answer)
         assert answer["message"]
-    assert "integer out of range" in (await _send_and_ack(ws, 8, ["control_state", {"meeting_id": -(2**63)}]))["message"]
+    out_of_range = await _send_and_ack(ws, 8, ["control_state", {"meeting_id": -(2**63)}])
+    assert "integer out of range" in out_of_range["detail"] and out_of_range["message"] == "Yêu cầu không hợp lệ."
     # the connection still works, the connections gauge never went down, nothing changed
     assert (await _send_and_ack(ws, 9, ["control_state", {"meeting_id": room.meeting_id}]))["ok"] is False  # not joined
     assert server.state.metrics.socket_connections._value.get() == gauge + 1
@@ -116,6 +117,51 @@ async def test_undecodable_packets_close_that_connection_and_are_logged_once(ser
     # the others are unaffected
     assert (await room.call("delegate", "control_state", {"meeting_id": room.meeting_id}))["ok"]
     await http.close()
+
+
+@pytest.mark.parametrize("frame", [
+    "",                      # an empty frame
+    "x",                     # no Engine.IO packet type
+    "bQ",                    # base64 with broken padding
+    "4" + "[" * 50000,       # a message nested deeper than the parser's stack
+])
+async def test_engineio_frames_that_do_not_decode_close_that_connection(server: RunningServer, room: Room,
+                                                                        frame: str, caplog):
+    """Below Socket.IO: the frame is counted, logged once without a traceback, the websocket closed."""
+    refused = server.state.metrics.socket_refused.labels("engineio_malformed")
+    before = refused._value.get()
+    http, ws = await _connected(server, room)
+    caplog.set_level(logging.INFO)
+    await ws.send_str(frame)
+    await ws.send_str(frame)
+    assert await _closed(ws)
+    assert refused._value.get() == before + 1
+    assert len([r for r in caplog.records if r.name == "hoinghi.socket"]) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.records
+    assert (await room.call("delegate", "control_state", {"meeting_id": room.meeting_id}))["ok"]
+    await http.close()
+
+
+async def test_a_polling_body_that_does_not_decode_ends_the_session(server: RunningServer, room: Room, caplog):
+    refused = server.state.metrics.socket_refused.labels("engineio_malformed")
+    before = refused._value.get()
+    cookie = await cookie_for(server, room.account("delegate2"), "delegate2", "delegate")
+    caplog.set_level(logging.INFO)
+    async with aiohttp.ClientSession(headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}) as http:
+        base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+        async with http.get(base) as response:
+            sid = json.loads((await response.text())[1:])["sid"]
+        for body in (b"\xff\xfe4", b"4" + b"[" * 50000):
+            async with http.post(f"{base}&sid={sid}", data=body, headers={"Content-Type": "text/plain"}) as response:
+                assert response.status == 400
+            async with http.get(f"{base}&sid={sid}") as response:
+                assert response.status == 400  # the session is gone
+            async with http.get(base) as response:
+                sid = json.loads((await response.text())[1:])["sid"]
+    assert refused._value.get() == before + 2
+    assert len([r for r in caplog.records if r.name == "hoinghi.socket"]) == 2
+    # no traceback (engineio itself logs the test's GET on the ended session once, as "Invalid session")
+    assert not [r for r in caplog.records if r.exc_info or "handler error" in r.getMessage()], caplog.records
 
 
 async def test_a_refused_connection_is_closed_at_once(server: RunningServer, room: Room):

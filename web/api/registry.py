@@ -20,6 +20,7 @@ from meetings.meetings_service import MeetingError
 from meetings.scheduling import InvalidMeeting
 from web.api.errors import ApiError, domain_error, error_response, validation_error
 from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, principal_of
+from web.path_ids import MAX_ID, parse_id
 from web.permissions import allowed
 
 Handler = Callable[..., Awaitable[tuple[int, BaseModel]]]
@@ -51,10 +52,10 @@ ENDPOINTS: list[Endpoint] = []
 
 def _path_value(name: str, kind: type, raw: str) -> Any:
     if kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ApiError(404, "not_found", f"{name}: {raw!r} is not a number", {"field": name}) from None
+        value = parse_id(raw)
+        if value is None:
+            raise ApiError(404, "not_found", f"{name}: {raw[:30]!r} is no id (1 to {MAX_ID})", {"field": name})
+        return value
     return raw
 
 

@@ -23,8 +23,9 @@ from web.api.models import ErrorOut
 from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, login_required, principal_of
 from web.captions import exports
 from web.captions.texts import TEXTS
-from web.events import principal_of_sid
+from web.events import EventError, ok, on_event, principal_of_sid, require
 from web.i18n import request_language
+from web.path_ids import path_id, path_id_or_404
 from web.pages import render
 from web.state import AppState, app_state
 from meetings.localtime import local
@@ -66,10 +67,7 @@ def _api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Cal
 
 
 def _meeting_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["meeting_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id_or_404(request, "meeting_id")
 
 
 async def _caller(state: AppState, meeting_id: int, principal: Principal) -> tuple[Meeting, Caller]:
@@ -165,7 +163,9 @@ async def correct_segment(request: web.Request) -> web.StreamResponse:
     meeting_id = _meeting_id(request)
     _, caller = await _caller(state, meeting_id, request[PRINCIPAL])
     try:
-        segment_id = int(request.match_info["segment_id"])
+        segment_id = path_id(request, "segment_id")
+        if segment_id is None:
+            raise ValueError("segment id")
         body = await request.json() if request.content_length and request.content_length <= MAX_BODY else None
     except ValueError:
         return _error(MeetingError("bad_request", "expected a JSON object and a numeric segment id"))
@@ -223,18 +223,16 @@ async def status(request: web.Request) -> web.StreamResponse:
 def register_watch_event(state: AppState) -> None:
     sio: socketio.AsyncServer = state.sio
 
-    @sio.on("transcript_watch")
-    async def transcript_watch(sid: str, payload: Any = None) -> dict[str, Any]:
-        meeting_id = payload.get("meeting_id") if isinstance(payload, dict) else None
-        if not isinstance(meeting_id, int) or isinstance(meeting_id, bool):
-            return {"ok": False, "error": "bad_request", "message": "meeting_id: a meeting id"}
+    @on_event(state, "transcript_watch")
+    async def transcript_watch(sid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        meeting_id = require(payload, "meeting_id", int)
         principal = await principal_of_sid(sio, sid)
         async with state.sessions() as session:
-            capacity = await attendance_role(session, meeting_id, principal) if principal else None
+            capacity = await attendance_role(session, meeting_id, principal)
         if capacity is None:
-            return {"ok": False, "error": "forbidden", "message": "not invited to this meeting"}
+            raise EventError("forbidden", "not invited to this meeting")
         await sio.enter_room(sid, transcript_room(meeting_id))
-        return {"ok": True}
+        return ok()
 
 
 def add_routes(app: web.Application) -> None:

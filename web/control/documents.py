@@ -20,28 +20,20 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from meetings import agenda, audit
-from meetings.control_common import Caller, PERMISSIONS
+from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError, attendance_role
 from web.auth import PRINCIPAL, login_required
-from web.permissions import allowed
+from web.path_ids import MAX_ID, path_id
+from web.permissions import allowed, capacity_allows
 from web.state import AppState, app_state
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
-MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id cannot name anything
 MAX_FILENAME = 120
 AUDIT_VERIFIED = web.AppKey("hoinghi_audit_verified", dict)  # meeting id -> (seq, hash) verified
 
 
 class NotPdf(ValueError):
     """What the upload is instead of a PDF."""
-
-
-def path_id(request: web.Request, name: str) -> int | None:
-    """A positive integer id from the URL, or None (the caller answers 404: nothing has it)."""
-    text = request.match_info[name]
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
-        return None
-    return int(text)
 
 
 def safe_filename(raw: str) -> str:
@@ -132,12 +124,12 @@ async def upload(request: web.Request) -> web.StreamResponse:
     except MeetingError as error:
         return _error(_STATUS.get(error.code, 400), error.code, str(error))
     principal = request[PRINCIPAL]
-    if (caller is None or caller.capacity not in PERMISSIONS["document_upload"]) and allowed(
+    if (caller is None or not capacity_allows(caller.capacity, "document_upload")) and allowed(
         principal.role, "meeting.document_upload"
     ):
         # administrators and secretaries prepare any meeting's documents, as its secretary would
         caller = Caller(f"account:{principal.id}", principal.name, "secretary", principal.account_id)
-    if caller is None or caller.capacity not in PERMISSIONS["document_upload"]:
+    if caller is None or not capacity_allows(caller.capacity, "document_upload"):
         return _error(403, "forbidden", "only the chair or the secretary uploads documents")
     if not request.content_type.startswith("multipart/"):
         return _error(400, "bad_request", "send multipart/form-data with a field named file")
@@ -213,16 +205,14 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     if meeting_id is None:
         return _error(404, "not_found", "no such meeting")
     after_text = request.query.get("after", "0")
-    if not (after_text.isascii() and after_text.isdigit() and len(after_text) <= 18):
-        return _error(400, "bad_request", "after: must be a whole number of at most 18 digits")
+    if not (after_text.isascii() and after_text.isdigit() and len(after_text) <= 10 and int(after_text) <= MAX_ID):
+        return _error(400, "bad_request", f"after: a whole number from 0 to {MAX_ID}")
     after = int(after_text)
-    principal = request[PRINCIPAL]
     try:
         caller = await _caller(request, meeting_id)
     except MeetingError as error:
         return _error(_STATUS.get(error.code, 400), error.code, str(error))
-    capacity = caller.capacity if caller else ("admin" if principal.role == "admin" else None)
-    if capacity not in PERMISSIONS["audit_read"]:
+    if not capacity_allows(caller.capacity if caller else None, "audit_read"):  # an administrator's capacity is admin
         return _error(403, "forbidden", "only the chair, the secretary or an administrator reads the audit log")
     verified = request.app[AUDIT_VERIFIED]
     since = None if request.query.get("full") == "1" else verified.get(meeting_id)

@@ -12,12 +12,13 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import agenda, attendance, audit, moderation, speaking, voting
-from meetings.control_common import Caller, allow
+from meetings.control_common import Caller
 from meetings.models import Meeting
 from web.control.hub import ControlHub
 from web.control.schema import F, parse, same_meeting
-from web.events import Ack, EventError, event_handler, ok
+from web.events import Ack, EventError, ok, on_event
 from web.membership import leave_current_meeting
+from web.permissions import CONTROL_EVENTS, capacity_allows
 
 _background: set[asyncio.Task[Any]] = set()
 
@@ -40,10 +41,7 @@ def register_events(hub: ControlHub) -> None:
     sessions = hub.state.sessions
 
     def on(name: str) -> Callable[[Callable[[str, dict[str, Any]], Awaitable[Ack]]], Any]:
-        def decorate(function: Callable[[str, dict[str, Any]], Awaitable[Ack]]) -> Any:
-            return sio.on(name)(event_handler(function))
-
-        return decorate
+        return on_event(hub.state, name)  # web/permissions.py's rule is checked before the handler
 
     async def enter(sid: str, payload: dict[str, Any], **fields: F) -> tuple[dict[str, Any], int, Caller]:
         parsed = parse(payload, **fields)
@@ -88,7 +86,7 @@ def register_events(hub: ControlHub) -> None:
             if caller.account_id is not None:
                 vote["you_may_vote"] = caller.account_id in box.vote.eligible
                 vote["you_voted"] = caller.account_id in box.vote.voted
-        lobby = list(hub.lobby_of(meeting_id).values()) if caller.capacity in ("chair", "secretary") else []
+        lobby = list(hub.lobby_of(meeting_id).values()) if capacity_allows(caller.capacity, "lobby_read") else []
         return ok(**result, vote=vote, lobby=lobby,
                   me={"key": caller.key, "name": caller.name, "capacity": caller.capacity})
 
@@ -203,7 +201,6 @@ def register_events(hub: ControlHub) -> None:
     @on("speak_request")
     async def speak_request(sid: str, payload: dict[str, Any]) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, topic=F(str), on_behalf_of=F(str, nullable=True))
-        allow(caller, "speak_request")
         caller = await hub.with_point(meeting_id, caller)
         async with hub.lock(meeting_id):
             async with sessions() as session:
@@ -265,7 +262,6 @@ def register_events(hub: ControlHub) -> None:
             voters=F(list, nullable=True, items=int, max_items=10_000), hand_seats=F(dict, items=int, high=10_000),
             total_members=F(int, nullable=True, low=1, high=100_000), item_id=F(int, nullable=True),
         )
-        allow(caller, "vote_open")
         async with hub.lock(meeting_id):
             if meeting_id in hub.votes:
                 raise EventError("conflict", "another vote is open in this meeting")
@@ -295,7 +291,6 @@ def register_events(hub: ControlHub) -> None:
         p, meeting_id, caller = await enter(
             sid, payload, vote_id=F(int, required=True), counts=F(dict, required=True, items=int, high=10_000, max_items=3)
         )
-        allow(caller, "vote_hands")
         box = await hub.vote_box(meeting_id, p["vote_id"])
         async with hub.lock(meeting_id):
             if box.closing:
@@ -311,7 +306,6 @@ def register_events(hub: ControlHub) -> None:
 
     async def finish_vote(sid: str, payload: dict[str, Any], cancel: bool) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True))
-        allow(caller, "vote_cancel" if cancel else "vote_close")
         box = await hub.vote_box(meeting_id, p["vote_id"])
         await box.drain()  # ballots already cast are written before the count
         try:
@@ -358,7 +352,6 @@ def register_events(hub: ControlHub) -> None:
     @on("moderate_mute")
     async def moderate_mute(sid: str, payload: dict[str, Any]) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
-        allow(caller, "moderate_mute")
         if not target_entries(meeting_id, p["target"]):
             raise EventError("not_found", "nobody with that key is in the meeting")
         async with hub.lock(meeting_id):
@@ -371,7 +364,6 @@ def register_events(hub: ControlHub) -> None:
     @on("moderate_remove")
     async def moderate_remove(sid: str, payload: dict[str, Any]) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
-        allow(caller, "moderate_remove")
         entries = target_entries(meeting_id, p["target"])
         if not entries:
             raise EventError("not_found", "nobody with that key is in the meeting")
@@ -390,7 +382,6 @@ def register_events(hub: ControlHub) -> None:
 
     async def lobby_decision(sid: str, payload: dict[str, Any], admit: bool) -> Ack:
         p, meeting_id, caller = await enter(sid, payload, peer_id=F(str, required=True))
-        allow(caller, "lobby_admit" if admit else "lobby_reject")
         guest = hub.lobby_of(meeting_id).get(p["peer_id"])
         if guest is None:
             raise EventError("not_found", "nobody with that peer_id is waiting in the lobby")
@@ -415,10 +406,4 @@ def register_events(hub: ControlHub) -> None:
         return await lobby_decision(sid, payload, False)
 
 
-EVENTS = (
-    "control_state", "meeting_open", "meeting_close", "meeting_lock", "meeting_configure",
-    "agenda_add", "agenda_update", "agenda_remove", "agenda_reorder", "agenda_set_current",
-    "speak_request", "speak_withdraw", "speak_grant", "speak_deny", "speak_end",
-    "vote_open", "vote_cast", "vote_hands", "vote_close", "vote_cancel",
-    "headcount_report", "moderate_mute", "moderate_remove", "lobby_admit", "lobby_reject",
-)
+EVENTS = CONTROL_EVENTS

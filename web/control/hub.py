@@ -33,6 +33,7 @@ from meetings.sealed_ballots import BallotKeys
 from web.coalesce import Coalescer
 from web.control.schema import not_joined
 from web.control.vote_box import VoteBox
+from web.membership import send_lobby
 from web.roster import meeting_room
 from web.state import AppState
 
@@ -62,8 +63,7 @@ class ControlHub:
         return self.state.lobby.setdefault(meeting_id, {})
 
     async def send_lobby(self, meeting_id: int) -> None:
-        waiting = {"meeting_id": meeting_id, "waiting": list(self.lobby_of(meeting_id).values())}
-        await self.emit_to_capacities("lobby", waiting, meeting_id, ("chair", "secretary"))
+        await send_lobby(self.state, meeting_id)
 
     def lock(self, meeting_id: int) -> asyncio.Lock:
         lock = self.locks.get(meeting_id)
@@ -79,11 +79,6 @@ class ControlHub:
         for sid in sids:
             await self.state.sio.emit(event, data, to=sid)
         return sids
-
-    async def emit_to_capacities(self, event: str, data: Any, meeting_id: int, capacities: tuple[str, ...]) -> None:
-        for entry in self.state.roster.entries(meeting_id):
-            if entry.role in capacities:
-                await self.state.sio.emit(event, data, to=entry.peer_id)
 
     async def snapshot(self, meeting_id: int, build: Callable[[AsyncSession], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         """A broadcast's state, read under the meeting's lock and stamped `seq` with the audit

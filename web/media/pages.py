@@ -15,6 +15,7 @@ from web.i18n import request_language
 from web.media.texts import TEXTS
 from web.minutes.texts import texts as minutes_texts
 from web.pages import render
+from web.path_ids import path_id_or_404
 from web.state import app_state
 
 # A scheduled (not yet opened) meeting counts as the point's current one from this long before its start.
@@ -34,10 +35,7 @@ async def meeting_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/point")
     if principal.role == "operator":
         raise web.HTTPSeeOther("/point/console")  # an operator works a room: from its console
-    try:
-        meeting_id = int(request.match_info["meeting_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    meeting_id = path_id_or_404(request, "meeting_id")
     async with app_state(request).sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
         if meeting is None:

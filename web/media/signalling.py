@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.events import Ack, EventError, event_handler, ok, require
+from web.events import Ack, EventError, ok, on_event, require
 from web.media.hub import SOURCES, MediaError, MediaHub
 from web.state import AppState
 
@@ -19,8 +19,6 @@ def _sdp(payload: dict[str, Any]) -> str:
 
 
 def register_media_events(state: AppState, hub: MediaHub) -> None:
-    sio = state.sio
-
     def on(name: str):  # type: ignore[no-untyped-def]
         def decorate(handler):  # type: ignore[no-untyped-def]
             async def guarded(sid: str, payload: dict[str, Any]) -> Ack:
@@ -33,7 +31,7 @@ def register_media_events(state: AppState, hub: MediaHub) -> None:
                     raise EventError("conflict", f"no media session: {error}") from None
 
             guarded.__name__ = handler.__name__
-            sio.on(name)(event_handler(guarded))
+            on_event(state, name)(guarded)  # web/permissions.py: joined, any capacity
             return handler
 
         return decorate

@@ -31,6 +31,7 @@ from web.auth import PRINCIPAL, login_required
 from web.i18n import request_language
 from web.minutes.texts import texts
 from web.minutes.work import MinutesWork
+from web.path_ids import path_id_or_404
 from web.pages import render
 from web.state import app_state
 
@@ -40,10 +41,7 @@ MAX_UPLOAD = 50 * 1024 * 1024
 
 
 def _meeting_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["meeting_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    return path_id_or_404(request, "meeting_id")
 
 
 async def _caller(request: web.Request, meeting_id: int) -> Caller:

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from meetings import points as point_service
 from meetings.models import BridgePoint, Meeting, MeetingPoint
 from web.coalesce import Coalescer
+from web.permissions import capacity_allows
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.points")
 STALE_AFTER_S = 6.0  # three missed reports at the clients' 2 s interval
 BROADCAST_INTERVAL_S = 1.0
-DASHBOARD_CAPACITIES = ("chair", "secretary", "admin", "point")
 
 
 @dataclass
@@ -151,7 +151,7 @@ class PointMonitor:
             async def send() -> None:
                 data = await self.snapshot(meeting_id)
                 for entry in self.state.roster.entries(meeting_id):
-                    if entry.role in DASHBOARD_CAPACITIES:
+                    if capacity_allows(entry.role, "points_status"):
                         await self.state.sio.emit("points_status", data, to=entry.peer_id)
 
             self._broadcasts[meeting_id] = Coalescer(send, BROADCAST_INTERVAL_S)

@@ -12,10 +12,9 @@ from meetings.meetings_service import MeetingError, attendance_role
 from meetings.points import acting_point
 from web.auth import PRINCIPAL, login_required, requires
 from web.pages import render
+from web.path_ids import path_id
+from web.permissions import capacity_allows
 from web.state import app_state
-
-OUTAGE_READERS = ("chair", "secretary", "admin")
-
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": code, "message": message}, status=status)
@@ -23,17 +22,16 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 @login_required
 async def outages(request: web.Request) -> web.StreamResponse:
-    try:
-        meeting_id = int(request.match_info["meeting_id"])
-    except ValueError:
-        return _error(400, "bad_request", "the meeting id must be an integer")
+    meeting_id = path_id(request, "meeting_id")
+    if meeting_id is None:
+        return _error(404, "not_found", "no such meeting")
     principal = request[PRINCIPAL]
     async with app_state(request).sessions() as session:
         try:
             capacity = await attendance_role(session, meeting_id, principal)
         except MeetingError as error:
             return _error(404, error.code, str(error))
-        if capacity not in OUTAGE_READERS and principal.role != "admin":
+        if not capacity_allows(capacity, "outages_read"):  # an administrator's capacity is admin
             return _error(403, "forbidden", "only the chair, the secretary or an administrator reads the outages")
         return web.json_response({"ok": True, "outages": await point_service.outages(session, meeting_id)})
 
