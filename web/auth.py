@@ -144,9 +144,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if principal is None:
         wait = state.login_limits.failed(account_key, address) if username and password else 0
         log.info("login rejected", extra={"username": username[:100], "remote": request.remote, "retry_after": wait})
-        if _wants_json(request):
-            return web.json_response({"ok": False, "error": "invalid_credentials"}, status=401)
         error = text(request, "login_failed" if username and password else "login_missing")
+        if _wants_json(request):
+            return web.json_response({"ok": False, "error": "invalid_credentials", "message": error}, status=401)
         return render(request, "login", status=401, province=state.config.province.name, error=error, username=username)
     state.login_limits.succeeded(account_key)
     log.info("login", extra={"account_id": principal.id, "remote": request.remote})
@@ -170,7 +170,8 @@ async def point_login(request: web.Request) -> web.StreamResponse:
         wait = state.login_limits.failed(None, address)
         log.info("point login rejected", extra={"remote": request.remote, "retry_after": wait})
         if _wants_json(request):
-            return web.json_response({"ok": False, "error": "invalid_token"}, status=401)
+            return web.json_response({"ok": False, "error": "invalid_token", "message": text(request, "point_login_failed")},
+                                     status=401)
         return render(
             request, "point_login", status=401, province=state.config.province.name,
             error=text(request, "point_login_failed"),

@@ -141,19 +141,6 @@ def invalid_fields(error: ValidationError) -> EventError:
     return EventError("bad_request", summary, {"fields": len(problems)}, problems)
 
 
-def require(payload: dict[str, Any], key: str, kind: type, *, optional: bool = False) -> Any:
-    """Read one field of a payload, refusing a missing or mistyped value with its name."""
-    if key not in payload or payload[key] is None:
-        if optional:
-            return None
-        raise EventError("bad_request", f"{key}: missing", problems=[FieldProblem(key, "required", {})])
-    value = payload[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise EventError("bad_request", f"{key}: must be {kind.__name__}, not {type(value).__name__}",
-                         problems=[FieldProblem(key, "invalid_value", {})])
-    return value
-
-
 async def principal_of_sid(sio: socketio.AsyncServer, sid: str) -> Principal:
     """Who is behind a connection (saved by web.realtime at connect)."""
     return (await sio.get_session(sid))["principal"]

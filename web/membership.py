@@ -14,22 +14,17 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
 from meetings.moderation import is_excluded, is_locked
 from meetings.points import acting_point
-from web.events import Ack, EventError, ok, on_event, principal_of_sid, require, validate
+from web.events import Ack, EventError, ok, on_event, principal_of_sid, validate
+from web.payloads import JoinMeeting, NoFields
 from web.permissions import capacity_allows
 from web.roster import RosterEntry, meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.membership")
-
-
-class NoFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def principal_key(principal: Principal) -> str:
@@ -92,8 +87,8 @@ def register_membership_events(state: AppState) -> None:
 
     @on_event(state, "join_meeting")
     async def join_meeting(sid: str, payload: dict[str, Any]) -> Ack:
-        meeting_id = require(payload, "meeting_id", int)
-        console = bool(require(payload, "console", bool, optional=True))
+        request = validate(JoinMeeting, payload)
+        meeting_id, console = request.meeting_id, request.console
         principal = await principal_of_sid(sio, sid)
         key, name, kind = principal_key(principal), principal.name, principal.kind
         async with state.sessions() as session:

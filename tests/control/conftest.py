@@ -105,6 +105,28 @@ class Room:
                 out[table] = sorted((tuple(map(str, r)) for r in rows))
             return out
 
+    def memory(self) -> dict[str, Any]:
+        """What the server holds in memory for meetings: roster, lobby, votes, timers, media peers,
+        and the meetings' and transcripts' broadcast rooms."""
+        from web.control import HUB
+        from web.media import MEDIA
+
+        state, hub = self.server.state, self.server.app[HUB]
+        rooms = state.sio.manager.rooms.get("/", {})
+        return {
+            "roster": sorted((e.peer_id, e.key, e.role) for e in state.roster.entries(self.meeting_id)),
+            "lobby": {m: sorted(w) for m, w in state.lobby.items() if w},
+            "votes": sorted(hub.votes), "timers": sorted(hub.timers),
+            "media": sorted(self.server.app[MEDIA].peers),
+            "rooms": {name: sorted(sids) for name, sids in rooms.items() if name and name.startswith(("meeting", "transcript"))},
+        }
+
+    async def rejoin(self) -> None:
+        """Every client back in the meeting (after a fuzzed call that left it)."""
+        for who, client in self.clients.items():
+            if self.server.state.roster.entry(client.get_sid()) is None:
+                assert (await client.call("join_meeting", {"meeting_id": self.meeting_id}))["ok"], who
+
     async def close(self) -> None:
         for client in self.clients.values():
             if client.connected:

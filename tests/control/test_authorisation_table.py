@@ -15,7 +15,6 @@ import socketio
 from meetings.point_models import OperatorPoint
 from tests.control.conftest import POINT, Client, Room, connect_account
 from tests.control.helpers import make_accounts
-from web.media import MEDIA
 from web.permissions import SOCKET_EVENTS, allowed, capacity_allows
 
 pytestmark = [pytest.mark.control, pytest.mark.security]
@@ -25,22 +24,6 @@ CAPACITY = {"chair": "chair", "secretary": "secretary", "delegate": "delegate", 
             "admin": "admin", "point": "point", "operator": "point"}
 ROLE = {**{who: who for who in CAPACITY}, "point": "point"}
 BAD = {"unknown_field_from_the_test": 1}
-
-
-def memory(room: Room) -> dict[str, Any]:
-    """What the server holds in memory for meetings: roster, lobby, votes, media peers, rooms."""
-    state = room.server.state
-    from web.control import HUB
-
-    hub = room.server.app[HUB]
-    rooms = state.sio.manager.rooms.get("/", {})  # the meetings' and transcripts' broadcast rooms
-    return {
-        "roster": sorted((e.peer_id, e.key, e.role) for e in state.roster.entries(room.meeting_id)),
-        "lobby": {m: sorted(w) for m, w in state.lobby.items() if w},
-        "votes": sorted(hub.votes), "timers": sorted(hub.timers),
-        "media": sorted(room.server.app[MEDIA].peers),
-        "rooms": {name: sorted(sids) for name, sids in rooms.items() if name and name.startswith(("meeting", "transcript"))},
-    }
 
 
 async def _operator(room: Room) -> int:
@@ -77,7 +60,7 @@ async def test_every_event_for_every_role(room: Room) -> None:
     fresh["operator"] = await connect_account(room.server, operator, "Kỹ Thuật Viên", role="operator")
     try:
         assert (await room.call("operator", "join_meeting", {"meeting_id": room.meeting_id}))["ok"]
-        db, mem = await room.fingerprint(), memory(room)
+        db, mem = await room.fingerprint(), room.memory()
         for event in sorted(SOCKET_EVENTS):
             for who in CAPACITY:
                 for joined, client in ((True, room.clients[who]), (False, fresh.get(who))):
@@ -88,7 +71,7 @@ async def test_every_event_for_every_role(room: Room) -> None:
                     assert ack["ok"] is False and ack["error"] == want, (event, who, joined, ack)
                     assert isinstance(ack["message"], str) and ack["message"], ack
         assert await room.fingerprint() == db
-        assert memory(room) == mem
+        assert room.memory() == mem
     finally:
         for client in fresh.values():
             await client.disconnect()

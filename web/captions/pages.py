@@ -23,7 +23,8 @@ from web.api.models import ErrorOut
 from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, login_required, principal_of
 from web.captions import exports
 from web.captions.texts import TEXTS
-from web.events import EventError, ok, on_event, principal_of_sid, require
+from web.events import EventError, ok, on_event, principal_of_sid, validate
+from web.payloads import InMeeting
 from web.i18n import request_language
 from web.path_ids import path_id, path_id_or_404
 from web.pages import render
@@ -225,7 +226,7 @@ def register_watch_event(state: AppState) -> None:
 
     @on_event(state, "transcript_watch")
     async def transcript_watch(sid: str, payload: dict[str, Any]) -> dict[str, Any]:
-        meeting_id = require(payload, "meeting_id", int)
+        meeting_id = validate(InMeeting, payload).meeting_id
         principal = await principal_of_sid(sio, sid)
         async with state.sessions() as session:
             capacity = await attendance_role(session, meeting_id, principal)
