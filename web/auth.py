@@ -21,6 +21,7 @@ from meetings.accounts import (
 )
 from meetings.passwords import PasswordCheckBusy
 from web.csrf import token_for_session
+from web.errors import api_error, refused_by_table
 from web.permissions import allowed
 from web.pages import render, text
 from web.state import app_state
@@ -203,8 +204,8 @@ async def logout_everywhere(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def require_login(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    """Handlers marked login_required get the principal, or go back to the login page; those
-    marked with `requires(action)` also need web/permissions.py to allow the caller's role."""
+    """Handlers marked with `requires(action)` get the principal (or the login page, 401 under /api/),
+    and only when web/permissions.py gives the caller's role that action."""
     if getattr(handler, "login_required", False):
         principal = await principal_of(request)
         if principal is None:
@@ -215,17 +216,12 @@ async def require_login(request: web.Request, handler):  # type: ignore[no-untyp
         if principal.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
             # after an administrator's reset, nothing but choosing a new password (web/admin_pages.py)
             if request.path.startswith("/api/"):
-                raise web.HTTPForbidden(text="change your password first: POST /api/me/password")
+                return api_error(request, 403, "must_change_password", "change your password first: POST /api/me/password")
             raise web.HTTPSeeOther("/password")
         action = getattr(handler, "permission", None)
         if action is not None and not allowed(principal.role, action):
-            raise web.HTTPForbidden(text=f"{action} is not allowed for {principal.role}")
+            return refused_by_table(request, action, principal.role)
     return await handler(request)
-
-
-def login_required(handler):  # type: ignore[no-untyped-def]
-    handler.login_required = True
-    return handler
 
 
 def requires(action: str):  # type: ignore[no-untyped-def]

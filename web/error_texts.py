@@ -54,6 +54,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_internal_error": "Máy chủ gặp lỗi; hãy thử lại.",
         "error_unknown_point": "Không có điểm cầu “{id}”.",
         "error_must_change_password": "Hãy đổi mật khẩu dùng một lần trước khi tiếp tục.",
+        "error_method_not_allowed": "Địa chỉ này không nhận phương thức đó.",
+        "error_too_large": "Nội dung gửi lên quá lớn.",
+        "error_rate_limited": "Gửi quá nhiều yêu cầu; hãy chờ một lát rồi thử lại.",
+        "error_in_lobby": "Bạn đang chờ ở phòng chờ để chủ tọa cho vào.",
+        "error_unknown_event": "Máy chủ không biết sự kiện này.",
+        "error_invalid_credentials": "Tên đăng nhập hoặc mật khẩu không đúng.",
     },
     "en": {
         "field_required": "This field is required.",
@@ -100,6 +106,12 @@ _TEXTS: dict[str, dict[str, str]] = {
         "error_internal_error": "The server failed; please try again.",
         "error_unknown_point": "No bridge point “{id}”.",
         "error_must_change_password": "Change the one-time password before you continue.",
+        "error_method_not_allowed": "This address does not take that method.",
+        "error_too_large": "What was sent is too large.",
+        "error_rate_limited": "Too many requests; wait a moment and try again.",
+        "error_in_lobby": "You are waiting in the lobby for the chair to admit you.",
+        "error_unknown_event": "The server does not know this event.",
+        "error_invalid_credentials": "Wrong username or password.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

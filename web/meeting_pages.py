@@ -26,12 +26,12 @@ from meetings.models import Account, BridgePoint, MeetingRoom, MeetingRoomPoint,
 from meetings.scheduling import FieldProblem, InvalidMeeting, MeetingDraft
 from web import meeting_actions
 from web.admin_texts import TEXTS as ADMIN_TEXTS
-from web.auth import PRINCIPAL, login_required, requires
+from web.auth import PRINCIPAL, requires
 from web.control.documents import NotPdf, check_pdf, safe_filename, store_pdf
 from web.error_texts import error_message, field_message
 from web.i18n import request_language
 from web.meeting_form import ParsedForm, empty_draft, form_values, parse
-from web.path_ids import path_id_or_404
+from web.path_ids import parse_id, path_id_or_404
 from web.pages import render
 from web.permissions import allowed
 from web.state import app_state
@@ -54,15 +54,12 @@ def _meeting_id(request: web.Request) -> int:
 
 # ------------------------------------------------------------------ home
 
-@login_required
+@requires("session.home")
 async def home(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     if principal.kind == "point":
         raise web.HTTPSeeOther("/point")
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = parse_id(request.query.get("page", "1")) or 1  # digits only, and within what the database takes
     lang = request_language(request)
     async with app_state(request).sessions() as session:
         found = await listing.home_meetings(
@@ -250,7 +247,7 @@ def _vote_rows(votes: list[Any]) -> list[dict[str, Any]]:
     return [{"title": v.title, **{k: v.result.get(k) for k in ("yes", "no", "abstain", "total_members", "passed")}} for v in votes]
 
 
-@login_required
+@requires("meeting.read")
 async def info_page(request: web.Request, cancel_errors: dict[str, str] | None = None, status: int = 200) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     if principal.kind == "point":

@@ -38,12 +38,15 @@ RULES: dict[str, frozenset[str]] = {
     "meeting.cancel": SCHEDULERS,
     "meeting.copy": SCHEDULERS,
     "meeting.document_upload": SCHEDULERS,
-    "meeting.document_read": PEOPLE,  # invitees only, checked by meetings/
+    "meeting.document_read": ATTENDEES,  # invitees only, checked by meetings/
+    "meeting.document_attach": PEOPLE,  # the meeting's chair or secretary, or a scheduler (document_upload)
     "meeting.join": ATTENDEES,  # invitees, or the lobby (meetings/ and web/membership.py decide)
     "meeting.take_part": ATTENDEES,  # then the capacity in the meeting: meetings.control_common.PERMISSIONS
     "meeting.transcript": ATTENDEES,  # invitees only, checked by meetings/
-    "meeting.minutes": PEOPLE,  # the minutes' own capacities: meetings/minutes/service.py
+    "meeting.minutes": ATTENDEES,  # the minutes' own capacities: meetings/minutes/service.py
     "meeting.audit_read": PEOPLE,  # chair, secretary of the meeting, administrators
+    "meeting.outages": PEOPLE,  # chair, secretary of the meeting, administrators
+    "session.home": ATTENDEES,  # the home page (a bridge point is sent to its screen)
     "transcription.status": ATTENDEES,
     # accounts
     "account.list": SCHEDULERS,  # a secretary picks chair and delegates from it
@@ -105,6 +108,8 @@ PUBLIC_ROUTES = frozenset({
     ("GET", "/metrics"),  # its own check: configured addresses or a bearer token (web/health.py)
     ("GET", "/api/openapi.json"), ("POST", "/tsa"), ("GET", "/crl/root.crl"),
     ("GET", "/verify"), ("POST", "/verify"), ("POST", "/api/verify"),  # anyone checks a signed minutes file
+    # Engine.IO: the handshake authenticates (web/realtime.py), then SOCKET_EVENTS
+    ("GET", "/socket.io/"), ("POST", "/socket.io/"), ("OPTIONS", "/socket.io/"),
 })
 
 

@@ -20,6 +20,7 @@ from meetings.meetings_service import MeetingError
 from meetings.scheduling import InvalidMeeting
 from web.api.errors import ApiError, domain_error, error_response, validation_error
 from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, principal_of
+from web.errors import refused_by_table
 from web.path_ids import MAX_ID, parse_id
 from web.permissions import allowed
 
@@ -88,7 +89,7 @@ def endpoint(
                     if principal.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
                         raise ApiError(403, "must_change_password", "change your password first: POST /api/me/password")
                     if not allowed(principal.role, action):
-                        raise ApiError(403, "forbidden", f"{action} is not allowed for {principal.role}", {"action": action})
+                        return refused_by_table(request, action, principal.role)
                 values = {
                     name: _path_value(name, kind, request.match_info[name]) for name, kind in (path_params or {}).items()
                 }

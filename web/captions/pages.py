@@ -20,7 +20,7 @@ from meetings.meetings_service import MeetingError, attendance_role
 from meetings.models import Meeting
 from web.api.errors import ApiError, error_response
 from web.api.models import ErrorOut
-from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, login_required, principal_of
+from web.auth import PASSWORD_CHANGE_PATHS, PRINCIPAL, principal_of, requires
 from web.captions import exports
 from web.captions.texts import TEXTS
 from web.events import EventError, ok, on_event, principal_of_sid, validate
@@ -92,7 +92,7 @@ async def _load(state: AppState, meeting_id: int, query: str = "") -> tuple[list
     return rows, items
 
 
-@login_required
+@requires("meeting.transcript")
 async def transcript_page(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -140,6 +140,7 @@ async def _speakers(state: AppState, meeting_id: int) -> list[dict[str, Any]]:
 
 
 @_api
+@requires("meeting.transcript")
 async def transcript_json(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -159,6 +160,7 @@ async def transcript_json(request: web.Request) -> web.StreamResponse:
 
 
 @_api
+@requires("meeting.transcript")
 async def correct_segment(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -194,6 +196,7 @@ async def correct_segment(request: web.Request) -> web.StreamResponse:
 
 
 @_api
+@requires("meeting.transcript")
 async def export(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     meeting_id = _meeting_id(request)
@@ -214,6 +217,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 @_api
+@requires("transcription.status")
 async def status(request: web.Request) -> web.StreamResponse:
     """Whether transcription runs; the pages show `off_reason` to the secretary."""
     captions = request.app[CAPTIONS_KEY]

@@ -22,7 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from meetings import agenda, audit
 from meetings.control_common import Caller
 from meetings.meetings_service import MeetingError, attendance_role
-from web.auth import PRINCIPAL, login_required
+from web.auth import PRINCIPAL, requires
 from web.path_ids import MAX_ID, path_id
 from web.permissions import allowed, capacity_allows
 from web.state import AppState, app_state
@@ -111,7 +111,7 @@ async def store_pdf(state: AppState, data: bytes) -> str:
     return await asyncio.get_running_loop().run_in_executor(None, _check_hash_store, documents_dir(state), data)
 
 
-@login_required
+@requires("meeting.document_attach")
 async def upload(request: web.Request) -> web.StreamResponse:
     from web.control import HUB
 
@@ -170,7 +170,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     )
 
 
-@login_required
+@requires("meeting.document_read")
 async def download(request: web.Request) -> web.StreamResponse:
     state = app_state(request)
     document_id = path_id(request, "document_id")
@@ -199,7 +199,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     })
 
 
-@login_required
+@requires("meeting.audit_read")
 async def audit_log(request: web.Request) -> web.StreamResponse:
     meeting_id = path_id(request, "meeting_id")
     if meeting_id is None:

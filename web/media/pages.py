@@ -10,7 +10,7 @@ from meetings.accounts import Principal
 from meetings.minutes import service as minutes_service
 from meetings.models import Meeting, MeetingPoint, utcnow
 from meetings.points import acting_point
-from web.auth import PRINCIPAL, login_required, requires
+from web.auth import PRINCIPAL, requires
 from web.i18n import request_language
 from web.media.texts import TEXTS
 from web.minutes.texts import texts as minutes_texts
@@ -28,7 +28,7 @@ def _media_texts(request: web.Request) -> dict[str, str]:
     return TEXTS[request_language(request)]
 
 
-@login_required
+@requires("meeting.join")
 async def meeting_page(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     if principal.kind == "point":

@@ -7,7 +7,6 @@ versions, signing, published files) and /verify (public: anyone uploads a PDF).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -27,7 +26,7 @@ from meetings.minutes.record import person
 from meetings.minutes.verify import describe
 from meetings.minutes_models import MinutesSignature, MinutesSigning
 from meetings.models import Account, Meeting
-from web.auth import PRINCIPAL, login_required
+from web.auth import PRINCIPAL, requires
 from web.i18n import request_language
 from web.minutes.texts import texts
 from web.minutes.work import MinutesWork
@@ -130,7 +129,7 @@ def _text(body: dict[str, Any]) -> str:
     return text
 
 
-@login_required
+@requires("meeting.minutes")
 async def conclusion(request: web.Request) -> web.StreamResponse:
     item_id = request.match_info["item_id"]
 
@@ -140,7 +139,7 @@ async def conclusion(request: web.Request) -> web.StreamResponse:
     return await _in_one_transaction(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def draft(request: web.Request) -> web.StreamResponse:
     async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
         version = await service.draft_from_record(session, caller, meeting_id, number=body.get("number") or None)
@@ -160,7 +159,7 @@ def _form_edits(body: dict[str, Any]) -> dict[str, Any]:
     return edits
 
 
-@login_required
+@requires("meeting.minutes")
 async def edit(request: web.Request) -> web.StreamResponse:
     as_json = _json_request(request)
 
@@ -174,7 +173,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
     return await _in_one_transaction(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def add_comment(request: web.Request) -> web.StreamResponse:
     async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> None:
         await service.comment(session, caller, meeting_id, _integer(body.get("version"), "version"), _text(body),
@@ -183,7 +182,7 @@ async def add_comment(request: web.Request) -> web.StreamResponse:
     return await _in_one_transaction(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def preview(request: web.Request) -> web.StreamResponse:
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
@@ -198,7 +197,7 @@ async def preview(request: web.Request) -> web.StreamResponse:
                         headers={"Content-Disposition": f'inline; filename="bien-ban-{meeting_id}-v{latest.number}.pdf"'})
 
 
-@login_required
+@requires("meeting.minutes")
 async def send(request: web.Request) -> web.StreamResponse:
     """Freeze the version the secretary saw and render its PDF, the file everyone signs."""
     async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
@@ -225,7 +224,7 @@ async def _signatory(request: web.Request, meeting_id: int, turn: service.Turn, 
     return Signatory(turn.role, who.name, who.position, meeting.location if meeting else "")
 
 
-@login_required
+@requires("meeting.minutes")
 async def sign_on_server(request: web.Request) -> web.StreamResponse:
     """The caller's turn, signed with the key signing.toml gives their account (or the seal)."""
     work = request.app[WORK]
@@ -255,11 +254,11 @@ def _certificate(value: Any, where: str) -> x509.Certificate:
         cert = x509.Certificate.load(base64.b64decode(str(value), validate=True))
         cert.native  # parse now: garbage fails here with its reason
         return cert
-    except (ValueError, binascii.Error) as error:
+    except ValueError as error:  # binascii.Error is one
         raise MeetingError("bad_request", f"{where}: a base64 DER certificate ({error})") from None
 
 
-@login_required
+@requires("meeting.minutes")
 async def sign_prepare(request: web.Request) -> web.StreamResponse:
     """Step 1 of signing elsewhere: the signer's certificate in, the attributes to sign out."""
     async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
@@ -282,7 +281,7 @@ async def sign_prepare(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def sign_finish(request: web.Request) -> web.StreamResponse:
     """Step 2: the CMS made on the signer's machine, embedded and recorded."""
     work = request.app[WORK]
@@ -290,7 +289,7 @@ async def sign_finish(request: web.Request) -> web.StreamResponse:
     async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
         try:
             cms_der = base64.b64decode(str(body.get("cms", "")), validate=True)
-        except binascii.Error as error:
+        except ValueError as error:  # binascii.Error, or non-ASCII text
             raise MeetingError("bad_request", f"cms: base64 ({error})") from None
         pending = work.take(str(body.get("token", "")), meeting_id, caller.account_id)
         sha = await work.finish(pending, cms_der)
@@ -303,7 +302,7 @@ async def sign_finish(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def publish(request: web.Request) -> web.StreamResponse:
     async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
         return {"sha256": (await service.publish(session, caller, meeting_id)).pdf_sha256}
@@ -311,7 +310,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     return await _in_one_transaction(request, action)
 
 
-@login_required
+@requires("meeting.minutes")
 async def download(request: web.Request) -> web.StreamResponse:
     """A PDF of this meeting's minutes: published ones for every participant, the files on the
     way through the signatures for the chair, the secretary and administrators."""
@@ -338,7 +337,7 @@ async def _transcripts(session, meeting_id: int, item_ids: list[int]) -> dict[in
             for i in item_ids}
 
 
-@login_required
+@requires("meeting.minutes")
 async def editor_page(request: web.Request) -> web.StreamResponse:
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
@@ -393,7 +392,7 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
             body = await _body(request)
             try:
                 pdf = base64.b64decode(str(body.get("pdf", "")), validate=True)
-            except binascii.Error as error:
+            except ValueError as error:  # binascii.Error, or non-ASCII text
                 raise MinutesError("not_pdf", reason=f"pdf: base64 ({error})") from None
         else:
             field = (await request.post()).get("file")

@@ -10,7 +10,7 @@ from aiohttp import web
 from meetings import points as point_service
 from meetings.meetings_service import MeetingError, attendance_role
 from meetings.points import acting_point
-from web.auth import PRINCIPAL, login_required, requires
+from web.auth import PRINCIPAL, requires
 from web.pages import render
 from web.path_ids import path_id
 from web.permissions import capacity_allows
@@ -20,7 +20,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": code, "message": message}, status=status)
 
 
-@login_required
+@requires("meeting.outages")
 async def outages(request: web.Request) -> web.StreamResponse:
     meeting_id = path_id(request, "meeting_id")
     if meeting_id is None:
