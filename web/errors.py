@@ -4,6 +4,7 @@ JSON error format."""
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from web.pages import render, text
 
@@ -52,3 +53,9 @@ async def product_error_pages(request: web.Request, handler):  # type: ignore[no
         if error.status >= 400 and request.path.startswith("/api/"):
             return api_error(request, error.status, _API_CODES.get(error.status, "bad_request"), error.text or error.reason)
         raise
+    except HttpProcessingError as error:
+        # a body aiohttp cannot parse (a form part with a control character in its header…),
+        # wherever a handler or middleware reads it: the sender's fault, not the server's
+        if request.path.startswith("/api/"):
+            return api_error(request, 400, "bad_request", f"the body does not parse: {error.message}"[:300])
+        return error_page(request, 400, "bad_form")

@@ -47,6 +47,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "logout_everywhere": "Đăng xuất mọi nơi",
         "logout_everywhere_hint": "Đăng xuất tài khoản này trên mọi trình duyệt và thiết bị",
         "error_cross_origin": "Yêu cầu đến từ một trang khác, không được thực hiện.",
+        "error_bad_form": "Biểu mẫu gửi lên bị hỏng. Hãy tải lại trang và gửi lại.",
     },
     "en": {
         "app_name": "Online video conference",
@@ -86,6 +87,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "logout_everywhere": "Sign out everywhere",
         "logout_everywhere_hint": "Sign this account out of every browser and device",
         "error_cross_origin": "The request came from another site and was not carried out.",
+        "error_bad_form": "The form that was sent is damaged. Reload the page and send it again.",
     },
 }
 TEXTS = {lang: {k: unicodedata.normalize("NFC", v) for k, v in table.items()} for lang, table in _TEXTS.items()}

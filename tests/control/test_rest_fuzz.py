@@ -37,10 +37,11 @@ def _check(h, room: Room, session: requests.Session, case: Any) -> None:  # type
     assert response.status_code < 500, (case.method, case.formatted_path, case.body, response.text[:500])
     if response.status_code >= 400:
         where = (case.method, case.formatted_path, case.query, case.body, response.status_code, response.text[:300])
-        assert response.headers.get("Content-Type", "").startswith("application/json"), where
-        body = response.json()
-        assert body["ok"] is False and isinstance(body["error"], str) and body["message"], body
-        assert h.run(room.fingerprint()) == before, (case.method, case.formatted_path, case.body, body)
+        if case.formatted_path.startswith("/api/"):  # /login and /logout also answer forms with pages
+            assert response.headers.get("Content-Type", "").startswith("application/json"), where
+            body = response.json()
+            assert body["ok"] is False and isinstance(body["error"], str) and body["message"], where
+        assert h.run(room.fingerprint()) == before, where
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -49,7 +50,7 @@ def test_every_endpoint_against_its_openapi_document(harness, mode: GenerationMo
     h, room = harness
     session = _session(h, room, who)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=SCHEMA.as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
         _check(h, room, session, case)
