@@ -138,7 +138,7 @@ async def _cast(member: Member, vote_id: int, choice: str, acked: list[int], acc
         if ack["ok"]:
             acked.append(account)
             return "acked"
-        if ack["error"] == "conflict" and ack["message"] == ALREADY_VOTED:
+        if ack["error"] == "conflict" and ack["detail"] == ALREADY_VOTED:
             return "already"
         if ack["error"] in ("not_joined", "conflict"):  # rejoining, or the vote not yet rebuilt
             await asyncio.sleep(0.2)
