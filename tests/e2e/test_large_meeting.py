@@ -58,6 +58,22 @@ def test_five_participants_two_thumbnails_get_the_speaker_and_two_thumbnails(dep
             speaking = bool(view["slots"].get("active-speaker"))
             assert len(client.page.locator("#stage .tile").all()) == int(speaking)
             assert client.page.evaluate("document.body.classList.contains('large-meeting')")
+        names = [person.name for person in deployment.people]
+        for client in clients:
+            # the participants list names everyone, tile or not, and marks the speaker the SFU hears
+            def listed(client: Client = client) -> bool | list[str]:
+                people = client.page.locator("#control-panel .hn-people li")
+                text = " ".join(people.all_inner_texts())
+                missing = [name for name in names if name not in text]
+                view = slot_view(client)
+                speaker = (view["slots"].get("active-speaker") or {}).get("peer_id")
+                tiles = {t["peer_id"]: t["name"] for t in client.stats().get("tiles", [])}
+                marked = client.page.locator("#control-panel .hn-people li.speaking").all_inner_texts()
+                if speaker and (len(marked) != 1 or tiles.get(speaker, "?") not in marked[0]):
+                    missing.append(f"speaker {tiles.get(speaker)} marked as {marked}")
+                return missing or True
+
+            wait_for(f"{client.name}: everyone listed, the speaker marked", listed, timeout=30)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for client in clients[:2]:
             client.screenshot("large-meeting")

@@ -36,7 +36,7 @@
       err_forbidden: "bạn không có quyền làm việc này", err_conflict: "không thực hiện được ở trạng thái hiện tại của cuộc họp",
       err_bad_request: "dữ liệu gửi lên không hợp lệ", err_not_found: "không tìm thấy", err_timeout: "máy chủ không trả lời kịp",
       err_internal_error: "máy chủ gặp lỗi; hãy thử lại", err_in_lobby: "đang chờ chủ tọa cho vào", err_csrf_failed: "hãy tải lại trang", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
-      you: "bạn", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
+      you: "bạn", speaking_now: "Đang nói", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
       no_votes: "Chưa có biểu quyết.", hands_by_point: "Biểu quyết giơ tay tại điểm cầu (số người)",
     },
     en: {
@@ -64,7 +64,7 @@
       err_forbidden: "you are not allowed to do this", err_conflict: "not possible in the meeting's current state",
       err_bad_request: "the request is not valid", err_not_found: "not found", err_timeout: "the server did not answer in time",
       err_internal_error: "the server failed; please try again", err_in_lobby: "waiting for the chair to let you in", err_csrf_failed: "reload the page",
-      secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", item: "Item",
+      secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", speaking_now: "Speaking now", item: "Item",
       participated: "Members taking part", cancelled: "CANCELLED", no_votes: "No votes yet.",
       hands_by_point: "Show of hands at bridge points (people)",
     },
@@ -370,27 +370,32 @@
     return section(t("attendance"), parts);
   }
 
-  function renderModeration() {
-    if (!is("chair", "secretary")) return null;
+  // Everyone connected, points included (in a large meeting most have no tile), the one the SFU
+  // hears as active speaker marked; the chair's moderation buttons beside each name.
+  function renderPeople() {
     const parts = [];
-    if (S.lobby.length) {
-      if (is("chair")) parts.push(h("h4", {}, t("lobby")));
+    if (is("chair", "secretary") && S.lobby.length) {
+      parts.push(h("h4", {}, t("lobby")));
       parts.push(h("ul", { class: "hn-lobby" }, S.lobby.map((g) => h("li", {}, g.name,
         button(t("admit"), () => call("lobby_admit", { peer_id: g.peer_id }), "primary"),
         button(t("reject"), () => call("lobby_reject", { peer_id: g.peer_id }), "subtle")))));
     }
-    if (is("chair")) {
-      const people = new Map();
-      for (const e of S.roster.values()) if (e.key !== S.key) people.set(e.key, e);
-      if (S.lobby.length) parts.push(h("h4", {}, t("participants")));
-      parts.push(h("ul", { class: "hn-people" }, [...people.values()].map((e) => h("li", {},
-        e.name, h("span", { class: "hn-actions" },
+    const people = new Map(); // one line per person or point, however many connections
+    for (const e of S.roster.values()) if (!people.has(e.key)) people.set(e.key, e);
+    const speaking = S.roster.get(S.activeSpeaker);
+    if (S.lobby.length && people.size) parts.push(h("h4", {}, t("participants")));
+    parts.push(h("ul", { class: "hn-people" }, [...people.values()].map((e) => {
+      const now = !!speaking && speaking.key === e.key;
+      return h("li", { class: now ? "speaking" : null, "data-key": e.key },
+        h("span", { class: "hn-speaking-dot", title: now ? t("speaking_now") : "", "aria-label": now ? t("speaking_now") : null }),
+        h("span", {}, e.name, e.key === S.key ? ` (${t("you")})` : ""),
+        is("chair") && e.key !== S.key ? h("span", { class: "hn-actions" },
           button(t("mute"), () => call("moderate_mute", { target: e.key }), "subtle"),
           e.role === "chair" ? null : button(t("remove_person"), () => {
             if (window.confirm(t("confirm_remove"))) call("moderate_remove", { target: e.key });
-          }, "danger"))))));
-    }
-    return parts.length ? section(S.lobby.length && is("chair") ? `${t("lobby")} · ${t("participants")}` : S.lobby.length ? t("lobby") : t("participants"), parts) : null;
+          }, "danger")) : null);
+    })));
+    return section(`${t("participants")} (${people.size})`, parts);
   }
 
   function render() {
@@ -405,7 +410,7 @@
     // (replaceChildren, like append, would turn a null into the text "null": keep only nodes)
     panel.replaceChildren(...[
       S.error ? h("div", { class: "hn-error", role: "alert" }, S.error) : null,
-      renderMeeting(), renderAgenda(), renderSpeakers(), renderVote(), renderAttendance(), renderModeration(),
+      renderMeeting(), renderAgenda(), renderSpeakers(), renderVote(), renderAttendance(), renderPeople(),
     ].filter(Boolean));
     if (key) {
       const again = panel.querySelector(`[data-k="${CSS.escape(key)}"]`);
@@ -492,6 +497,8 @@
     });
     sock.on("removed", () => { toast(t("removed")); document.dispatchEvent(new CustomEvent("hoinghi:removed")); });
   }
+
+  document.addEventListener("hoinghi:active-speaker", (event) => { S.activeSpeaker = event.detail.peer_id; render(); });
 
   document.addEventListener("hoinghi:joined", (event) => {
     const hn = window.hoinghi;

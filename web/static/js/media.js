@@ -107,7 +107,7 @@ export class MediaSession extends EventTarget {
 
     this.socket.on("media:tracks", (msg) => this._onTracks(msg));
     this.socket.on("media:offer", (msg) => this._onOffer(msg));
-    this.socket.on("media:active_speaker", (msg) => msg.meeting_id === this.meetingId && this.tiles.setActiveSpeaker(msg.peer_id));
+    this.socket.on("media:active_speaker", (msg) => msg.meeting_id === this.meetingId && this._activeSpeaker(msg.peer_id));
     this.socket.on("media:state", (msg) => this._onState(msg));
     this.socket.on("media:forwarding", (msg) => this._onForwarding(msg));
     this.socket.on("media:view", (msg) => this._onView(msg));
@@ -249,7 +249,7 @@ export class MediaSession extends EventTarget {
     this.states = ack.states || {};
     this._updateMainPeers();
     for (const [peerId, state] of Object.entries(this.states)) this._onState({ meeting_id: this.meetingId, peer_id: peerId, ...state });
-    if (ack.active_speaker) this.tiles.setActiveSpeaker(ack.active_speaker);
+    if (ack.active_speaker) this._activeSpeaker(ack.active_speaker);
     this.sub = this._newPc("subscribe");
     this.sub.pc.addEventListener("track", (ev) => this._onRemoteTrack(ev));
     // what is already published; later changes arrive as media:tracks
@@ -553,6 +553,12 @@ export class MediaSession extends EventTarget {
   }
 
   // ---- roster --------------------------------------------------------------------------
+
+  /** The tile and the participants list (control.js) follow the speaker the SFU hears. */
+  _activeSpeaker(peerId) {
+    this.tiles.setActiveSpeaker(peerId);
+    document.dispatchEvent(new CustomEvent("hoinghi:active-speaker", { detail: { peer_id: peerId } }));
+  }
 
   _addPeer(p) {
     if (!p || !p.peer_id) return;
