@@ -21,7 +21,11 @@ from web.auth import SESSION_COOKIE
 
 pytestmark = [pytest.mark.control, pytest.mark.security]
 
-SCHEMA = schemathesis.openapi.from_dict(openapi_document())
+# Left out: what ends the fuzzing caller's session or disconnects the meeting's members (their
+# presence then changes under the next example); tests/test_rest_api.py and
+# tests/test_sessions_hardening.py cover those.
+SCHEMA = schemathesis.openapi.from_dict(openapi_document()).exclude(
+    path=["/logout", "/api/me/password", "/api/accounts/{account_id}", "/api/accounts/{account_id}/reset-password"])
 
 
 def _session(h, room: Room, who: str) -> requests.Session:  # type: ignore[no-untyped-def]
@@ -31,16 +35,19 @@ def _session(h, room: Room, who: str) -> requests.Session:  # type: ignore[no-un
     return session
 
 
-def _check(h, room: Room, session: requests.Session, case: Any) -> None:  # type: ignore[no-untyped-def]
+def _check(h, room: Room, session: requests.Session, who: str, case: Any) -> None:  # type: ignore[no-untyped-def]
     before = h.run(room.fingerprint())
     response = case.call(base_url=room.server.url, session=session, timeout=30)
     assert response.status_code < 500, (case.method, case.formatted_path, case.body, response.text[:500])
     if response.status_code >= 400:
         where = (case.method, case.formatted_path, case.query, case.body, response.status_code, response.text[:300])
         if case.formatted_path.startswith("/api/"):  # /login and /logout also answer forms with pages
-            assert response.headers.get("Content-Type", "").startswith("application/json"), where
+            assert (response.headers.get("content-type") or [""])[0].startswith("application/json"), where
             body = response.json()
             assert body["ok"] is False and isinstance(body["error"], str) and body["message"], where
+        if response.status_code == 401:  # an example ended the caller's session (a login, say): log in again
+            session.cookies.set(SESSION_COOKIE, h.run(cookie_for(room.server, room.account(who), who, who)))
+            return
         assert h.run(room.fingerprint()) == before, where
 
 
@@ -50,9 +57,9 @@ def test_every_endpoint_against_its_openapi_document(harness, mode: GenerationMo
     h, room = harness
     session = _session(h, room, who)
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=SCHEMA.as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
-        _check(h, room, session, case)
+        _check(h, room, session, who, case)
 
     check()
