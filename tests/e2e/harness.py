@@ -89,7 +89,6 @@ class Deployment:
     serve_args: list[str] = field(default_factory=list)  # more options of `hoinghi serve`
     db_url: str | None = None  # another database (e.g. the `database_url` fixture's PostgreSQL); None: SQLite in root
     meeting_id: int = 0
-    db_url: str | None = None  # another database (a PostgreSQL one); None: SQLite under root
     process: subprocess.Popen | None = None
     starts: int = 0
 
