@@ -10,11 +10,13 @@ import asyncio
 import logging
 import random
 import time
+from typing import Any, Coroutine
 
 from bridge.config import AgentConfig
 from bridge.http_api import PointMismatch, TokenRefused, current_meeting, http_session, login
 from bridge.outputs import Outputs
 from bridge.session import Session
+from bridge.shutdown import bounded
 from bridge.sources import Sources
 from bridge.texts import AgentError, say
 
@@ -49,7 +51,7 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event) -> None:
     """Run until `stop` is set. AgentError (bad sources or outputs, a token of another point) ends it."""
     sources = Sources(config.video, config.audio)
     sources.open()
-    outputs = Outputs(config.audio_out, config.video_out)
+    outputs = Outputs(config.audio_out, config.record)
     try:
         outputs.open()
         await outputs.start()
@@ -61,7 +63,7 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event) -> None:
                 if sources.ended:
                     sources.close()
                     sources.open()  # a camera that came back, or an RTSP stream that restarted
-                reason = await _attempt(config, sources, outputs, stop)
+                reason = await _until_stopped(_attempt(config, sources, outputs), stop)
             except PointMismatch:
                 raise
             except AgentError as error:
@@ -82,24 +84,35 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event) -> None:
                 log.warning(say("lost", reason=reason, seconds=delay))
             await _wait(stop, delay)
     finally:
-        await outputs.stop()
+        await bounded(outputs.stop(), "the outputs")
         sources.close()
+        log.debug("sources closed")
 
 
 class _NoMeeting(Exception):
     pass
 
 
-async def _attempt(config: AgentConfig, sources: Sources, outputs: Outputs, stop: asyncio.Event) -> str:
+async def _until_stopped(attempt: Coroutine[Any, Any, str], stop: asyncio.Event) -> str:
+    """The attempt's result, or "stopped": a stop cancels it wherever it is (logging in, joining,
+    in the meeting), and its session closes within bounded steps (bridge.shutdown)."""
+    task = asyncio.create_task(attempt)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.wait({task})  # Session.close() bounds each of its steps
+    return "stopped"
+
+
+async def _attempt(config: AgentConfig, sources: Sources, outputs: Outputs) -> str:
     async with http_session(config) as http:
         await login(http, config)
         meeting = await current_meeting(http, config)
         if meeting is None:
             raise _NoMeeting
-        session = Session(config, sources, outputs, http, meeting)
-        stopping = asyncio.create_task(stop.wait())
-        stopping.add_done_callback(lambda _: session.end("stopped"))
-        try:
-            return await session.run()
-        finally:
-            stopping.cancel()
+        return await Session(config, sources, outputs, http, meeting).run()

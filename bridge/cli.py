@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from bridge.agent import run_agent
 from bridge.config import AgentConfig, build_config
+from bridge.shutdown import start_watchdog
 from bridge.texts import AgentError, say
 
 
@@ -39,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hoinghi bridge", description=say("help_description"))
     p.add_argument("--config", type=Path, help=say("help_config"))
-    for option in ("server", "point", "token_file", "video", "audio", "audio_out", "video_out", "ca_file"):
+    for option in ("server", "point", "token_file", "video", "audio", "audio_out", "record", "ca_file"):
         p.add_argument("--" + option.replace("_", "-"), help=say("help_" + option))
     p.add_argument("--max-backoff", type=float, help=say("help_max_backoff"))
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=say("help_log_level"))
@@ -55,8 +56,15 @@ def load(argv: list[str]) -> tuple[AgentConfig, str]:
 async def _serve(config: AgentConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        if not stop.is_set():
+            logging.getLogger("hoinghi.bridge").info(say("stopping"))
+            stop.set()
+            start_watchdog()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping)
     await run_agent(config, stop)
 
 
@@ -70,4 +78,4 @@ def main(argv: list[str] | None = None) -> None:
     except AgentError as error:
         print(str(error), file=sys.stderr)
         raise SystemExit(2) from None
-    print(say("stopped"), file=sys.stderr)
+    logging.getLogger("hoinghi.bridge").info(say("stopped"))

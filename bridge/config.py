@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from bridge.texts import AgentError, say
 
-KEYS = ("server", "point", "token_file", "video", "audio", "audio_out", "video_out", "ca_file", "max_backoff")
+KEYS = ("server", "point", "token_file", "video", "audio", "audio_out", "record", "ca_file", "max_backoff")
 POINT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -22,7 +22,7 @@ class AgentConfig:
     video: str  # source specs (bridge.sources); "none" for no such source
     audio: str
     audio_out: str  # output specs (bridge.outputs)
-    video_out: str
+    record: str
     ca_file: Path | None  # trust this certificate (a self-signed server) instead of the system's
     max_backoff: float  # seconds between two reconnection attempts, at most
 
@@ -76,6 +76,6 @@ def build_config(args: dict[str, Any], config_file: Path | None) -> AgentConfig:
     ca = values.get("ca_file")
     return AgentConfig(
         server=server, point=point, token=_read_token(Path(values["token_file"])), video=video, audio=audio,
-        audio_out=str(values.get("audio_out", "none")), video_out=str(values.get("video_out", "none")),
+        audio_out=str(values.get("audio_out", "none")), record=str(values.get("record", "none")),
         ca_file=Path(ca) if ca else None, max_backoff=max_backoff,
     )

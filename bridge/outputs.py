@@ -168,11 +168,11 @@ def _recorder(spec: str) -> MediaRecorder | None:
 class Outputs:
     """The mixer and the switcher, and where they go (none, a device, a file)."""
 
-    def __init__(self, audio_out: str, video_out: str) -> None:
+    def __init__(self, audio_out: str, record: str) -> None:
         self.mixer = AudioMixer()
         self.switcher = VideoSwitcher()
         self._recorders: list[MediaRecorder] = []
-        self._specs = (audio_out, video_out)
+        self._specs = (audio_out, record)
 
     @property
     def wants_audio(self) -> bool:

@@ -20,6 +20,7 @@ from bridge.config import AgentConfig
 from bridge.http_api import current_meeting
 from bridge.layers import CameraLayers
 from bridge.outputs import Outputs
+from bridge.shutdown import bounded
 from bridge.sources import FeedTrack, Sources
 from bridge.stats import HealthMeter
 from bridge.texts import say
@@ -89,11 +90,10 @@ class Session:
             feed.stop()
         if self.layers is not None:
             self.layers.stop()
-        for pc in (self.pub, self.sub):
-            if pc is not None:
-                await pc.close()
+        closing = [bounded(pc.close(), name) for pc, name in ((self.pub, "publish"), (self.sub, "subscribe")) if pc]
         if self.sio.connected:
-            await self.sio.disconnect()
+            closing.append(bounded(self.sio.disconnect(), "socket.io"))
+        await asyncio.gather(*closing)  # at the same time: a cut link makes each of them wait
 
     async def _call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         ack = await self.sio.call(event, payload, timeout=ACK_TIMEOUT_S * 2)

@@ -1,4 +1,4 @@
-"""The room's media sources, opened through PyAV (aiortc's MediaPlayer), and fed to each session.
+"""The room's media sources, opened through PyAV (bridge.reader), and fed to each session.
 
 Spec → what ffmpeg opens:
 - `/dev/video0`, `v4l2:/dev/video0` — a V4L2 camera (`format=v4l2`);
@@ -9,12 +9,12 @@ Spec → what ffmpeg opens:
 - anything else is a file, played in a loop (tests, demonstrations); `none` — no source.
 
 Video that is already H.264 or VP8 (RTSP, files) is passed through without re-encoding
-(`MediaPlayer(decode=False)`); the SFU forwards it as it is. Other video and all audio that
-is not Opus/G.711 is decoded, and aiortc encodes it.
+(its packets are handed over undecoded); the SFU forwards it as it is. Other video, and audio
+that is not Opus, is decoded, and aiortc encodes it.
 
-A Feed reads its source all the time, also between sessions: a live camera's frames would
-otherwise pile up in the player's unbounded queue while the link is down. Each session takes
-a FeedTrack, which drops the oldest frames when it falls behind.
+A source is read all the time, also between sessions (a live camera cannot be paused); its
+Feed hands each frame to the sessions' FeedTracks, which drop the oldest frames when they
+fall behind.
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bridge.reader import PASS_THROUGH_AUDIO, ContainerReader
 from bridge.texts import AgentError, say
 
 log = logging.getLogger("hoinghi.bridge.sources")
@@ -71,79 +71,31 @@ def parse_source(spec: str) -> SourceSpec | None:
     return SourceSpec(spec, spec, live=False)
 
 
-def _open(source: SourceSpec, decode: bool) -> MediaPlayer:
+def _open(source: SourceSpec) -> ContainerReader:
     try:
-        return MediaPlayer(
-            source.file, format=source.format, options=source.options or None, decode=decode,
-            timeout=NETWORK_TIMEOUT_S if source.network else None, loop=not source.live,
-        )
-    except (OSError, av.FFmpegError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise AgentError("source_error", source.spec, say("source_unreachable", spec=source.spec, reason=reason)) from None
-
-
-def _probe(source: SourceSpec) -> dict[str, str]:
-    """The codec of the first video and audio stream (to choose between passing through and decoding)."""
-    try:
-        with av.open(source.file, format=source.format, options=source.options or None,
-                     timeout=NETWORK_TIMEOUT_S if source.network else None) as container:
-            return {s.type: s.codec_context.name for s in reversed(container.streams) if s.type in ("audio", "video")}
+        return ContainerReader(source.file, source.format, source.options, NETWORK_TIMEOUT_S if source.network else None,
+                               looped=not source.live)
     except (OSError, av.FFmpegError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise AgentError("source_error", source.spec, say("source_unreachable", spec=source.spec, reason=reason)) from None
 
 
 class Feed:
-    """One source track read continuously; sessions attach FeedTracks to it.
+    """One source stream handed over by its reader; sessions attach FeedTracks to it."""
 
-    A looping file starts its timestamps over at every pass, and aiortc's player then stops
-    pacing it (it compares them with the first pass's start): the feed keeps the timestamps
-    rising and paces a file to real time itself.
-    """
-
-    def __init__(self, track: MediaStreamTrack, paced: bool) -> None:
-        self.kind = track.kind
-        self._track = track
-        self._paced = paced
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
         self._outlets: set[FeedTrack] = set()
         self.ended = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._offset = 0
-        self._last_pts: int | None = None
-        self._start: float | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._pump())
-
-    async def _rising(self, frame: Any) -> None:
-        if frame.pts is None:
-            return
-        if self._last_pts is not None and frame.pts + self._offset <= self._last_pts:
-            self._offset = self._last_pts + 1 - frame.pts  # the file started over
-        frame.pts += self._offset
-        self._last_pts = frame.pts
-        if self._paced and frame.time_base is not None:
-            at = float(frame.pts * frame.time_base)
-            loop = asyncio.get_running_loop()
-            if self._start is None:
-                self._start = loop.time() - at
-            delay = self._start + at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-
-    async def _pump(self) -> None:
-        try:
-            while True:
-                frame = await self._track.recv()
-                await self._rising(frame)
-                for outlet in list(self._outlets):
-                    outlet.offer(frame)
-        except MediaStreamError:
-            log.warning("source ended", extra={"kind": self.kind})
-        finally:
+    def deliver(self, item: Any) -> None:
+        """A frame or packet from the reader's thread (through the loop), or None at the end."""
+        if item is None:
+            if not self.ended.is_set():
+                log.warning("source ended", extra={"kind": self.kind})
             self.ended.set()
-            for outlet in list(self._outlets):
-                outlet.offer(None)
+        for outlet in list(self._outlets):
+            outlet.offer(item)
 
     def track(self) -> FeedTrack:
         outlet = FeedTrack(self)
@@ -152,11 +104,6 @@ class Feed:
 
     def detach(self, outlet: FeedTrack) -> None:
         self._outlets.discard(outlet)
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._track.stop()
 
 
 class FeedTrack(MediaStreamTrack):
@@ -198,54 +145,51 @@ class Sources:
         self.audio: Feed | None = None
         self.passthrough = False  # the video is sent as the source encoded it
         self.video_codec: str | None = None
-        self._players: list[MediaPlayer] = []
+        self._readers: list[ContainerReader] = []
 
     def open(self) -> None:
         """Open every source; AgentError (nothing left open) when one cannot be opened."""
+        feeds: dict[str, Feed] = {}
+        starts: list[tuple[ContainerReader, dict[str, Feed]]] = []
         try:
-            video_player, same_audio_usable = None, False
+            video_reader = None
             if self.video_spec is not None:
-                codecs = _probe(self.video_spec) if self.video_spec.may_pass_through else {}
-                self.video_codec = codecs.get("video")
-                self.passthrough = self.video_codec in PASS_THROUGH
-                video_player = self._keep(_open(self.video_spec, decode=not self.passthrough))
-                if video_player.video is None:
+                video_reader = self._keep(_open(self.video_spec))
+                self.video_codec = video_reader.opened.video_codec
+                if self.video_codec is None:
                     raise AgentError("source_error", self.video_spec.spec, say("no_stream", spec=self.video_spec.spec, kind="video"))
-                self.video = Feed(video_player.video, paced=not self.video_spec.live)
-                same_audio_usable = not self.passthrough or codecs.get("audio") == "opus"  # the SFU takes Opus only
+                self.passthrough = self.video_spec.may_pass_through and self.video_codec in PASS_THROUGH
+                video_reader.read("video", decode=not self.passthrough)
+                self.video = feeds["video"] = Feed("video")
+                starts.append((video_reader, {"video": self.video}))
             if self.audio_spec is not None:
-                player = None
-                if self.audio_spec == self.video_spec and video_player and video_player.audio and same_audio_usable:
-                    player = video_player
-                if player is None:
-                    player = self._keep(_open(self.audio_spec, decode=True))
-                if player.audio is None:
+                reader = video_reader if self.audio_spec == self.video_spec else None
+                if reader is None:
+                    reader = self._keep(_open(self.audio_spec))
+                    starts.append((reader, {}))
+                codec = reader.opened.audio_codec
+                if codec is None:
                     raise AgentError("source_error", self.audio_spec.spec, say("no_stream", spec=self.audio_spec.spec, kind="audio"))
-                self.audio = Feed(player.audio, paced=not self.audio_spec.live)
+                reader.read("audio", decode=not (self.audio_spec.may_pass_through and codec in PASS_THROUGH_AUDIO))
+                self.audio = Feed("audio")
+                next(feeds for r, feeds in starts if r is reader)["audio"] = self.audio
         except AgentError:
             self.close()
             raise
-        for feed in (self.video, self.audio):
-            if feed is not None:
-                feed.start()
+        for reader, by_kind in starts:
+            reader.start(lambda kind, item, by_kind=by_kind: by_kind[kind].deliver(item))
 
-    def _keep(self, player: MediaPlayer) -> MediaPlayer:
-        self._players.append(player)
-        return player
+    def _keep(self, reader: ContainerReader) -> ContainerReader:
+        self._readers.append(reader)
+        return reader
 
     @property
     def ended(self) -> bool:
         return any(feed.ended.is_set() for feed in (self.video, self.audio) if feed is not None)
 
     def close(self) -> None:
-        for feed in (self.video, self.audio):
-            if feed is not None:
-                feed.stop()
-        for player in self._players:
-            for track in (player.audio, player.video):
-                if track is not None:
-                    track.stop()
-        self._players.clear()
+        for reader in self._readers:
+            reader.stop()
+        self._readers.clear()
         self.video = self.audio = None
         self.passthrough = False
-

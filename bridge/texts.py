@@ -17,7 +17,7 @@ MESSAGES = {
         "help_video": "/dev/video0 | v4l2:THIẾT_BỊ | rtsp://… | lavfi:ĐỒ_THỊ | TỆP | none",
         "help_audio": "alsa:THIẾT_BỊ | pulse | rtsp://… | lavfi:ĐỒ_THỊ | TỆP | none",
         "help_audio_out": "âm thanh cuộc họp: alsa:THIẾT_BỊ | TỆP (.wav, .ogg) | none",
-        "help_video_out": "người đang phát biểu: TỆP (.mp4, .webm) | none",
+        "help_record": "người đang phát biểu: TỆP (.mp4, .webm) | none",
         "help_ca_file": "chứng thư PEM được tin cậy (máy chủ tự ký)",
         "help_max_backoff": "số giây chờ tối đa giữa hai lần kết nối lại (mặc định 3)",
         "help_log_level": "mức ghi nhật ký",
@@ -42,6 +42,7 @@ MESSAGES = {
         "waiting": "Chưa có cuộc họp nào cho điểm cầu {point}; thử lại sau {seconds} giây",
         "joined": "Đã vào cuộc họp {meeting_id}: {title}",
         "lost": "Mất kết nối ({reason}); kết nối lại sau {seconds:.1f} giây",
+        "stopping": "Đang dừng tác tử điểm cầu…",
         "stopped": "Đã dừng tác tử điểm cầu.",
     },
     "en": {
@@ -56,7 +57,7 @@ MESSAGES = {
         "help_video": "/dev/video0 | v4l2:DEV | rtsp://… | lavfi:GRAPH | FILE | none",
         "help_audio": "alsa:DEVICE | pulse | rtsp://… | lavfi:GRAPH | FILE | none",
         "help_audio_out": "the meeting's audio: alsa:DEVICE | FILE (.wav, .ogg) | none",
-        "help_video_out": "the active speaker: FILE (.mp4, .webm) | none",
+        "help_record": "the active speaker: FILE (.mp4, .webm) | none",
         "help_ca_file": "PEM certificate to trust (a self-signed server)",
         "help_max_backoff": "seconds between reconnection attempts, at most (default 3)",
         "help_log_level": "log level",
@@ -81,6 +82,7 @@ MESSAGES = {
         "waiting": "No meeting for point {point} yet; trying again in {seconds} s",
         "joined": "Joined meeting {meeting_id}: {title}",
         "lost": "Connection lost ({reason}); reconnecting in {seconds:.1f} s",
+        "stopping": "Stopping the bridge-point agent…",
         "stopped": "Bridge-point agent stopped.",
     },
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import wave
@@ -22,6 +23,7 @@ from tests.control.helpers import make_world
 from tests.sfu.clients import ToneTrack
 
 REPO = Path(__file__).resolve().parents[2]
+SIGTERM_WITHIN_S = 10.0  # the agent closes in ~0.1 s; Python's own exit takes 1-4 s on the loaded shared box
 
 
 def hoinghi_bridge(*args: str, lang: str = "vi") -> subprocess.CompletedProcess:
@@ -42,7 +44,7 @@ def test_bad_arguments_and_sources_get_one_clear_line_and_exit_2(tmp_path: Path)
         ((*base, "--video", str(tmp_path / "khong-co.webm")), "vi", "Không mở được nguồn: "),
         ((*base, "--video", "rtsp://127.0.0.1:9/cam"), "en", "Cannot open source: rtsp://127.0.0.1:9/cam"),
         ((*base, "--video", "camera:1"), "vi", "không hiểu nguồn 'camera:1'"),
-        ((*base, "--video", "lavfi:testsrc", "--video-out", "screen:0"), "en", "unknown output 'screen:0'"),
+        ((*base, "--video", "lavfi:testsrc", "--record", "screen:0"), "en", "unknown output 'screen:0'"),
         ((*base, "--video", "lavfi:testsrc", "--max-backoff", "0"), "vi", "--max-backoff: phải là một số dương"),
         (("--bogus",), "vi", "Lỗi dữ liệu nhập: unrecognized arguments: --bogus"),
     ]
@@ -86,7 +88,7 @@ async def test_the_agent_publishes_its_file_reports_health_and_plays_the_meeting
     heard = tmp_path / "meeting.wav"
     config = build_config({
         "server": server.url, "point": POINT, "token_file": str(token_file), "video": str(recording),
-        "audio": str(recording), "audio_out": str(heard), "video_out": str(tmp_path / "speaker.mp4"),
+        "audio": str(recording), "audio_out": str(heard), "record": str(tmp_path / "speaker.mp4"),
     }, None)
     chair = await connect_account(server, world.chair, "Chủ tọa", "chair")
     assert (await chair.call("join_meeting", {"meeting_id": world.meeting_id}))["ok"]
@@ -155,3 +157,85 @@ async def test_a_looping_file_is_paced_to_real_time_with_rising_timestamps(tmp_p
         sources.close()
     assert all(b > a for a, b in zip(times, times[1:])), times
     assert elapsed >= times[-1] - times[0] - 0.2  # not read ahead at full speed after the first pass
+
+
+class AgentProcess:
+    """`hoinghi bridge` as a real process, its output collected line by line as it comes."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process, self.lines = process, []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, *args: str) -> "AgentProcess":
+        return cls(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "bridge", *args, cwd=REPO, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=dict(os.environ, HOINGHI_LANG="en")))
+
+    async def _read(self) -> None:
+        while line := await self.process.stdout.readline():
+            self.lines.append(line.decode(errors="replace"))
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    async def until(self, wanted: str, timeout: float) -> None:
+        async def seen() -> None:
+            while wanted not in self.output:
+                assert not self._reader.done(), f"the agent ended before {wanted!r}: {self.output}"
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(seen(), timeout)
+
+    async def ended(self, timeout: float) -> int:
+        try:
+            await asyncio.wait_for(asyncio.gather(self.process.wait(), self._reader), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"the agent did not end within {timeout} s: {self.output[-6000:]}") from None
+        return self.process.returncode
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+@pytest.mark.slow
+async def test_sigterm_in_a_meeting_ends_the_agent_within_seconds_with_exit_0(server: RunningServer, tmp_path: Path) -> None:
+    world = await make_world(server.state.sessions, n_delegates=1, at_points=False)
+    token_file = tmp_path / "token"
+    token_file.write_text(await point_token(server, POINT))
+    recording = room_recording(tmp_path / "room.webm", seconds=3)
+    chair = await connect_account(server, world.chair, "Chủ tọa", "chair")
+    assert (await chair.call("join_meeting", {"meeting_id": world.meeting_id}))["ok"]
+    assert (await chair.call("meeting_open", {}))["ok"]
+    delegate, tone = await _publish_tone(server, world.delegates[0], "Đại biểu", world.meeting_id)
+    agent = await AgentProcess.start(
+        "--server", server.url, "--point", POINT, "--token-file", str(token_file), "--video", str(recording),
+        "--audio", str(recording), "--audio-out", str(tmp_path / "heard.wav"), "--record", str(tmp_path / "speaker.mp4"),
+        "--log-level", "DEBUG")
+    try:
+        await agent.until("Joined meeting", 60)
+        await chair.wait_for("points_status", lambda d: any(p["id"] == POINT and p["online"] and p["media"] for p in d["points"]), timeout=30)
+        agent.process.send_signal(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        signalled = loop.time()
+        returncode = await agent.ended(30)
+        took = loop.time() - signalled
+        print(f"sigterm: the agent ended {took:.2f} s after SIGTERM; its own steps: {''.join(agent.lines[-7:])}")
+        assert returncode == 0, agent.output[-4000:]
+        assert took < SIGTERM_WITHIN_S, agent.output[-4000:]
+        assert "Bridge-point agent stopped." in agent.output
+        await chair.wait_for("points_status", lambda d: any(p["id"] == POINT and not p["online"] for p in d["points"]), timeout=30)
+    finally:
+        await agent.kill()
+        await tone.close()
+        await delegate.disconnect()
+        await chair.disconnect()
+    assert (tmp_path / "speaker.mp4").stat().st_size > 1000  # the recording was closed properly (its index written)
