@@ -11,34 +11,16 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from bridge.agent import run_agent
 from bridge.config import AgentConfig, build_config
 from bridge.shutdown import start_watchdog
 from bridge.texts import AgentError, say
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
-        super().add_usage(usage, actions, groups, say("help_usage") if prefix is None else prefix)
-
-
-class _Parser(argparse.ArgumentParser):
-    """--help and errors in the CLI's language (Vietnamese unless HOINGHI_LANG=en)."""
-
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(add_help=False, formatter_class=_HelpFormatter, **kwargs)
-        self._optionals.title = say("help_options")
-        self.add_argument("-h", "--help", action="help", help=say("help_help"))
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{say('input_error')}: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from clitext import Parser
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="hoinghi bridge", description=say("help_description"))
+    p = Parser(prog="hoinghi bridge", description=say("help_description"))
     p.add_argument("--config", type=Path, help=say("help_config"))
     for option in ("server", "point", "token_file", "video", "audio", "audio_out", "record", "ca_file"):
         p.add_argument("--" + option.replace("_", "-"), help=say("help_" + option))

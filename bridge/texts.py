@@ -6,9 +6,6 @@ import unicodedata
 
 MESSAGES = {
     "vi": {
-        "help_usage": "Cách dùng: ",
-        "help_options": "tùy chọn",
-        "help_help": "in hướng dẫn này rồi thoát",
         "help_description": "Tác tử điểm cầu hoinghi: camera, micrô, codec phòng họp không cần trình duyệt",
         "help_config": "tệp TOML với cùng các khóa (server, point, token_file, video, …)",
         "help_server": "địa chỉ máy chủ hoinghi, ví dụ https://hoinghi.quangninh.gov.vn",
@@ -46,9 +43,6 @@ MESSAGES = {
         "stopped": "Đã dừng tác tử điểm cầu.",
     },
     "en": {
-        "help_usage": "usage: ",
-        "help_options": "options",
-        "help_help": "show this help message and exit",
         "help_description": "hoinghi bridge-point agent: room cameras, microphones and codecs without a browser",
         "help_config": "TOML file with the same keys (server, point, token_file, video, …)",
         "help_server": "URL of the hoinghi server, e.g. https://hoinghi.quangninh.gov.vn",

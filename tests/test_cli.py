@@ -131,3 +131,23 @@ def test_serve_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path) -> Non
         timeout=120, env=dict(os.environ, HOINGHI_LANG="en", HOINGHI_TRUSTED_PROXIES="10.0.0.0/33"))
     assert env_only.returncode == 2 and "'10.0.0.0/33' is not an IP address or network" in env_only.stderr
     assert not (tmp_path / "hoinghi.sqlite3").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize("args, vietnamese, english", [
+    (("user", "add"), "Lỗi dữ liệu nhập: thiếu tham số bắt buộc: name, --role (xem hoinghi user add --help)",
+     "Input error: the following arguments are required: name, --role (see hoinghi user add --help)"),
+    (("serve", "--port", "tám"), "Lỗi dữ liệu nhập: tham số --port: giá trị 'tám' không hợp lệ (cần kiểu int)",
+     "Input error: argument --port: invalid int value: 'tám'"),
+    (("user", "add", "x", "--role", "vua"), "tham số --role: giá trị 'vua' không hợp lệ (chọn một trong: ",
+     "argument --role: invalid choice: 'vua' (choose from "),
+    (("bridge", "--bogus"), "Lỗi dữ liệu nhập: không có tham số này: --bogus (xem hoinghi bridge --help)",
+     "Input error: unrecognized arguments: --bogus (see hoinghi bridge --help)"),
+    (("bridge", "--server"), "Lỗi dữ liệu nhập: tham số --server: cần đúng một giá trị",
+     "Input error: argument --server: expected one argument"),
+])
+def test_argument_errors_are_one_line_in_the_cli_language(args: tuple[str, ...], vietnamese: str, english: str) -> None:
+    for lang, expected in (("vi", vietnamese), ("en", english)):
+        result = hoinghi(*args, lang=lang)
+        assert result.returncode == 2, result
+        assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stdout == ""

@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, NoReturn
 
+from clitext import Parser
 from meetings.accounts import AccountError, add_account, revoke_point_token
 from meetings.config import ConfigError, RoomsConfig, load_rooms_config
 from meetings.config_sync import sync_rooms_config
@@ -285,7 +286,6 @@ def _cmd_model_list(args: argparse.Namespace) -> None:
 
 _HELP = {
     "vi": {
-        "usage": "Cách dùng: ", "positionals": "đối số", "optionals": "tùy chọn", "help": "in hướng dẫn này rồi thoát",
         "config": "tệp rooms.toml (mặc định: ./rooms.toml, nếu không có thì tệp mẫu kèm theo)",
         "db": "địa chỉ cơ sở dữ liệu (mặc định: SQLite trong thư mục dữ liệu)",
         "data_dir": "thư mục dữ liệu (mặc định: $HOINGHI_DATA_DIR hoặc ./hoinghi-data)",
@@ -305,7 +305,6 @@ _HELP = {
         "bridge": "chạy thiết bị của một điểm cầu không cần trình duyệt (hoinghi bridge --help)",
     },
     "en": {
-        "usage": "usage: ", "positionals": "positional arguments", "optionals": "options", "help": "show this help message and exit",
         "config": "rooms.toml (default: ./rooms.toml, else the bundled sample)",
         "db": "database URL (default: SQLite in the data directory)",
         "data_dir": "data directory (default: $HOINGHI_DATA_DIR or ./hoinghi-data)",
@@ -333,24 +332,8 @@ def _help(key: str) -> str:
     return _HELP[lang][key]
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help in the CLI's language: the usage prefix (its other words are the titles below)."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
-        super().add_usage(usage, actions, groups, _help("usage") if prefix is None else prefix)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Every (sub)command with Vietnamese section titles and -h text (English with HOINGHI_LANG=en)."""
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        add_help = kwargs.pop("add_help", True)
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, add_help=False, **kwargs)
-        self._positionals.title = _help("positionals")
-        self._optionals.title = _help("optionals")
-        if add_help:
-            self.add_argument("-h", "--help", action="help", help=_help("help"))
+class _Parser(Parser):
+    """Every (sub)command in the CLI's language (clitext)."""
 
 
 def _parser() -> argparse.ArgumentParser:

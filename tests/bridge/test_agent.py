@@ -34,6 +34,7 @@ def hoinghi_bridge(*args: str, lang: str = "vi") -> subprocess.CompletedProcess:
 def test_bad_arguments_and_sources_get_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("hnp_abc\n")
+    (tmp_path / "room.webm").write_bytes(b"\x1aE\xdf\xa3 not a token")
     base = ("--server", "http://127.0.0.1:9", "--point", POINT, "--token-file", str(token))
     cases = [
         ((), "vi", "Lỗi dữ liệu nhập: --server: thiếu tham số"),
@@ -41,12 +42,14 @@ def test_bad_arguments_and_sources_get_one_clear_line_and_exit_2(tmp_path: Path)
          "--server ftp://x: phải là địa chỉ http:// hoặc https://"),
         ((*base[:4], "--token-file", str(tmp_path / "missing"), "--audio", "a.wav"), "en", "cannot read the token file"),
         ((*base, "--video", "none", "--audio", "none"), "vi", "cần ít nhất một nguồn"),
+        ((*base[:4], "--token-file", str(tmp_path / "room.webm"), "--audio", "a.wav"), "vi",
+         "tệp mã truy cập rỗng hoặc không phải mã hnp_"),
         ((*base, "--video", str(tmp_path / "khong-co.webm")), "vi", "Không mở được nguồn: "),
         ((*base, "--video", "rtsp://127.0.0.1:9/cam"), "en", "Cannot open source: rtsp://127.0.0.1:9/cam"),
         ((*base, "--video", "camera:1"), "vi", "không hiểu nguồn 'camera:1'"),
         ((*base, "--video", "lavfi:testsrc", "--record", "screen:0"), "en", "unknown output 'screen:0'"),
         ((*base, "--video", "lavfi:testsrc", "--max-backoff", "0"), "vi", "--max-backoff: phải là một số dương"),
-        (("--bogus",), "vi", "Lỗi dữ liệu nhập: unrecognized arguments: --bogus"),
+        (("--bogus",), "vi", "Lỗi dữ liệu nhập: không có tham số này: --bogus"),
     ]
     for args, lang, expected in cases:
         result = hoinghi_bridge(*args, lang=lang)
