@@ -51,7 +51,7 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event) -> None:
     """Run until `stop` is set. AgentError (bad sources or outputs, a token of another point) ends it."""
     sources = Sources(config.video, config.audio)
     sources.open()
-    outputs = Outputs(config.audio_out, config.record)
+    outputs = Outputs(config.audio_out, config.record, config.display)
     try:
         outputs.open()
         await outputs.start()
@@ -72,6 +72,7 @@ async def run_agent(config: AgentConfig, stop: asyncio.Event) -> None:
                 reason = str(error)
             except _NoMeeting:
                 reason, delay = "", NO_MEETING_WAIT_S
+                outputs.status = say("display_no_meeting")
                 log.info(say("waiting", point=config.point, seconds=int(delay)))
             except Exception as error:  # the network, the server: anything else is retried
                 reason = f"{type(error).__name__}: {error}"

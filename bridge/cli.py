@@ -22,7 +22,7 @@ from clitext import Parser
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="hoinghi bridge", description=say("help_description"))
     p.add_argument("--config", type=Path, help=say("help_config"))
-    for option in ("server", "point", "token_file", "video", "audio", "audio_out", "record", "ca_file"):
+    for option in ("server", "point", "token_file", "video", "audio", "audio_out", "record", "display", "ca_file"):
         p.add_argument("--" + option.replace("_", "-"), help=say("help_" + option))
     p.add_argument("--max-backoff", type=float, help=say("help_max_backoff"))
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=say("help_log_level"))

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from bridge.texts import AgentError, say
 
-KEYS = ("server", "point", "token_file", "video", "audio", "audio_out", "record", "ca_file", "max_backoff")
+KEYS = ("server", "point", "token_file", "video", "audio", "audio_out", "record", "display", "ca_file", "max_backoff")
 POINT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -23,6 +23,7 @@ class AgentConfig:
     audio: str
     audio_out: str  # output specs (bridge.outputs)
     record: str
+    display: str  # the room's screen (bridge.display): none, auto, or an X display such as :0
     ca_file: Path | None  # trust this certificate (a self-signed server) instead of the system's
     max_backoff: float  # seconds between two reconnection attempts, at most
 
@@ -77,5 +78,6 @@ def build_config(args: dict[str, Any], config_file: Path | None) -> AgentConfig:
     return AgentConfig(
         server=server, point=point, token=_read_token(Path(values["token_file"])), video=video, audio=audio,
         audio_out=str(values.get("audio_out", "none")), record=str(values.get("record", "none")),
+        display=str(values.get("display", "none")),
         ca_file=Path(ca) if ca else None, max_backoff=max_backoff,
     )

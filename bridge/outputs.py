@@ -2,7 +2,8 @@
 
 The SFU forwards every participant's audio separately, so the agent mixes the tracks it
 receives into one (AudioMixer) for the loudspeakers or a file, and follows the active speaker
-with one video track (VideoSwitcher) recorded to a file when the agent runs headless. Both
+with one video track (VideoSwitcher), shown on the room's screen (bridge.display) and/or
+recorded to a file when the agent runs headless. Both
 live as long as the agent: sessions come and go (reconnections), the outputs keep running
 and play silence or a black picture meanwhile.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bridge.display import Display, parse_display
 from bridge.texts import AgentError, say
 
 log = logging.getLogger("hoinghi.bridge.outputs")
@@ -122,9 +124,11 @@ class VideoSwitcher(_Paced):
         self._latest: av.VideoFrame | None = None
         self._reader: asyncio.Task[None] | None = None
         self.source: str | None = None
+        self.label = ""  # whose video it is (the room's screen shows it)
         self._black = av.VideoFrame.from_ndarray(np.zeros((VIDEO_SIZE[1], VIDEO_SIZE[0], 3), dtype=np.uint8), format="rgb24")
 
-    def follow(self, key: str | None, track: MediaStreamTrack | None) -> None:
+    def follow(self, key: str | None, track: MediaStreamTrack | None, label: str = "") -> None:
+        self.label = label if key is not None else ""
         if key == self.source:
             return
         if self._reader is not None:
@@ -140,6 +144,11 @@ class VideoSwitcher(_Paced):
                 self._latest = await track.recv()
         except MediaStreamError:
             self._latest = None
+
+    @property
+    def latest(self) -> av.VideoFrame | None:
+        """The newest frame received (None: nobody to show); read by the display's thread."""
+        return self._latest
 
     async def recv(self) -> av.VideoFrame:
         index = await self._tick()
@@ -166,13 +175,16 @@ def _recorder(spec: str) -> MediaRecorder | None:
 
 
 class Outputs:
-    """The mixer and the switcher, and where they go (none, a device, a file)."""
+    """The mixer and the switcher, and where they go (none, a device, a file, the room's screen)."""
 
-    def __init__(self, audio_out: str, record: str) -> None:
+    def __init__(self, audio_out: str, record: str, display: str = "none") -> None:
         self.mixer = AudioMixer()
         self.switcher = VideoSwitcher()
         self._recorders: list[MediaRecorder] = []
         self._specs = (audio_out, record)
+        self._screen = parse_display(display)
+        self.display: Display | None = None
+        self.status = say("display_connecting")  # what the room's screen says while there is no picture
 
     @property
     def wants_audio(self) -> bool:
@@ -180,15 +192,18 @@ class Outputs:
 
     @property
     def wants_video(self) -> bool:
-        return self._specs[1] not in ("", "none")
+        return self._specs[1] not in ("", "none") or self._screen is not None
 
     def open(self) -> None:
-        """Open the devices and files; AgentError when one cannot be opened."""
+        """Open the devices, files and screen; AgentError when one cannot be opened."""
         for spec, track in zip(self._specs, (self.mixer, self.switcher)):
             recorder = _recorder(spec)
             if recorder is not None:
                 recorder.addTrack(track)
                 self._recorders.append(recorder)
+        if self._screen is not None:
+            self.display = Display(self._screen, lambda: self.switcher.latest, lambda: self.switcher.label, lambda: self.status)
+            self.display.open()
 
     async def start(self) -> None:
         for recorder in self._recorders:
@@ -200,6 +215,8 @@ class Outputs:
         for recorder in self._recorders:
             await recorder.stop()
         self._recorders.clear()
+        if self.display is not None:
+            self.display.close()
 
     def stats(self) -> dict[str, Any]:
         return {"video_source": self.switcher.source}

@@ -56,6 +56,7 @@ class Session:
         self.mids: dict[str, str] = {}  # subscribe mid -> track id
         self.received: dict[str, Any] = {}  # track id -> remote track
         self.active_speaker: str | None = None
+        self.names: dict[str, str] = {}  # peer id -> name shown under their picture on the room's screen
         self.feeds: list[FeedTrack] = []
         self.layers: CameraLayers | None = None  # a decoded camera's two layers
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -84,6 +85,7 @@ class Session:
             self._ended.set_result(reason)
 
     async def close(self) -> None:
+        self.outputs.status = say("display_connecting")
         self.outputs.mixer.clear()
         self.outputs.switcher.follow(None, None)
         for feed in self.feeds:
@@ -111,6 +113,7 @@ class Session:
         self.sio.on("media:active_speaker", self._on_active_speaker)
         self.sio.on("media:layer", self._on_layer)
         self.sio.on("meeting_state", self._on_meeting_state)
+        self.sio.on("participants", self._on_participants)
         self.sio.on("removed", lambda data: self.end("removed by the chair"))
         await self.sio.connect(self.config.server, auth={"token": self.config.token}, transports=["websocket"],
                                wait_timeout=ACK_TIMEOUT_S)
@@ -118,6 +121,8 @@ class Session:
     async def _join(self) -> None:
         joined = await self._call("join_meeting", {"meeting_id": self.meeting_id})
         log.info(say("joined", meeting_id=self.meeting_id, title=joined["meeting"]["title"]))
+        self.names = {e["peer_id"]: e["name"] for e in joined.get("roster") or [] if e.get("peer_id")}
+        self.outputs.status = say("display_waiting")
         media = await self._call("media:join", {"meeting_id": self.meeting_id})
         self.peer_id = media["peer_id"]
         self.active_speaker = media.get("active_speaker")
@@ -211,7 +216,8 @@ class Session:
                 self.received.pop(track_id)
                 self.outputs.mixer.remove(track_id)
         video = next((tid for tid in wanted if self.tracks.get(tid, {}).get("kind") == "video"), None)
-        self.outputs.switcher.follow(video if video in self.received else None, self.received.get(video or ""))
+        label = self.names.get(self.tracks.get(video or "", {}).get("peer_id", ""), "")
+        self.outputs.switcher.follow(video if video in self.received else None, self.received.get(video or ""), label)
 
     async def _on_tracks(self, msg: dict[str, Any]) -> None:
         if msg.get("meeting_id") == self.meeting_id:
@@ -241,6 +247,12 @@ class Session:
     def _on_layer(self, msg: dict[str, Any]) -> None:
         if msg.get("meeting_id") == self.meeting_id and self.layers is not None:
             self.layers.on_layer(str(msg.get("track_id")), bool(msg.get("needed")))
+
+    def _on_participants(self, msg: dict[str, Any]) -> None:
+        if msg.get("meeting_id") == self.meeting_id:
+            for entry in msg.get("joined") or []:
+                self.names[entry["peer_id"]] = entry["name"]
+            self._follow()
 
     def _on_meeting_state(self, msg: dict[str, Any]) -> None:
         if msg.get("meeting_id") == self.meeting_id and msg.get("status") == "closed":

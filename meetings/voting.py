@@ -280,11 +280,13 @@ async def record_hands(
     seats = vote.hand_seats.get(point_id or "")
     if not seats:
         raise MeetingError("forbidden", "this point has no seats voting by show of hands in this vote")
-    if sum(counts.values()) > seats:
-        raise MeetingError("bad_request", f"counts: at most {seats} hands at this point")
+    hands = sum(counts.values())
+    if hands > seats:
+        raise MeetingError("above_seats", f"counts: at most {seats} hands at this point", {"hands": hands, "seats": seats})
     room = await session.get(MeetingPoint, (vote.meeting_id, point_id))
-    if room is not None and room.headcount is not None and sum(counts.values()) > room.headcount:
-        raise MeetingError("bad_request", f"counts: more hands than the {room.headcount} members the point reported present")
+    if room is not None and room.headcount is not None and hands > room.headcount:
+        raise MeetingError("above_headcount", f"counts: more hands than the {room.headcount} members the point reported present",
+                           {"hands": hands, "headcount": room.headcount})
     db_vote = await session.get(Vote, vote.id)
     if db_vote is None or db_vote.state != "open":
         raise MeetingError("conflict", "this vote is closed")

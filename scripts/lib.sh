@@ -1,8 +1,8 @@
 # Shared steps of scripts/run and scripts/test: Debian packages and the Python virtualenv.
 # Idempotent: a second run installs nothing and starts at once.
 
-RUNTIME_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc pkg-config libopus0 fonts-liberation2 fonts-noto-core ca-certificates)
-TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc nginx)
+RUNTIME_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc pkg-config libopus0 fonts-liberation2 fonts-noto-core fonts-dejavu-core ca-certificates)
+TEST_PACKAGES=(chromium postgresql espeak-ng sox poppler-utils qpdf iproute2 iptables softhsm2 opensc nginx xvfb pulseaudio gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi)
 BENCH_PACKAGES=(janus)  # baselines the benchmarks measure against (bench/sfu.py: Janus VideoRoom)
 
 as_root() {

@@ -79,7 +79,7 @@ async def test_show_of_hands_counts_and_limits(db_sessions) -> None:  # type: ig
     async with db_sessions() as s:
         with pytest.raises(MeetingError) as refused:  # more hands than seats
             await voting.record_hands(s, world.caller("xa-ba-che"), vote, {"yes": 9, "no": 2, "abstain": 0})
-        assert refused.value.code == "bad_request"
+        assert (refused.value.code, refused.value.params) == ("above_seats", {"hands": 11, "seats": 10})
         with pytest.raises(MeetingError) as refused:  # a point without seats
             await voting.record_hands(s, world.caller("phuong-cam-pha"), vote, {"yes": 1, "no": 0, "abstain": 0})
         assert refused.value.code == "forbidden"

@@ -35,7 +35,9 @@
       removed: "Bạn đã được mời ra khỏi cuộc họp.", error: "Lỗi",
       err_forbidden: "bạn không có quyền làm việc này", err_conflict: "không thực hiện được ở trạng thái hiện tại của cuộc họp",
       err_bad_request: "dữ liệu gửi lên không hợp lệ", err_not_found: "không tìm thấy", err_timeout: "máy chủ không trả lời kịp",
-      err_internal_error: "máy chủ gặp lỗi; hãy thử lại", err_in_lobby: "đang chờ chủ tọa cho vào", err_csrf_failed: "hãy tải lại trang", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
+      err_internal_error: "máy chủ gặp lỗi; hãy thử lại", err_in_lobby: "đang chờ chủ tọa cho vào", err_csrf_failed: "hãy tải lại trang",
+      err_above_headcount: "{hands} người giơ tay, nhiều hơn số người có mặt mà điểm cầu đã báo ({headcount})",
+      err_above_seats: "{hands} người giơ tay, nhiều hơn số chỗ biểu quyết giơ tay của điểm cầu ({seats})", secret_note: "Phiếu kín: không ai biết bạn chọn gì.",
       you: "bạn", speaking_now: "Đang nói", item: "Mục", participated: "Số thành viên tham gia", cancelled: "ĐÃ HỦY",
       no_votes: "Chưa có biểu quyết.", hands_by_point: "Biểu quyết giơ tay tại điểm cầu (số người)",
     },
@@ -64,6 +66,8 @@
       err_forbidden: "you are not allowed to do this", err_conflict: "not possible in the meeting's current state",
       err_bad_request: "the request is not valid", err_not_found: "not found", err_timeout: "the server did not answer in time",
       err_internal_error: "the server failed; please try again", err_in_lobby: "waiting for the chair to let you in", err_csrf_failed: "reload the page",
+      err_above_headcount: "{hands} hands, more than the head-count the point reported ({headcount})",
+      err_above_seats: "{hands} hands, more than the point's show-of-hands seats ({seats})",
       secret_note: "Secret ballot: nobody can tell what you chose.", you: "you", speaking_now: "Speaking now", item: "Item",
       participated: "Members taking part", cancelled: "CANCELLED", no_votes: "No votes yet.",
       hands_by_point: "Show of hands at bridge points (people)",
@@ -72,7 +76,10 @@
   const lang = (document.documentElement.lang || "vi").startsWith("en") ? "en" : "vi";
   const t = (key) => (TEXT[lang][key] || key).normalize("NFC");
   // A refusal in the reader's language from its code; the server's own sentence is English, for logs.
-  const refusal = (ack) => (TEXT[lang][`err_${ack.error}`] ? t(`err_${ack.error}`) : `${t("err_bad_request")} (${ack.error})`);
+  // (`{name}` in a text is the ack's params.name: the limit that was exceeded)
+  const refusal = (ack) => (TEXT[lang][`err_${ack.error}`]
+    ? t(`err_${ack.error}`).replace(/\{(\w+)\}/g, (all, name) => String((ack.params || {})[name] ?? all))
+    : `${t("err_bad_request")} (${ack.error})`);
 
   const S = {
     capacity: null, key: null, meeting: null, agenda: null, speakers: null, attendance: null,
