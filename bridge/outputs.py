@@ -20,6 +20,7 @@ import numpy as np
 from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bridge.alsa import pulse_pcm
 from bridge.display import Display, parse_display
 from bridge.texts import AgentError, say
 
@@ -165,7 +166,9 @@ def _recorder(spec: str) -> MediaRecorder | None:
         return None
     try:
         if spec.startswith("alsa:") and len(spec) > 5:
-            return MediaRecorder(spec[5:], format="alsa")
+                return MediaRecorder(spec[5:], format="alsa")
+        if spec == "pulse" or spec.startswith("pulse:"):
+            return MediaRecorder(pulse_pcm(spec[6:]), format="alsa")
         if ":" in spec.split("/")[0]:
             raise AgentError("input_error", spec, say("bad_output", spec=spec))
         return MediaRecorder(spec)

@@ -2,8 +2,9 @@
 
 Spec → what ffmpeg opens:
 - `/dev/video0`, `v4l2:/dev/video0` — a V4L2 camera (`format=v4l2`);
-- `alsa:DEVICE` (`alsa:default`, `alsa:hw:1,0`) — an ALSA capture device; `pulse` — PulseAudio,
-  through ALSA's `pulse` device (the PyAV wheel's ffmpeg has no native PulseAudio input);
+- `alsa:DEVICE` (`alsa:default`, `alsa:hw:1,0`) — an ALSA capture device; `pulse` or
+  `pulse:SOURCE` — PulseAudio, through ALSA's PulseAudio plugin (bridge.alsa: the PyAV wheel's
+  ffmpeg has no native PulseAudio input);
 - `rtsp://…`, `rtsps://…` — an IP camera or room codec (TCP transport);
 - `lavfi:GRAPH` — an ffmpeg test source (`lavfi:testsrc=size=640x360:rate=25`);
 - anything else is a file, played in a loop (tests, demonstrations); `none` — no source.
@@ -26,6 +27,7 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bridge.alsa import pulse_pcm
 from bridge.reader import PASS_THROUGH_AUDIO, ContainerReader
 from bridge.texts import AgentError, say
 
@@ -61,7 +63,7 @@ def parse_source(spec: str) -> SourceSpec | None:
     if spec.startswith("alsa:") and len(spec) > 5:
         return SourceSpec(spec, spec[5:], "alsa")
     if spec == "pulse" or spec.startswith("pulse:"):
-        return SourceSpec(spec, "pulse", "alsa")
+        return SourceSpec(spec, pulse_pcm(spec[6:]), "alsa")
     if spec.startswith(("rtsp://", "rtsps://")):
         return SourceSpec(spec, spec, None, {"rtsp_transport": "tcp"}, network=True)
     if spec.startswith("lavfi:") and len(spec) > 6:

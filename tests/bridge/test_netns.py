@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +25,8 @@ ARTIFACTS = REPO / "test-artifacts" / "bridge"
 POINT_NAME = "Điểm cầu xã A"
 CUT_S = 20
 BACK_WITHIN_S = 10
+STANDS_OUT_GRACE_S = 30
+SIGTERM_WITHIN_S = 10  # the agent's own steps take ~0.1 s; Python's exit 1-4 s on the loaded shared box
 
 
 @pytest.fixture
@@ -101,11 +104,13 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         row = '#points-dashboard tr[data-point="xa-a"]'
         wait_for("the dashboard page to list the agent online", lambda: "Trực tuyến" in chair.page.locator(row).inner_text(), 10)
 
-        # 2. cut the link for 20 s: the dashboard shows it offline meanwhile, standing out after 10 s
+        # 2. cut the link for 20 s: the dashboard shows it offline meanwhile, standing out after 10 s.
+        # (awaited, not timed: on a loaded machine the page may take longer to show it; the cut then
+        # lasts until it has, at most CUT_S + STANDS_OUT_GRACE_S, and the outage is checked against it)
         point_host.cut(True)
         cut_at = time.monotonic()
         offline_seen = stands_out = None
-        while time.monotonic() - cut_at < CUT_S:
+        while time.monotonic() - cut_at < CUT_S or (stands_out is None and time.monotonic() - cut_at < CUT_S + STANDS_OUT_GRACE_S):
             state = _point(chair)
             if state is not None and not state["online"] and offline_seen is None:
                 offline_seen = time.monotonic() - cut_at
@@ -117,12 +122,12 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         assert stands_out is not None and "Mất kết nối" in chair.page.locator(row).inner_text()
         assert not _point(chair)["online"]
 
-        # 3. restore: back in the meeting by itself within 10 s
+        # 3. restore: back in the meeting by itself within 10 s, by the server's own clock (the outage's
+        # end is the first health report of the new session, sent once it has joined and published)
         point_host.cut(False)
-        restored_at = time.monotonic()
-        wait_for("the agent to be back", lambda: bool((p := _point(chair)) and p["online"] and p["media"]) or str(p),
-                 BACK_WITHIN_S, 0.25)
-        back_after = time.monotonic() - restored_at
+        cut_s = time.monotonic() - cut_at
+        restored_wall = datetime.now(timezone.utc)
+        wait_for("the agent to be back", lambda: bool((p := _point(chair)) and p["online"] and p["media"]) or str(p), 60, 0.25)
         frames = delegate.remote_tiles().get(POINT_NAME, {}).get("frames", 0)
         wait_for("video from the agent to flow again", lambda: bool(
             (t := delegate.remote_tiles().get(POINT_NAME)) and t["frames"] > frames + 20) or str(delegate.remote_tiles()), 30)
@@ -130,10 +135,13 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         outages = chair.page.evaluate(
             f"fetch('/api/meetings/{deployment.meeting_id}/outages').then(r => r.json())")["outages"]
         assert len(outages) == 1 and outages[0]["point_id"] == "xa-a" and outages[0]["ended_at"], outages
-        assert CUT_S - 8 <= outages[0]["duration_s"] <= CUT_S + BACK_WITHIN_S + 2  # from the last report before the cut
+        ended = datetime.fromisoformat(outages[0]["ended_at"])
+        back_after = ((ended if ended.tzinfo else ended.replace(tzinfo=timezone.utc)) - restored_wall).total_seconds()
+        assert back_after <= BACK_WITHIN_S, f"back {back_after:.1f} s after the restore"
+        assert cut_s - 8 <= outages[0]["duration_s"] <= cut_s + BACK_WITHIN_S + 2  # from the last report before the cut
         assert not chair.page.locator(f"{row}.stands-out").count()
-        print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut (standing out at {stands_out:.1f} s);"
-              f" back {back_after:.1f} s after the restore;"
+        print(f"netns: offline on the dashboard {offline_seen:.1f} s after the cut (standing out at {stands_out:.1f} s,"
+              f" cut held {cut_s:.1f} s); back {back_after:.1f} s after the restore;"
               f" outage recorded {outages[0]['duration_s']} s")
     except BaseException:
         for client in (chair, delegate):
@@ -145,8 +153,11 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
         raise
     finally:
         agent.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         try:
-            assert agent.wait(timeout=20) == 0
+            assert agent.wait(timeout=30) == 0
+            print(f"netns: the agent ended {time.monotonic() - signalled:.1f} s after SIGTERM")
+            assert time.monotonic() - signalled < SIGTERM_WITHIN_S
         finally:
             if agent.poll() is None:
                 agent.kill()
