@@ -23,7 +23,7 @@ from tests.control.helpers import make_world
 from tests.sfu.clients import ToneTrack
 
 REPO = Path(__file__).resolve().parents[2]
-SIGTERM_WITHIN_S = 10.0  # the agent closes in ~0.1 s; Python's own exit takes 1-4 s on the loaded shared box
+SIGTERM_WITHIN_S = 5.0  # measured 0.1-3 s in a meeting (the agent's own steps ~0.1 s) on the loaded shared box
 
 
 def hoinghi_bridge(*args: str, lang: str = "vi") -> subprocess.CompletedProcess:

@@ -26,7 +26,7 @@ POINT_NAME = "Điểm cầu xã A"
 CUT_S = 20
 BACK_WITHIN_S = 10
 STANDS_OUT_GRACE_S = 30
-SIGTERM_WITHIN_S = 10  # the agent's own steps take ~0.1 s; Python's exit 1-4 s on the loaded shared box
+SIGTERM_WITHIN_S = 5
 
 
 @pytest.fixture
