@@ -224,7 +224,7 @@ async def test_sigterm_in_a_meeting_ends_the_agent_within_seconds_with_exit_0(se
         "--audio", str(recording), "--audio-out", str(tmp_path / "heard.wav"), "--record", str(tmp_path / "speaker.mp4"),
         "--log-level", "DEBUG")
     try:
-        await agent.until("Joined meeting", 60)
+        await agent.until("Joined meeting", 120)
         await chair.wait_for("points_status", lambda d: any(p["id"] == POINT and p["online"] and p["media"] for p in d["points"]), timeout=90)
         agent.process.send_signal(signal.SIGTERM)
         loop = asyncio.get_running_loop()

@@ -318,6 +318,10 @@
       }));
       const handsBox = points.length ? h("details", { class: "hn-hands-setup" }, h("summary", {}, t("hands_by_point")),
         points.map((p) => h("label", { class: "hn-seat" }, h("span", {}, p.name), seats[p.id]))) : null;
+      if (handsBox) {  // opened stays opened across redraws (the panel is redrawn on every broadcast)
+        handsBox.open = drafts["vote.hands_open"] === true;
+        handsBox.addEventListener("toggle", () => { drafts["vote.hands_open"] = handsBox.open; });
+      }
       parts.push(h("form", { class: "hn-form hn-vote-form", onsubmit: async (e) => {
         e.preventDefault();
         const hand_seats = {};
