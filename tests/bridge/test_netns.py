@@ -90,6 +90,10 @@ def test_the_agent_in_its_own_namespace_survives_a_20_s_cut(
                 return f"tile: {tile}"
             return abs(tile["audio_peak_hz"] - TONE_HZ) <= PEAK_TOLERANCE_HZ or f"peak {tile['audio_peak_hz']}"
 
+        # (the agent's own start is awaited first: importing aiortc, PyAV and numpy took 90 s at load 42)
+        log = tmp_path / "agent.log"
+        wait_for("the agent to join", lambda: agent.poll() is None and "Đã vào cuộc họp" in log.read_text(errors="replace")
+                 or (agent.poll() is not None and pytest.fail(log.read_text(errors="replace"))), 300, 0.5)
         wait_for("the delegate's page to see and hear the agent", point_seen, 90)
         def with_figures() -> Any:
             p = _point(chair)
