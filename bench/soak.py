@@ -13,7 +13,7 @@ and gives a 3 s speaking turn to whoever asks, ended by its time limit.
 
 Measured after a warm-up (every peer has joined once) and again at the end once every peer has
 left: resident memory (after the collector and malloc_trim, so that free pages glibc keeps do not
-count), asyncio tasks, open descriptors, the SFU's and media hub's session objects still alive,
+count; `untrimmed_rss_growth_pct` is the same before them), asyncio tasks, open descriptors, the SFU's and media hub's session objects still alive,
 and the Python object types whose count grew most. One line:
 ``soak minutes=.. peers=.. joins=.. votes=.. turns=.. rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
 tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. load=..``.
@@ -45,12 +45,16 @@ STAY_S = (5.0, 25.0)
 VOTE_EVERY_S = 30.0
 
 
+def resident_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def rss_mb() -> float:
     """Resident memory after the collector and malloc_trim: what is held, not free pages glibc keeps."""
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return resident_mb()
 
 
 def descriptors() -> int:
@@ -131,14 +135,14 @@ async def serve(minutes: float) -> str:
         if message.get("warm") and not start:
             await asyncio.sleep(2)
             gc.collect()
-            start = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+            start = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
             objects_start = Counter(type(o).__name__ for o in gc.get_objects())
         if "done" in message:
             report = message
     await child.wait()
     await asyncio.sleep(5)  # the last leaves' broadcasts and hooks
     gc.collect()
-    end = {"rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+    end = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
     alive = live_sessions()
     grown = (Counter(type(o).__name__ for o in gc.get_objects()) - objects_start).most_common(8)
     holders = describe_holders() if alive else ""
@@ -147,7 +151,8 @@ async def serve(minutes: float) -> str:
     growth = 100 * (end["rss"] - start["rss"]) / start["rss"]
     line = (f"soak minutes={minutes:g} peers={PEERS} joins={report.get('joins', 0)} votes={report.get('votes', 0)} "
             f"turns={report.get('turns', 0)} rss_start_mb={start['rss']:.1f} rss_end_mb={end['rss']:.1f} "
-            f"rss_growth_pct={growth:.1f} tasks_start={start['tasks']} tasks_end={end['tasks']} "
+            f"rss_growth_pct={growth:.1f} untrimmed_rss_growth_pct={100 * (end['raw'] - start['raw']) / start['raw']:.1f} "
+            f"tasks_start={start['tasks']} tasks_end={end['tasks']} "
             f"fds_start={start['fds']} fds_end={end['fds']} sessions_alive={sum(alive.values())} "
             f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}\n"
             f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}")

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("meetings", "sfu", "transcription", "web", "bridge")
+SHIPPED = ("meetings", "sfu", "transcription", "web", "bridge", "clitext")
 
 
 def _imported_top_modules(path: Path) -> Iterator[str]:
