@@ -21,11 +21,13 @@ from web.auth import SESSION_COOKIE
 
 pytestmark = [pytest.mark.control, pytest.mark.security]
 
-# Left out: what ends the fuzzing caller's session or disconnects the meeting's members (their
-# presence then changes under the next example); tests/test_rest_api.py and
-# tests/test_sessions_hardening.py cover those.
-SCHEMA = schemathesis.openapi.from_dict(openapi_document()).exclude(
-    path=["/logout", "/api/me/password", "/api/accounts/{account_id}", "/api/accounts/{account_id}/reset-password"])
+# What ends the caller's session or disconnects the meeting's members (their presence then
+# changes under the next example) is fuzzed apart, below, with invalid requests only and a
+# fresh session each time; tests/test_rest_api.py and tests/test_sessions_hardening.py cover
+# their valid use.
+SESSION_ENDERS = ["/logout", "/api/me/password", "/api/accounts/{account_id}", "/api/accounts/{account_id}/reset-password"]
+DOCUMENT = schemathesis.openapi.from_dict(openapi_document())
+SCHEMA = DOCUMENT.exclude(path=SESSION_ENDERS)
 
 
 def _session(h, room: Room, who: str) -> requests.Session:  # type: ignore[no-untyped-def]
@@ -61,5 +63,27 @@ def test_every_endpoint_against_its_openapi_document(harness, mode: GenerationMo
     @given(case=SCHEMA.as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
         _check(h, room, session, who, case)
+
+    check()
+
+
+@pytest.mark.parametrize("who", ["admin", "delegate"])
+def test_what_ends_sessions_refuses_invalid_requests_and_changes_nothing(harness, who: str) -> None:  # noqa: F811
+    h, room = harness
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=DOCUMENT.include(path=SESSION_ENDERS).as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    def check(case: Any) -> None:
+        session = _session(h, room, who)  # a fresh one: an accepted call may have ended the last
+        before = h.run(room.fingerprint())
+        response = case.call(base_url=room.server.url, session=session, timeout=30)
+        where = (case.method, case.formatted_path, case.query, case.body, response.status_code, response.text[:300])
+        assert response.status_code < 500, where
+        if response.status_code >= 400:
+            if case.formatted_path.startswith("/api/"):
+                body = response.json()
+                assert body["ok"] is False and isinstance(body["error"], str) and body["message"], where
+            assert h.run(room.fingerprint()) == before, where
+        h.run(room.rejoin())  # an accepted logout of a member's account: the meeting as it was
 
     check()
