@@ -64,7 +64,7 @@ async def test_head_count_changes_quorum_and_hands_stay_within_it(room: Room) ->
     vote = (await room.call("chair", "vote_open", {"title": "Thông qua nghị quyết", "hand_seats": {POINT: 6}}))["vote"]
     before = await room.fingerprint()
     refused = await room.call("point", "vote_hands", {"vote_id": vote["id"], "counts": {"yes": 4, "no": 1, "abstain": 1}})
-    assert refused["error"] == "bad_request" and "5" in refused["detail"]
+    assert refused["error"] == "above_headcount" and "5" in refused["detail"] and "(5)" in refused["message"]
     assert await room.fingerprint() == before
     assert (await room.call("point", "vote_hands", {"vote_id": vote["id"], "counts": {"yes": 4, "no": 1, "abstain": 0}}))["ok"]
     assert (await room.call("chair", "vote_cast", {"vote_id": vote["id"], "choice": "yes"}))["ok"]
