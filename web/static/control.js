@@ -5,6 +5,8 @@
  * (detail: the join_meeting ack) after every successful join. Events: docs/protocol.md, "Meeting control".
  * A mute request from the chair is passed on as the document event "hoinghi:mute-requested".
  */
+import { h } from "/static/js/dom.js";
+
 (function () {
   "use strict";
 
@@ -105,21 +107,6 @@
     return el;
   }
   const forget = (...keys) => { for (const k of keys) delete drafts[k]; };
-
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") el.className = v;
-      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (v === true) el.setAttribute(k, "");
-      else if (v !== false && v != null) el.setAttribute(k, v);
-    }
-    for (const c of children.flat()) {
-      if (c == null || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
 
   function call(event, payload) {
     return new Promise((resolve) => {
