@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,7 +106,18 @@ async def seed(database_url: str, config_path: Path) -> tuple[int, str, list[tup
     return meeting_id, chair_cookie, cookies
 
 
-async def serve(minutes: float) -> str:
+def heap_growth(limit: int = 12) -> str:
+    """Where the memory allocated since the warm-up and still held was allocated (tracemalloc)."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")])
+    lines = [f"soak heap_held_mb={sum(s.size for s in snapshot.statistics('filename')) / 2**20:.1f} (allocated after the warm-up, still held)"]
+    for stat in snapshot.statistics("traceback")[:limit]:
+        lines.append(f"  {stat.size / 2**10:8.0f} KiB in {stat.count:6d} blocks")
+        lines.extend(f"      {line}" for line in stat.traceback.format(most_recent_first=True)[:12])
+    return "\n".join(lines)
+
+
+async def serve(minutes: float, trace: bool) -> str:
     from aiohttp import web
 
     from meetings.config import load_rooms_config
@@ -137,6 +149,8 @@ async def serve(minutes: float) -> str:
             gc.collect()
             start = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
             objects_start = Counter(type(o).__name__ for o in gc.get_objects())
+            if trace:
+                tracemalloc.start(16)
         if "done" in message:
             report = message
     await child.wait()
@@ -146,6 +160,7 @@ async def serve(minutes: float) -> str:
     alive = live_sessions()
     grown = (Counter(type(o).__name__ for o in gc.get_objects()) - objects_start).most_common(8)
     holders = describe_holders() if alive else ""
+    heap = heap_growth() if trace else ""
     await runner.cleanup()
     load = os.getloadavg()
     growth = 100 * (end["rss"] - start["rss"]) / start["rss"]
@@ -156,7 +171,7 @@ async def serve(minutes: float) -> str:
             f"fds_start={start['fds']} fds_end={end['fds']} sessions_alive={sum(alive.values())} "
             f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}\n"
             f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}")
-    return line + (f"\n{dict(alive)}\n{holders}" if alive else "")
+    return line + (f"\n{dict(alive)}\n{holders}" if alive else "") + (f"\n{heap}" if heap else "")
 
 
 def describe_holders() -> str:
@@ -334,12 +349,14 @@ async def run_peers(plan_path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=float(os.environ.get("HOINGHI_SOAK_MINUTES", "30")))
+    parser.add_argument("--trace", action="store_true",
+                        help="also print where the memory held at the end was allocated (tracemalloc; slower)")
     parser.add_argument("--peers", help=argparse.SUPPRESS)  # the child: run the peers of this plan
     args = parser.parse_args()
     if args.peers:
         asyncio.run(run_peers(args.peers))
         return
-    print(asyncio.run(serve(args.minutes)), flush=True)
+    print(asyncio.run(serve(args.minutes, args.trace)), flush=True)
 
 
 if __name__ == "__main__":

@@ -164,8 +164,8 @@ def deployment_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     yield from serving(Deployment(root=tmp_path / "hoinghi"))
 
 
-def test_without_a_model_the_secretary_is_told_and_a_delegate_is_not(deployment_without_model: Deployment,
-                                                                      browser: Any) -> None:
+def test_without_a_model_the_secretary_is_told_a_delegate_is_not_and_nobody_gets_a_captions_switch(
+        deployment_without_model: Deployment, browser: Any) -> None:
     secretary = open_person(browser, deployment_without_model, 1)
     delegate = open_person(browser, deployment_without_model, 2)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -173,9 +173,11 @@ def test_without_a_model_the_secretary_is_told_and_a_delegate_is_not(deployment_
     notice.wait_for(timeout=30000)
     assert "chưa cài mô hình nhận dạng giọng nói" in notice.inner_text()
     secretary.page.screenshot(path=str(ARTIFACTS / "captions-no-model-secretary.png"))
-    delegate.page.locator("#btn-captions").wait_for(timeout=30000)
+    delegate.page.locator("#btn-captions").wait_for(state="attached", timeout=30000)
     wait_for("the delegate's page asked /api/transcription", lambda: delegate.page.evaluate(
         "performance.getEntriesByType('resource').some(e => e.name.endsWith('/api/transcription'))"), 30)
     assert delegate.page.locator(".caption-notice").count() == 0
+    for person in (secretary, delegate):  # nothing to switch on without a model
+        person.page.locator("#btn-captions").wait_for(state="hidden", timeout=10000)
     log = (deployment_without_model.root / "server-1.log").read_text()
     assert log.count("transcription off") == 1

@@ -67,12 +67,15 @@ function attach(socket) {
   socket.on("caption", show);
 }
 
+// Without a model there is nothing to switch: the button goes, and those who run the meeting are told why.
 async function noticeIfOff() {
   const response = await fetch("/api/transcription", { credentials: "same-origin", cache: "no-store" });
   if (!response.ok) return;
   const status = await response.json();
+  if (status.enabled) return;
+  if (button) button.hidden = true;
   const me = window.hoinghi && window.hoinghi.me;
-  if (status.enabled || !me || !["secretary", "chair", "admin"].includes(me.role)) return;
+  if (!me || !["secretary", "chair", "admin"].includes(me.role)) return;
   const note = document.createElement("p");
   note.className = "caption-notice";
   note.setAttribute("role", "status");
