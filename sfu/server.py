@@ -75,8 +75,15 @@ class Sfu:
 
     @asynccontextmanager
     async def _serialised(self, room_id: str, peer_id: str) -> AsyncIterator[None]:
-        """One command at a time per peer; any ICE gathering inside binds within udp_ports."""
-        async with self._locks[room_id, peer_id]:
+        """One command at a time per peer; any ICE gathering inside binds within udp_ports.
+        A command that waited behind the peer's leave finds its sessions closed: it ends with
+        KeyError, as if it had come after the leave."""
+        lock = self._locks.get((room_id, peer_id))
+        if lock is None:
+            raise KeyError(f"peer {peer_id!r} not in room {room_id!r}")
+        async with lock:
+            if self._locks.get((room_id, peer_id)) is not lock:
+                raise KeyError(f"peer {peer_id!r} left room {room_id!r} meanwhile")
             with udp_port_range(self._udp_ports):
                 yield
 

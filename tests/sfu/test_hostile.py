@@ -168,3 +168,22 @@ async def test_churn_never_offers_one_msid_twice(sfu):
     await sub.close()
     for pc in pubs:
         await pc.close()
+
+
+async def test_a_command_that_waited_behind_a_leave_finds_the_peer_gone(sfu):
+    """Seen in the soak: a subscribe that queued behind its peer's leave ran on the closed
+    session and raised aiortc's InvalidStateError (an internal error for the client)."""
+    pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+    (track,) = (t.track_id for t in sfu.tracks("r"))
+    await sfu.join("r", "bob")
+    busy = sfu._locks["r", "bob"]  # bob's previous command still runs ...
+    await busy.acquire()
+    leaving = asyncio.ensure_future(sfu.leave("r", "bob"))  # ... his leave queues behind it,
+    subscribing = asyncio.ensure_future(sfu.subscribe("r", "bob", [track]))  # and this after
+    await asyncio.sleep(0)
+    busy.release()
+    await leaving
+    with pytest.raises(KeyError, match="bob"):
+        await subscribing
+    assert "bob" not in sfu._rooms["r"].peers
+    await pub.close()
