@@ -14,6 +14,8 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from socketio import AsyncServer
+
 from meetings.accounts import Principal
 from meetings.meetings_service import attendance_role, meeting_info, set_presence
 from meetings.moderation import is_excluded, is_locked
@@ -47,6 +49,14 @@ async def _sync_presence(state: AppState, meeting_id: int, entry: RosterEntry) -
             await set_presence(session, meeting_id, _present_as(entry), present)
 
     await state.presence.sync(meeting_id, entry.key, write, state.roster)
+
+
+def _require_connected(sio: AsyncServer, sid: str) -> None:
+    """A client that hung up while its join was looked up in the database must not be seated
+    as a ghost. Nothing awaits between this check and the seating, so its disconnect handler
+    either ran before (refused here) or runs after and frees the seat."""
+    if not sio.manager.is_connected(sid, "/"):
+        raise EventError("conflict", "the connection closed while joining")
 
 
 async def leave_current_meeting(state: AppState, sid: str) -> None:
@@ -108,6 +118,7 @@ def register_membership_events(state: AppState) -> None:
                 if await is_locked(session, meeting_id):
                     raise EventError("forbidden", "the meeting is locked")
                 await leave_current_meeting(state, sid)
+                _require_connected(sio, sid)
                 state.lobby.setdefault(meeting_id, {})[sid] = {
                     "peer_id": sid, "account_id": principal.account_id, "name": principal.name,
                 }
@@ -117,9 +128,10 @@ def register_membership_events(state: AppState) -> None:
                 raise EventError("bad_request", "console: only a bridge point has a console")
             entry = RosterEntry(peer_id=sid, key=key, name=name, kind=kind, role=role, console=console)
         await leave_current_meeting(state, sid)
+        _require_connected(sio, sid)
+        await sio.enter_room(sid, meeting_room(meeting_id))  # (does not yield: the manager is in memory)
         state.roster.add(meeting_id, entry)
         await _sync_presence(state, meeting_id, entry)
-        await sio.enter_room(sid, meeting_room(meeting_id))
         if not console:  # a point's console is there to act for the room, not to be seen: no tile, no roster line
             state.roster_feed.joined(meeting_id, entry)
         log.info("joined meeting", extra={"meeting_id": meeting_id, "key": entry.key, "sid": sid})

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import time
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -130,6 +131,41 @@ async def test_a_slow_leave_is_never_committed_after_the_rejoin(server: RunningS
         assert len(server.state.presence) == 0
     finally:
         await again.disconnect()
+
+
+async def test_a_client_that_hangs_up_during_its_join_is_not_seated(server: RunningServer) -> None:
+    """Seen in the soak: a delegate who disconnected while the server looked up her join was
+    seated anyway (a ghost in the roster and "present" in the database), and entering the
+    Socket.IO room then raised KeyError, an internal error."""
+    world = await make_world(server.state.sessions, n_delegates=1, at_points=False)
+    delegate = world.delegates[0]
+    client = await connect_account(server, delegate, world.names[delegate])
+    sid = client.get_sid()
+    real_sessions, looking_up, answer = server.state.sessions, asyncio.Event(), asyncio.Event()
+
+    @asynccontextmanager
+    async def slow_database():  # type: ignore[no-untyped-def]
+        looking_up.set()
+        await answer.wait()
+        async with real_sessions() as session:
+            yield session
+
+    server.state.sessions = slow_database  # type: ignore[assignment]
+    try:
+        join = asyncio.ensure_future(server.state.sio.handlers["/"]["join_meeting"](sid, {"meeting_id": world.meeting_id}))
+        await looking_up.wait()
+    finally:
+        server.state.sessions = real_sessions
+    await client.disconnect()
+    while server.state.sio.manager.is_connected(sid, "/"):
+        await asyncio.sleep(0.01)
+    answer.set()
+    assert (await join)["error"] == "conflict"
+    assert server.state.roster.entry(sid) is None and server.state.roster.entries(world.meeting_id) == []
+    async with server.state.sessions() as session:
+        present = await session.scalar(select(Participant.present).where(
+            Participant.meeting_id == world.meeting_id, Participant.account_id == delegate))
+    assert not present
 
 
 async def test_a_meeting_nobody_is_in_keeps_nothing_in_memory(server: RunningServer) -> None:
