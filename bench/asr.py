@@ -225,9 +225,8 @@ async def pipeline_cost(n: int, seconds: float, model: Any, payloads: list[bytes
     transcriber = Transcriber(model, discard, max_recognizers=max(16, n))
     taps = [AudioTap(f"mic{i}", 16000, lambda _tap: None, TAP_BATCH_PACKETS) for i in range(n)] if tapped else []
 
-    async def listen(tap: AudioTap) -> None:
-        async for chunk in tap:
-            transcriber.feed(tap.peer_id, chunk.pcm, chunk.time, chunk.level)
+    async def listen(tap: AudioTap) -> None:  # as web/captions/live.py: decoded in the recogniser's job
+        await tap.deliver(lambda b: transcriber.feed_batch(tap.peer_id, b.pcm, b.seconds, b.time, b.level))
 
     listeners = [asyncio.create_task(listen(tap)) for tap in taps]
     offsets = [round(i * len(payloads) / n) for i in range(n)]

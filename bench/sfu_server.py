@@ -32,8 +32,8 @@ ROOM = "bench"
 
 
 async def feed(transcriber: Any, tap: Any, source: str) -> None:
-    async for chunk in tap:
-        transcriber.feed(source, chunk.pcm, chunk.time, chunk.level)
+    """As web/captions/live.py: each batch decoded in the recogniser's job."""
+    await tap.deliver(lambda b: transcriber.feed_batch(source, b.pcm, b.seconds, b.time, b.level))
 
 
 def tiny_transcriber() -> Any:

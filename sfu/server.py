@@ -291,7 +291,8 @@ class Sfu:
     def audio_tap(self, room_id: str, peer_id: str, sample_rate: int = 16000,
                   batch_packets: int = 1) -> AudioTap:
         """Decoded mono s16 PCM of the peer's microphone(s), as an async iterator of
-        :class:`PcmChunk` of ``batch_packets`` packets at least (at most 0.1 s late). Starts
+        :class:`PcmChunk` of ``batch_packets`` packets at least (at most 0.1 s late), or pushes
+        them undecoded (``AudioTap.deliver``). Starts
         now (also before the peer publishes), ends when the peer leaves or the iterator is
         closed; drops packets rather than slow forwarding."""
         room, peer = self._peer(room_id, peer_id)

@@ -1,13 +1,19 @@
 """Live recognition of every microphone of a server, off the event loop, never in media's way.
 
-`feed()` is called on the event loop for each decoded chunk and only appends to the
-source's backlog; a task per source hands batches to a bounded thread pool (one batch per
-source at a time, since a recogniser is not thread-safe) and delivers what was heard to
-`on_event`. When a backlog exceeds `max_backlog_s` (recognition fell behind), new audio
-is dropped and reported once per stretch as a `Dropped` event. At most `max_recognizers`
-sources are recognised at once; above that, a louder source takes the recogniser of the
-quietest one (one silent at the moment first). A recogniser is freed after `idle_s` without
-voice and created again when the source speaks.
+`feed()` (PCM) and `feed_batch()` (audio the worker decodes itself, e.g. an Opus batch of the
+SFU's tap) are called on the event loop and only append to the source's backlog. The first
+chunk of an idle source hands the source to a bounded thread pool, where one job drains its
+backlog in order (one job per source at a time: a recogniser is not thread-safe and a decoder
+keeps state) and comes back to the event loop only when there is something to tell: a new
+partial text, a final, a freed recogniser. So a 100 ms batch costs one thread hand-off and no
+task wake-up on the loop: on this project's VMs each thread wake-up costs about 0.1 ms of CPU,
+which was most of the pipeline's own cost (docs/transcription.md).
+
+When a backlog exceeds `max_backlog_s` (recognition fell behind), new audio is dropped and
+reported once per stretch as a `Dropped` event. At most `max_recognizers` sources are
+recognised at once; above that, a louder source takes the recogniser of the quietest one (one
+silent at the moment first). A recogniser is freed after `idle_s` without voice and created
+again when the source speaks (silence alone starts none).
 
 Partials are what viewers read while someone speaks, so they go out at most once per
 `partial_interval_s` per source (the latest text wins), except that a new text is sent at
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -68,17 +75,37 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+Audio = bytes | Callable[[], bytes]  # PCM, or what makes it in the worker thread (a decoder's batch)
+_FREE = None  # a backlog entry: free the recogniser here (after the audio before it)
+
+
+@dataclass(frozen=True)
+class _Freed:
+    """A worker freed the source's recogniser; `last` is what its end still produced."""
+
+    last: Utterance | None
+
+
 @dataclass
 class _Source:
     name: str
-    backlog: deque[tuple[bytes, float]] = field(default_factory=deque)
+    # shared with the worker thread, under `lock`
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    backlog: deque[tuple[Audio | None, float]] = field(default_factory=deque)
     backlog_s: float = 0.0
+    draining: bool = False  # a job for this source is queued or running
+    # worker side only
     recognizer: StreamRecognizer | None = None
+    heard_partial: str = ""  # the last partial text told to the event loop
+    # event-loop side
+    holds: bool = False  # recognised: it has a recogniser, or will at its next job
+    frees: int = 0  # recogniser frees asked for and not yet reported back
+    results: deque[Heard | _Freed] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     ended: bool = False
     loudness: float | None = None  # smoothed, 127 - level: larger is louder
-    last_voice: float = 0.0  # monotonic time of the last voiced chunk
+    last_voice: float = 0.0  # monotonic time of the last voiced chunk (also set by the worker)
     drop: dict[str, list[float]] = field(default_factory=dict)  # reason -> [start_s, seconds, last drop]
     release: bool = False  # a louder source wants this one's recogniser
     partial: str = ""
@@ -105,40 +132,64 @@ class Transcriber:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hoinghi-asr")
         self._sources: dict[str, _Source] = {}
         self._reserved_for: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._cpu_lock = threading.Lock()
         self._freed_model_cpu_s = 0.0
 
     @property
     def active(self) -> int:
-        return sum(1 for s in self._sources.values() if s.recognizer is not None)
+        return sum(1 for s in self._sources.values() if s.holds)
 
     @property
     def model_cpu_s(self) -> float:
         """CPU seconds spent inside libvosk so far (all recognisers, freed ones too)."""
-        live = sum(s.recognizer.model_cpu_s for s in list(self._sources.values()) if s.recognizer is not None)
-        return self._freed_model_cpu_s + live
+        with self._cpu_lock:
+            live = [s.recognizer for s in list(self._sources.values()) if s.recognizer is not None]
+            return self._freed_model_cpu_s + sum(r.model_cpu_s for r in live)
 
     # --- event-loop side: cheap ---------------------------------------------------------------
 
     def feed(self, source: str, pcm: bytes, time_s: float, level: int | None = None) -> None:
         """One decoded chunk (16 kHz mono s16) of `source`; `level` as in RFC 6464."""
+        self.feed_batch(source, pcm, len(pcm) / 2 / 16000, time_s, level)
+
+    def feed_batch(self, source: str, audio: Audio, seconds: float, time_s: float, level: int | None = None) -> None:
+        """`seconds` of audio of `source` starting at `time_s`: PCM, or a callable that makes
+        the PCM (16 kHz mono s16) and is called in the worker thread, in feeding order."""
         src = self._sources.get(source)
         if src is None:
+            self._loop = asyncio.get_running_loop()
             src = self._sources[source] = _Source(source)
-            src.task = asyncio.get_running_loop().create_task(self._run(src), name=f"hoinghi-asr-{source}")
+            src.task = self._loop.create_task(self._run(src), name=f"hoinghi-asr-{source}")
         if src.ended:
             return
-        now = time.monotonic()
-        if level is None or level <= VOICE_LEVEL:
-            src.last_voice = now
+        voiced = level is None or level <= VOICE_LEVEL
+        if voiced:
+            src.last_voice = time.monotonic()
         loudness = 127 - (level if level is not None else 40)
         src.loudness = loudness if src.loudness is None else src.loudness + 0.3 * (loudness - src.loudness)
-        seconds = len(pcm) / 2 / 16000
-        if src.backlog_s + seconds > self.max_backlog_s:
+        if not src.holds:
+            if not voiced:
+                return  # silence starts no recogniser (and nothing of it is lost)
+            if self._may_recognise(src):
+                src.holds = True
+            elif self._reserved_for != src.name:
+                self._count_drop(src, "busy", time_s, seconds)
+                return
+            # otherwise the audio waits (bounded below) for the recogniser being freed for it
+        with src.lock:
+            behind = start = False
+            if src.backlog_s + seconds > self.max_backlog_s:
+                behind = True
+            else:
+                src.backlog.append((audio, time_s))
+                src.backlog_s += seconds
+                start = src.holds and not src.draining
+                src.draining = src.draining or start
+        if behind:
             self._count_drop(src, "behind", time_s, seconds)
-            return
-        src.backlog.append((pcm, time_s))
-        src.backlog_s += seconds
-        src.wake.set()
+        elif start:
+            self._pool.submit(self._drain, src)
 
     def end(self, source: str) -> None:
         """The microphone is gone: finish its utterance and forget it."""
@@ -167,19 +218,16 @@ class Transcriber:
         stretch = src.drop.get(reason)
         if stretch is None:
             src.drop[reason] = [start_s, seconds, time.monotonic()]
+            src.wake.set()  # its task now waits for the end of the stretch to report it
             log.warning("transcription dropped audio", extra={"source": src.name, "reason": reason})
         else:
             stretch[1] += seconds
             stretch[2] = time.monotonic()
 
-    # --- per-source task ----------------------------------------------------------------------
-
     def _may_recognise(self, src: _Source) -> bool:
-        if src.recognizer is not None:
-            return True
         if self._reserved_for not in (None, src.name) and self._reserved_for in self._sources:
             return False  # a freed recogniser waits for the louder source that asked for it
-        holders = [s for s in self._sources.values() if s.recognizer is not None]
+        holders = [s for s in self._sources.values() if s.holds]
         if len(holders) < self.max_recognizers:
             self._reserved_for = None
             return True
@@ -192,73 +240,129 @@ class Transcriber:
         victim.release = True
         victim.wake.set()
         self._reserved_for = src.name
-        return False  # a later batch gets the freed recogniser
+        return False  # a later chunk gets the freed recogniser
+
+    def _free(self, src: _Source) -> None:
+        """Ask the source's job to free its recogniser after the audio already given to it."""
+        src.holds, src.frees = False, src.frees + 1
+        claimant = self._sources.get(self._reserved_for or "")
+        if claimant is not None:
+            claimant.wake.set()
+        with src.lock:
+            src.backlog.append((_FREE, 0.0))
+            start, src.draining = not src.draining, True
+        if start:
+            self._pool.submit(self._drain, src)
+
+    # --- per-source task: timers, results, freeing --------------------------------------------
 
     async def _run(self, src: _Source) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while True:
-                timeout = self.partial_interval_s if src.partial_due else DROP_QUIET_S if src.drop else self.idle_s
+                now = time.monotonic()
+                timeout = self.partial_interval_s if src.partial_due else DROP_QUIET_S if src.drop else \
+                    max(0.05, self.idle_s - (now - src.last_voice)) if src.holds else self.idle_s
                 try:
-                    async with asyncio.timeout(timeout):  # unlike wait_for, starts no task (10 times a second)
+                    async with asyncio.timeout(timeout):  # unlike wait_for, starts no task
                         await src.wake.wait()
                 except TimeoutError:
                     pass
                 src.wake.clear()
+                while src.results:
+                    result = src.results.popleft()
+                    if isinstance(result, _Freed):
+                        src.frees -= 1
+                        src.partial, src.partial_due = "", False
+                        if result.last is not None:
+                            await self.on_event(Final(src.name, result.last))
+                    else:
+                        await self._deliver(src, result)
                 await self._flush_partial(src)
                 if src.release:
                     src.release = False
-                    await self._free(src, loop)
-                allowed = bool(src.backlog) and self._may_recognise(src)
-                if src.backlog and not allowed and self._reserved_for == src.name:
-                    continue  # keep the audio: the recogniser being freed is ours
-                batch = list(src.backlog)
-                src.backlog.clear()
-                src.backlog_s = 0.0
-                if batch and allowed:
-                    heard = await loop.run_in_executor(self._pool, self._accept, src, batch)
-                    await self._deliver(src, heard)
-                elif batch and time.monotonic() - src.last_voice < self.idle_s:
-                    self._count_drop(src, "busy", batch[0][1], sum(len(p) for p, _ in batch) / 32000)
+                    if src.holds:
+                        self._free(src)
                 await self._report_drops(src)
-                idle = time.monotonic() - src.last_voice > self.idle_s
-                if src.recognizer is not None and (idle or src.ended):
-                    await self._free(src, loop)
-                if src.ended:
+                if src.holds and (src.ended or time.monotonic() - src.last_voice > self.idle_s):
+                    self._free(src)
+                if src.ended and not src.holds and src.frees <= 0 and not src.results:
                     break
         except Exception:
             log.exception("transcription of a source failed", extra={"source": src.name})
         finally:
             self._sources.pop(src.name, None)
 
-    def _accept(self, src: _Source, batch: list[tuple[bytes, float]]) -> Heard:
+    def _arrived(self, src: _Source, result: Heard | _Freed) -> None:
+        src.results.append(result)
+        src.wake.set()
+
+    # --- worker side --------------------------------------------------------------------------
+
+    def _drain(self, src: _Source) -> None:
+        """Recognise the source's backlog until it is empty (in a pool thread)."""
+        assert self._loop is not None
+        try:
+            while True:
+                with src.lock:
+                    if not src.backlog:
+                        src.draining = False
+                        return
+                    entries = list(src.backlog)
+                    src.backlog.clear()
+                    src.backlog_s = 0.0
+                audio: list[tuple[bytes, float]] = []
+                for item, time_s in entries:
+                    if item is _FREE:
+                        self._recognise(src, audio)
+                        audio = []
+                        self._loop.call_soon_threadsafe(self._arrived, src, _Freed(self._release(src)))
+                    else:
+                        audio.append((item if isinstance(item, bytes) else item(), time_s))
+                self._recognise(src, audio)
+        except Exception:
+            log.exception("transcription of a source failed", extra={"source": src.name})
+            with src.lock:
+                src.backlog.clear()
+                src.draining = False
+            self._loop.call_soon_threadsafe(self._failed, src)
+
+    def _failed(self, src: _Source) -> None:
+        src.ended, src.holds, src.frees = True, False, 0
+        src.wake.set()
+
+    def _recognise(self, src: _Source, audio: list[tuple[bytes, float]]) -> None:
+        if not audio:
+            return
         if src.recognizer is None:
             src.recognizer = StreamRecognizer(self.model)
-        return src.recognizer.accept(batch)
-
-    async def _free(self, src: _Source, loop: asyncio.AbstractEventLoop) -> None:
-        recognizer, src.recognizer = src.recognizer, None
-        if recognizer is None:
-            return
-        claimant = self._sources.get(self._reserved_for or "")
-        if claimant is not None:
-            claimant.wake.set()
-        last = await loop.run_in_executor(self._pool, recognizer.finish)
-        self._freed_model_cpu_s += recognizer.model_cpu_s
-        src.partial, src.partial_due = "", False
-        if last is not None:
-            await self.on_event(Final(src.name, last))
-
-    async def _deliver(self, src: _Source, heard: Heard) -> None:
+        heard = src.recognizer.accept(audio)
         if heard.rms_dbfs >= VOICE_DBFS:
             src.last_voice = max(src.last_voice, time.monotonic())
+        if heard.finals or heard.partial != src.heard_partial:
+            src.heard_partial = heard.partial
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._arrived, src, heard)
+
+    def _release(self, src: _Source) -> Utterance | None:
+        recognizer = src.recognizer
+        if recognizer is None:
+            return None
+        last = recognizer.finish()
+        with self._cpu_lock:
+            self._freed_model_cpu_s += recognizer.model_cpu_s
+            src.recognizer = None
+        src.heard_partial = ""
+        return last
+
+    # --- delivery (event loop) ----------------------------------------------------------------
+
+    async def _deliver(self, src: _Source, heard: Heard) -> None:
         for utterance in heard.finals:
             src.partial, src.partial_due = "", False
             await self.on_event(Final(src.name, utterance))
         if heard.partial != src.partial:
             src.partial, src.partial_due = heard.partial, bool(heard.partial)
             await self._flush_partial(src, trailing=heard.rms_dbfs < VOICE_DBFS)
-
     async def _flush_partial(self, src: _Source, trailing: bool = False) -> None:
         """At most one partial per `partial_interval_s` per source, the latest text winning; at
         once when `trailing` (the batch that produced it was quiet: the speaker paused)."""

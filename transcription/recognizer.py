@@ -19,6 +19,7 @@ import vosk
 
 SAMPLE_RATE = 16000
 CONTINUITY_S = 0.05  # a jump in source time larger than this is a pause or a drop
+RUN_S = 0.2  # contiguous audio given to Vosk in one call, at most
 
 
 @dataclass(frozen=True)
@@ -80,28 +81,40 @@ class StreamRecognizer:
         return Utterance(text, words, words[0].start_s, words[-1].end_s)
 
     def accept(self, chunks: list[tuple[bytes, float]]) -> Heard:
-        """Feed (pcm, source time) chunks in order; returns what became known."""
-        finals: list[Utterance] = []
-        vosk_s = 0.0
+        """Feed (pcm, source time) chunks in order; returns what became known. Contiguous chunks
+        go to Vosk together, up to RUN_S at a time: a call into libvosk has a fixed cost (a
+        100 ms batch of five 20 ms chunks costs a third less as one call)."""
+        runs: list[list[bytes]] = []
+        run_s = 0.0
         for pcm, source_s in chunks:
-            if self._next_source_s is None or abs(source_s - self._next_source_s) > CONTINUITY_S:
-                self._vosk_marks.append(self._fed_s)
-                self._source_marks.append(source_s)
             seconds = len(pcm) / 2 / SAMPLE_RATE
+            if self._next_source_s is None or abs(source_s - self._next_source_s) > CONTINUITY_S:
+                self._vosk_marks.append(self._fed_s)  # results are mapped back through these marks
+                self._source_marks.append(source_s)
+                runs.append([])
+                run_s = 0.0
+            elif not runs or run_s + seconds > RUN_S:
+                runs.append([])
+                run_s = 0.0
+            runs[-1].append(pcm)
+            run_s += seconds
             self._fed_s += seconds
             self._next_source_s = source_s + seconds
-            begin = time.thread_time()
+        finals: list[Utterance] = []
+        joined = [pieces[0] if len(pieces) == 1 else b"".join(pieces) for pieces in runs]
+        vosk_s, begin = 0.0, time.thread_time()
+        for pcm in joined:
             result = self._recognizer.Result() if self._recognizer.AcceptWaveform(pcm) else ""
-            vosk_s += time.thread_time() - begin
             if '"result"' in result:  # after an endpoint Vosk reports each chunk of silence as empty
+                vosk_s += time.thread_time() - begin
                 utterance = self._utterance(json.loads(result))
                 if utterance is not None:
                     finals.append(utterance)
-        begin = time.thread_time()
+                begin = time.thread_time()
         partial_json = self._recognizer.PartialResult()
         self.model_cpu_s += vosk_s + time.thread_time() - begin
         partial = json.loads(partial_json).get("partial", "").strip()
-        return Heard(partial, tuple(finals), rms_dbfs(b"".join(pcm for pcm, _ in chunks)))
+        return Heard(partial, tuple(finals), rms_dbfs(joined[0] if len(joined) == 1 else b"".join(joined)))
 
     def finish(self) -> Utterance | None:
         """End of the stream (silence timeout, eviction, the microphone left): flush the rest."""

@@ -78,3 +78,32 @@ async def test_a_batched_tap_waits_for_its_batch_but_not_forever() -> None:
     tap.push(_view(packets[12], 12))  # one packet, then the microphone goes quiet
     second = await asyncio.wait_for(tap.__anext__(), 2)  # comes after the batch wait, not never
     assert second.time == pytest.approx(12 * 0.02)
+
+
+async def test_deliver_hands_over_undecoded_batches_that_decode_in_another_thread() -> None:
+    packets = _opus_packets(0.3)  # 15 packets: three full batches of 5... then one more, alone
+    tap = AudioTap("dave", 16000, lambda tap: None, batch_packets=5)
+    batches = []
+    got_three, got_four = asyncio.Event(), asyncio.Event()
+
+    def on_batch(batch) -> None:  # type: ignore[no-untyped-def]
+        batches.append(batch)
+        (got_three if len(batches) == 3 else got_four if len(batches) == 4 else asyncio.Event()).set()
+
+    delivering = asyncio.create_task(tap.deliver(on_batch))
+    await asyncio.sleep(0)
+    for n, p in enumerate(packets[:15]):
+        tap.push(_view(p, n, level=80 if n % 5 else 25))
+    await asyncio.wait_for(got_three.wait(), 2)  # handed over at once, as each batch filled
+    tap.push(_view(packets[0], 15))  # one packet, then the microphone goes quiet
+    await asyncio.wait_for(got_four.wait(), 2)  # after the batch wait, not never
+    tap.end()
+    await asyncio.wait_for(delivering, 2)
+    assert [len(b.payloads) for b in batches] == [5, 5, 5, 1]
+    assert [b.time for b in batches] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert [b.seconds for b in batches] == pytest.approx([0.1, 0.1, 0.1, 0.02])
+    assert [b.level for b in batches[:3]] == [25, 25, 25]
+    pcm = b"".join(await asyncio.to_thread(lambda: [b.pcm() for b in batches]))
+    assert len(pcm) == 16 * 320 * 2  # 16 packets of 20 ms at 16 kHz
+    tone = np.frombuffer(pcm, np.int16).astype(np.float64)[3200:]
+    assert np.sqrt(np.mean(tone ** 2)) > 3000

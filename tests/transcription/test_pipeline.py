@@ -130,3 +130,40 @@ async def test_a_recogniser_is_freed_after_silence_and_made_again_for_speech(tin
     transcriber.end("alice")
     await collect.wait(lambda ev: len(collect.finals("alice")) == 2)
     await transcriber.aclose()
+
+
+async def test_a_lazy_batch_is_made_in_a_worker_thread_in_order(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    collect = Collector()
+    transcriber = Transcriber(tiny_model, collect, workers=2, partial_interval_s=0.0)
+    made: list[tuple[float, bool]] = []
+
+    def lazy(piece: bytes, at: float):  # type: ignore[no-untyped-def]
+        def make() -> bytes:
+            made.append((at, threading.current_thread() is threading.main_thread()))
+            return piece
+        return make
+
+    for piece, at in chunks(tone_bursts([(0.3, 0.7)], 1.5)):
+        transcriber.feed_batch("alice", lazy(piece, at), len(piece) / 32000, at, 30)
+        await asyncio.sleep(0.01)
+    await transcriber.finish("alice")
+    await transcriber.aclose()
+    assert [at for at, _ in made] == sorted(at for at, _ in made) and len(made) == 15
+    assert not any(on_main for _, on_main in made)
+    assert sum(len(f.utterance.words) for f in collect.finals("alice")) == 1
+
+
+async def test_silence_alone_starts_no_recogniser(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    collect = Collector()
+    transcriber = Transcriber(tiny_model, collect, workers=1)
+    for piece, at in chunks(tone_bursts([], 1.0)):
+        transcriber.feed("alice", piece, at, 127)  # the SFU's level says: silence
+    await asyncio.sleep(0.2)
+    assert transcriber.active == 0 and transcriber.model_cpu_s == 0.0
+    await _play(transcriber, "alice", tone_bursts([(0.2, 0.5)], 1.0), speed=5.0)
+    assert transcriber.active == 1
+    await transcriber.finish("alice")
+    await transcriber.aclose()
+    assert len(collect.finals("alice")) == 1 and not any(isinstance(e, Dropped) for e in collect.events)

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from meetings import transcript
 from meetings.meetings_service import MeetingError
 from sfu import SfuEvent, TrackPublished
+from sfu.audiotap import AudioTap, OpusBatch
 from transcription.models import active_model
 from transcription.pipeline import Dropped, Final, Partial, Transcriber, TranscriptEvent
 from web.media.hub import MediaHub, meeting_of_room
@@ -27,7 +28,7 @@ from web.roster import meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.captions")
-TAP_BATCH_PACKETS = 5  # decode and recognise 100 ms at a time: one thread hop each, not one per packet
+TAP_BATCH_PACKETS = 5  # decode and recognise 100 ms at a time, in one job: one thread hop, not one per packet
 SPEAKER_CACHE_S = 1.0  # a partial's attribution older than this is looked up again, after the partial went out
 
 
@@ -115,22 +116,27 @@ class CaptionHub:
         self._taps.add(task)
         task.add_done_callback(self._taps.discard)
 
-    async def _listen(self, mic: _Mic, tap: Any) -> None:
+    async def _listen(self, mic: _Mic, tap: AudioTap) -> None:
         assert self.transcriber is not None
-        reported = 0
+        transcriber, reported = self.transcriber, 0
+
+        def on_batch(batch: OpusBatch) -> None:
+            """On the forwarding path: only hands the undecoded batch over (decoded in the worker)."""
+            nonlocal reported
+            if mic.origin is None:
+                first = tap.started_at if tap.started_at is not None else time.time() - batch.time
+                mic.origin = datetime.fromtimestamp(first, timezone.utc)
+            if (mic.meeting_id, mic.key) in self.media.floor_muted:
+                return  # the chair muted this microphone: what it hears is not the meeting's
+            transcriber.feed_batch(mic.sid, batch.pcm, batch.seconds, batch.time, batch.level)
+            if tap.dropped > reported:  # the tap's own queue overflowed (the loop fell behind)
+                self.dropped.labels("tap").inc((tap.dropped - reported) * 0.02)
+                reported = tap.dropped
+
         try:
-            async for chunk in tap:
-                if mic.origin is None:
-                    first = tap.started_at if tap.started_at is not None else time.time() - chunk.time
-                    mic.origin = datetime.fromtimestamp(first, timezone.utc)
-                if (mic.meeting_id, mic.key) in self.media.floor_muted:
-                    continue  # the chair muted this microphone: what it hears is not the meeting's
-                self.transcriber.feed(mic.sid, chunk.pcm, chunk.time, chunk.level)
-                if tap.dropped > reported:  # the tap's own queue overflowed (decoding fell behind)
-                    self.dropped.labels("tap").inc((tap.dropped - reported) * 0.02)
-                    reported = tap.dropped
+            await tap.deliver(on_batch)
         finally:
-            await self.transcriber.finish(mic.sid)
+            await transcriber.finish(mic.sid)
             self._mics.pop(mic.sid, None)
 
     # --- results -------------------------------------------------------------------------------
