@@ -15,9 +15,13 @@ Measured after a warm-up (every peer has joined once) and again at the end once 
 left: resident memory (after the collector and malloc_trim, so that free pages glibc keeps do not
 count; `untrimmed_rss_growth_pct` is the same before them), asyncio tasks, open descriptors, the SFU's and media hub's session objects still alive,
 and the Python object types whose count grew most. One line:
-``soak minutes=.. peers=.. joins=.. votes=.. turns=.. rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
-tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. load=..``.
-Targets: rss_growth_pct < 5, tasks_end <= tasks_start, fds_end <= fds_start, sessions_alive=0.
+``soak minutes=.. peers=.. joins=.. votes=.. turns=.. errors=.. slowest_answer_ms=.. casts_unanswered=..
+rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
+tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. server_errors=..
+write_lock_held_max_ms=.. load=..``, then the grown object types, the longest-held SQLite write
+and the server's error log lines by message.
+Targets: rss_growth_pct < 5, tasks_end <= tasks_start, fds_end <= fds_start, sessions_alive=0,
+server_errors=0.
 """
 from __future__ import annotations
 
@@ -26,12 +30,15 @@ import asyncio
 import ctypes
 import gc
 import json
+import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import tracemalloc
 from collections import Counter
 from datetime import datetime, timezone
@@ -58,6 +65,46 @@ def rss_mb() -> float:
     return resident_mb()
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+
+def native_mb() -> dict[str, float]:
+    """Where resident memory goes outside Python objects: bytes glibc's malloc has handed out
+    (all arenas, mmapped blocks included), free bytes it keeps in its arenas, and SQLite's own
+    allocations (its page caches, one per pooled connection)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    sqlite = ctypes.CDLL("libsqlite3.so.0")
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    return {"malloc_used": (info.uordblks + info.hblkhd) / 2**20, "malloc_free": info.fordblks / 2**20,
+            "sqlite": sqlite.sqlite3_memory_used() / 2**20}
+
+
+def pymalloc_mb() -> dict[str, float]:
+    """Python's small-object allocator: the arenas it holds and the bytes in use in them (a
+    fragmented heap holds arenas for few live objects). Read from sys._debugmallocstats, which
+    writes to the C stderr."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        stats = out.read().decode()
+    arenas = re.search(r"^(\d+) arenas \* (\d+) bytes/arena", stats, re.M)
+    used = re.search(r"^# bytes in allocated blocks\s+=\s+([\d,]+)", stats, re.M)
+    assert arenas and used, "sys._debugmallocstats changed its format"
+    return {"pymalloc_arenas": int(arenas[1]) * int(arenas[2]) / 2**20,
+            "pymalloc_used": int(used[1].replace(",", "")) / 2**20}
+
+
 def descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -77,6 +124,46 @@ def live_sessions() -> Counter[str]:
 
 
 # ------------------------------------------------------------------ the server (this process)
+
+class ErrorCount(logging.Handler):
+    """The server's error log lines during the soak, by message: a long meeting should have none."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: Counter[str] = Counter()
+        self.first_trace: dict[str, str] = {}  # by message: where it was raised (the innermost frames)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        message = f"{record.getMessage()}: {type(error).__name__ if error else ''} {str(error)[:60]}".strip()
+        self.messages[message] += 1
+        if error is not None and message not in self.first_trace:
+            frames = traceback.extract_tb(error.__traceback__)[-8:]
+            self.first_trace[message] = "".join(f"\n      {f.filename}:{f.lineno} {f.name}" for f in frames)
+
+
+class WriteHolds:
+    """How long SQLite's one write lock is held: from a transaction's first write to its end.
+    A holder that takes longer than the busy timeout makes every other writer fail."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.longest_ms, self.longest_statement = 0.0, ""
+        self._open: dict[int, tuple[float, str]] = {}
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine, "commit", self._end)
+        event.listen(engine.sync_engine, "rollback", self._end)
+
+    def _statement(self, connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if id(connection) not in self._open and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self._open[id(connection)] = (time.perf_counter(), statement[:100].replace("\n", " "))
+
+    def _end(self, connection: Any) -> None:
+        started = self._open.pop(id(connection), None)
+        if started is not None and (held := 1000 * (time.perf_counter() - started[0])) > self.longest_ms:
+            self.longest_ms, self.longest_statement = held, started[1]
+
 
 async def seed(database_url: str, config_path: Path) -> tuple[int, str, list[tuple[int, str]]]:
     from meetings.accounts import Principal, open_session
@@ -124,12 +211,16 @@ async def serve(minutes: float, trace: bool) -> str:
     from tests.ports import free_port
     from web.app import create_app
     from web.settings import Settings
+    from web.state import STATE
 
     directory = Path(tempfile.mkdtemp(prefix="hoinghi-soak-"))
     settings = Settings.build(config_path=HERE.parent / "rooms.toml", data_dir=directory / "data",
                               database_url=f"sqlite+aiosqlite:///{directory / 'soak.sqlite3'}", port=free_port())
     meeting_id, chair_cookie, cookies = await seed(settings.database_url, settings.config_path)
     app = create_app(settings, load_rooms_config(settings.config_path))
+    errors = ErrorCount()
+    logging.getLogger().addHandler(errors)
+    holds = WriteHolds(app[STATE].engine)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", settings.port).start()
@@ -147,7 +238,8 @@ async def serve(minutes: float, trace: bool) -> str:
         if message.get("warm") and not start:
             await asyncio.sleep(2)
             gc.collect()
-            start = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+            start = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors(),
+                     **native_mb(), **pymalloc_mb()}
             objects_start = Counter(type(o).__name__ for o in gc.get_objects())
             if trace:
                 tracemalloc.start(16)
@@ -156,7 +248,8 @@ async def serve(minutes: float, trace: bool) -> str:
     await child.wait()
     await asyncio.sleep(5)  # the last leaves' broadcasts and hooks
     gc.collect()
-    end = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors()}
+    end = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors(),
+           **native_mb(), **pymalloc_mb()}
     alive = live_sessions()
     grown = (Counter(type(o).__name__ for o in gc.get_objects()) - objects_start).most_common(8)
     holders = describe_holders() if alive else ""
@@ -165,12 +258,20 @@ async def serve(minutes: float, trace: bool) -> str:
     load = os.getloadavg()
     growth = 100 * (end["rss"] - start["rss"]) / start["rss"]
     line = (f"soak minutes={minutes:g} peers={PEERS} joins={report.get('joins', 0)} votes={report.get('votes', 0)} "
-            f"turns={report.get('turns', 0)} rss_start_mb={start['rss']:.1f} rss_end_mb={end['rss']:.1f} "
+            f"turns={report.get('turns', 0)} errors={report.get('errors', 0) if report else 'no_report'} "
+            f"slowest_answer_ms={report.get('slowest_answer_ms', 0)} casts_unanswered={report.get('casts_unanswered', 0)} "
+            f"rss_start_mb={start['rss']:.1f} rss_end_mb={end['rss']:.1f} "
             f"rss_growth_pct={growth:.1f} untrimmed_rss_growth_pct={100 * (end['raw'] - start['raw']) / start['raw']:.1f} "
             f"tasks_start={start['tasks']} tasks_end={end['tasks']} "
             f"fds_start={start['fds']} fds_end={end['fds']} sessions_alive={sum(alive.values())} "
+            f"server_errors={sum(errors.messages.values())} write_lock_held_max_ms={holds.longest_ms:.0f} "
             f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}\n"
-            f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}")
+            f"soak native_mb " + " ".join(f"{k}={start[k]:.1f}->{end[k]:.1f}" for k in ("malloc_used", "malloc_free", "sqlite", "pymalloc_arenas", "pymalloc_used"))
+            + "\n"
+            f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}\n"
+            f"soak longest_write={holds.longest_statement!r}"
+            + "".join(f"\nsoak error x{n}: {message}{errors.first_trace.get(message, '')}"
+                      for message, n in errors.messages.most_common(8)))
     return line + (f"\n{dict(alive)}\n{holders}" if alive else "") + (f"\n{heap}" if heap else "")
 
 
@@ -209,8 +310,13 @@ class Member:
         self.sio.on("media:offer", self._offer)
         self.sio.on("media:tracks", self._tracks)
 
+    slowest_ms = 0.0  # the longest any member waited for an answer that came (shared by all members)
+
     async def call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return await self.sio.call(event, {"meeting_id": self.meeting_id, **payload}, timeout=30)
+        started = time.perf_counter()
+        answer = await self.sio.call(event, {"meeting_id": self.meeting_id, **payload}, timeout=30)
+        Member.slowest_ms = max(Member.slowest_ms, 1000 * (time.perf_counter() - started))
+        return answer
 
     async def enter(self, media: bool = True) -> None:
         await self.sio.connect(self.url, headers={"Cookie": f"hoinghi_session={self.cookie}"},
@@ -327,23 +433,31 @@ async def run_peers(plan_path: str) -> None:
             await asyncio.sleep(min(VOTE_EVERY_S, max(0.0, stop_at - time.monotonic())))
             if time.monotonic() >= stop_at:
                 break
-            opened = await chair.call("vote_open", {"title": f"Biểu quyết {counts['votes'] + 1}", "secret": True})
-            if not opened.get("ok"):
-                continue
-            vote_id = opened["vote"]["id"]
-            await asyncio.gather(*(m.call("vote_cast", {"vote_id": vote_id, "choice": rng.choice(("yes", "no"))})
-                                   for m in list(present.values()) if m.sio.connected), return_exceptions=True)
-            if (await chair.call("vote_close", {"vote_id": vote_id})).get("ok"):
-                counts["votes"] += 1
-            state = await chair.call("control_state", {})
-            queue = state.get("speakers", {}).get("queue", [])
-            if queue and state["speakers"].get("floor") is None:
-                granted = await chair.call("speak_grant", {"request_id": queue[0]["id"], "time_limit_s": 3})
-                counts["turns"] += bool(granted.get("ok"))
+            try:
+                await one_vote()
+            except Exception as error:  # (a timeout, say): counted and told, and the soak goes on
+                counts["errors"] += 1
+                say(error=f"chair: {error!r}"[:200])
+
+    async def one_vote() -> None:
+        opened = await chair.call("vote_open", {"title": f"Biểu quyết {counts['votes'] + 1}", "secret": True})
+        if not opened.get("ok"):
+            return
+        vote_id = opened["vote"]["id"]
+        casts = await asyncio.gather(*(m.call("vote_cast", {"vote_id": vote_id, "choice": rng.choice(("yes", "no"))})
+                                       for m in list(present.values()) if m.sio.connected), return_exceptions=True)
+        counts["casts_unanswered"] += sum(isinstance(c, Exception) for c in casts)  # (the voter left meanwhile)
+        if (await chair.call("vote_close", {"vote_id": vote_id})).get("ok"):
+            counts["votes"] += 1
+        state = await chair.call("control_state", {})
+        queue = state.get("speakers", {}).get("queue", [])
+        if queue and state["speakers"].get("floor") is None:
+            granted = await chair.call("speak_grant", {"request_id": queue[0]["id"], "time_limit_s": 3})
+            counts["turns"] += bool(granted.get("ok"))
 
     await asyncio.gather(chairing(), *(peer(a, c) for a, c in plan["peers"]))
     await chair.leave()
-    say(done=True, **counts)
+    say(done=True, slowest_answer_ms=round(Member.slowest_ms), **counts)
 
 
 def main() -> None:

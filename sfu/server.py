@@ -125,9 +125,10 @@ class Sfu:
         timer, buffer and tap it had."""
         room = self._rooms.get(room_id)
         peer = room.peers.get(peer_id) if room else None
-        if room is None or peer is None:
+        if room is None or peer is None or (room_id, peer_id) not in self._locks:
             return
-        async with self._serialised(room_id, peer_id):
+        lock = self._locks[room_id, peer_id]
+        async with lock:
             if room.peers.get(peer_id) is not peer:
                 return  # a concurrent leave (disconnect during media:leave) did it
             del room.peers[peer_id]
@@ -137,7 +138,8 @@ class Sfu:
                 self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source,
                                             up.layer))
             await peer.close()
-        self._locks.pop((room_id, peer_id), None)
+        if self._locks.get((room_id, peer_id)) is lock:  # (not a rejoined peer's, same id)
+            del self._locks[room_id, peer_id]
         for other in changed:
             if other in room.peers:
                 await self._offer_later(room, room.peers[other])

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -31,6 +32,14 @@ def _capability(kind: str, mime: str) -> RTCRtpCodecCapability:
         if codec.mimeType.lower() == mime.lower():
             return codec
     raise ValueError(f"aiortc cannot send {mime}")
+
+
+class SessionClosed(KeyError):
+    """The session's connection is closed while its peer is still in the room. aiortc closes a
+    connection by itself once every DTLS transport is closed, i.e. when the client ends its side
+    (it may do so before its signalling connection is seen to drop, and even while an answer is
+    being applied), so this is an expected state, not a fault. A KeyError, like any other
+    command for a peer that is gone."""
 
 
 class SubscribeSession:
@@ -72,8 +81,11 @@ class SubscribeSession:
                 down.track_id = track_id
                 break
         else:
-            transceiver = self.pc.addTransceiver(SilentTrack(kind, track_id),
-                                                 direction="sendonly")
+            try:
+                transceiver = self.pc.addTransceiver(SilentTrack(kind, track_id),
+                                                     direction="sendonly")
+            except InvalidStateError:
+                raise SessionClosed(f"the subscribe session of {self.peer_id!r} is closed") from None
             transceiver.setCodecPreferences([_capability(kind, mime)])
             down = DownTrack(track_id, kind, mime, transceiver,
                              self.sink_of(transceiver.sender.transport), self.downlink)
@@ -103,7 +115,10 @@ class SubscribeSession:
         if not self._dirty or self.pc.signalingState != "stable":
             return None
         self._dirty = False
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        except InvalidStateError:
+            return None  # closed: a closed session has nothing to offer (see SessionClosed)
         return self.pc.localDescription.sdp
 
     async def answer(self, answer_sdp: str) -> str | None:

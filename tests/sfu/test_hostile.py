@@ -187,3 +187,25 @@ async def test_a_command_that_waited_behind_a_leave_finds_the_peer_gone(sfu):
         await subscribing
     assert "bob" not in sfu._rooms["r"].peers
     await pub.close()
+
+
+async def test_a_subscriber_that_ends_its_connection_first_is_an_expected_state(sfu):
+    """aiortc closes the SFU's side by itself once the client has ended DTLS, which a browser
+    does before its signalling connection is seen to drop. Seen in the soak: a subscribe, or the
+    offer that another peer's leave sends, then raised InvalidStateError."""
+    pubs = [await publish(sfu, "r", name, ColourTrack(RED)) for name in ("w", "x")]
+    track_w, track_x = (t.track_id for t in sfu.tracks("r"))
+    await sfu.join("r", "bob")
+    sub = Subscriber(sfu, "r", "bob")
+    await sub.subscribe(track_w)
+    server_side = sfu._rooms["r"].peers["bob"].subscribe.pc
+    await wait_for(lambda: server_side.connectionState == "connected")
+    await sub.pc.close()  # the client ends its side; bob's signalling is still there
+    await wait_for(lambda: server_side.signalingState == "closed")
+    with pytest.raises(KeyError, match="closed"):
+        await sfu.subscribe("r", "bob", [track_x])
+    await sfu.leave("r", "w")  # bob subscribed to w: its leave offers bob the change
+    await sfu.leave("r", "bob")
+    assert "bob" not in sfu._rooms["r"].peers
+    for pc in pubs:
+        await pc.close()
