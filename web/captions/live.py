@@ -23,13 +23,14 @@ from sfu import SfuEvent, TrackPublished
 from sfu.audiotap import AudioTap, OpusBatch
 from transcription.models import active_model
 from transcription.pipeline import Dropped, Final, Partial, Transcriber, TranscriptEvent
+from web.captions.commits import Draft, SegmentCommitter
 from web.media.hub import MediaHub, meeting_of_room
 from web.roster import meeting_room
 from web.state import AppState
 
 log = logging.getLogger("hoinghi.captions")
 TAP_BATCH_PACKETS = 5  # decode and recognise 100 ms at a time, in one job: one thread hop, not one per packet
-SPEAKER_CACHE_S = 1.0  # a partial's attribution older than this is looked up again, after the partial went out
+SPEAKER_CACHE_S = 10.0  # a partial's attribution is looked up again after a change of floor, or when older than this
 
 
 def _rooms(meeting_id: int) -> list[str]:
@@ -59,6 +60,8 @@ class CaptionHub:
         self.off_reason: str | None = "starting"
         self._mics: dict[str, _Mic] = {}
         self._taps: set[asyncio.Task[None]] = set()
+        self._committer = SegmentCommitter(state.sessions)
+        self._floor_at: dict[int, float] = {}  # meeting -> monotonic time of its last change of floor
         registry = state.metrics.registry
         self.dropped = Counter("hoinghi_transcription_dropped_seconds", "Audio not recognised, by reason",
                                ["reason"], registry=registry)
@@ -92,7 +95,19 @@ class CaptionHub:
         self.model_path, self.off_reason = path, None
         self.transcriber = Transcriber(model, self._on_result, max_recognizers=settings.asr_max_streams)
         self.media.sfu_listeners.append(self._on_sfu_event)
+        self._watch_floor()
         log.info("transcription on", extra={"model": str(path), "workers": self.transcriber.workers})
+
+    def _watch_floor(self) -> None:
+        """Chain onto the control plane's floor hook (grants and ends of speaking turns)."""
+        media_floor = self.state.media_floor
+
+        async def floor_changed(meeting_id: int, key: str, allowed: bool) -> None:
+            self._floor_at[meeting_id] = time.monotonic()
+            if media_floor is not None:
+                await media_floor(meeting_id, key, allowed)
+
+        self.state.media_floor = floor_changed
 
     async def close(self) -> None:
         for task in list(self._taps):
@@ -142,18 +157,22 @@ class CaptionHub:
     # --- results -------------------------------------------------------------------------------
 
     async def _refresh_speaker(self, mic: _Mic) -> transcript.Speaker:
+        asked = time.monotonic()  # a change of floor after this instant makes the answer stale
         async with self.state.sessions() as session:
             mic.speaker = await transcript.attribute(session, mic.meeting_id, mic.key)
-        mic.speaker_at = time.monotonic()
+        mic.speaker_at = asked
         return mic.speaker
 
     async def _partial_speaker(self, mic: _Mic) -> transcript.Speaker:
         """Who a partial caption is shown as. A partial must not wait for the database: the known
-        attribution is used at once and, when older than SPEAKER_CACHE_S, looked up again in the
-        background for the next partials (the final is always attributed afresh when committed)."""
+        attribution (from the last final, or a lookup) is used at once and, when the floor of the
+        meeting changed since or it is older than SPEAKER_CACHE_S, looked up again in the
+        background for the next partials. Only the floor makes a bridge point's speaker change,
+        so partials cost no database read while it stays (a final is attributed afresh anyway)."""
         if mic.speaker is None:
             return await self._refresh_speaker(mic)
-        stale = time.monotonic() - mic.speaker_at > SPEAKER_CACHE_S
+        stale = mic.speaker_at < self._floor_at.get(mic.meeting_id, 0.0) or \
+            time.monotonic() - mic.speaker_at > SPEAKER_CACHE_S
         if stale and (mic.refreshing is None or mic.refreshing.done()):
             mic.refreshing = asyncio.get_running_loop().create_task(self._refresh_later(mic))
         return mic.speaker
@@ -193,12 +212,10 @@ class CaptionHub:
         assert mic.origin is not None
         started = mic.origin + timedelta(seconds=start_s)
         ended = mic.origin + timedelta(seconds=max(end_s, start_s))
-        async with self.state.sessions() as session:
-            speaker = await transcript.attribute(session, mic.meeting_id, mic.key)
-            segment = await transcript.commit_segment(session, mic.meeting_id, mic.key, speaker, started, ended,
-                                                      text, words, kind=kind)
-            await session.commit()
-        mic.speaker, mic.speaker_at = speaker, time.monotonic()
+        asked = time.monotonic()
+        segment, speaker = await self._committer.commit(
+            Draft(mic.meeting_id, mic.key, started, ended, text, words, kind))
+        mic.speaker, mic.speaker_at = speaker, asked
         self.segments.inc()
         return segment
 
