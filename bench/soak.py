@@ -18,8 +18,11 @@ and the Python object types whose count grew most. One line:
 ``soak minutes=.. peers=.. joins=.. votes=.. turns=.. errors=.. slowest_answer_ms=.. casts_unanswered=..
 rss_start_mb=.. rss_end_mb=.. rss_growth_pct=..
 tasks_start=.. tasks_end=.. fds_start=.. fds_end=.. sessions_alive=.. server_errors=..
-write_lock_held_max_ms=.. load=..``, then the grown object types, the longest-held SQLite write
-and the server's error log lines by message.
+write_lock_held_max_ms=.. load=..``, then where native memory went, the Python objects' bytes
+with nobody in the meeting at the start and at the end (a leak shows there; the rest of the
+growth is the allocators' fragmentation), resident memory every tenth of the soak (does it level
+off?), the grown object types, the longest-held SQLite write and the server's error log lines by
+message.
 Targets: rss_growth_pct < 5, tasks_end <= tasks_start, fds_end <= fds_start, sessions_alive=0,
 server_errors=0.
 """
@@ -227,8 +230,20 @@ async def serve(minutes: float, trace: bool) -> str:
     plan = directory / "plan.json"
     plan.write_text(json.dumps({"url": settings.base_url, "meeting_id": meeting_id, "chair": chair_cookie,
                                 "peers": cookies, "seconds": minutes * 60}))
+    idle_start = pymalloc_mb()["pymalloc_used"]  # the Python objects of a server nobody has joined yet
     child = await asyncio.create_subprocess_exec(sys.executable, __file__, "--peers", str(plan),
                                                  stdout=subprocess.PIPE)
+    trajectory: list[str] = []
+
+    async def sample() -> None:  # whether memory levels off or keeps climbing: every tenth of the soak
+        began = time.monotonic()
+        while True:
+            await asyncio.sleep(minutes * 6)
+            heap = pymalloc_mb()
+            trajectory.append(f"{(time.monotonic() - began) / 60:.1f}m:{resident_mb():.0f}/"
+                              f"{heap['pymalloc_arenas']:.0f}/{heap['pymalloc_used']:.0f}")
+
+    sampling = asyncio.ensure_future(sample())
     start: dict[str, Any] = {}
     objects_start: Counter[str] = Counter()
     assert child.stdout is not None
@@ -246,6 +261,7 @@ async def serve(minutes: float, trace: bool) -> str:
         if "done" in message:
             report = message
     await child.wait()
+    sampling.cancel()
     await asyncio.sleep(5)  # the last leaves' broadcasts and hooks
     gc.collect()
     end = {"raw": resident_mb(), "rss": rss_mb(), "tasks": len(asyncio.all_tasks()), "fds": descriptors(),
@@ -268,6 +284,8 @@ async def serve(minutes: float, trace: bool) -> str:
             f"load={load[0]:.1f},{load[1]:.1f},{load[2]:.1f}\n"
             f"soak native_mb " + " ".join(f"{k}={start[k]:.1f}->{end[k]:.1f}" for k in ("malloc_used", "malloc_free", "sqlite", "pymalloc_arenas", "pymalloc_used"))
             + "\n"
+            f"soak idle_python_objects_mb start={idle_start:.1f} end={end['pymalloc_used']:.1f} (nobody joined / everybody left)\n"
+            f"soak trajectory (minute:resident/pymalloc arenas/in use, MB) {' '.join(trajectory)}\n"
             f"soak objects_grown={','.join(f'{name}:{n}' for name, n in grown) or 'none'}\n"
             f"soak longest_write={holds.longest_statement!r}"
             + "".join(f"\nsoak error x{n}: {message}{errors.first_trace.get(message, '')}"
