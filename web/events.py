@@ -39,6 +39,16 @@ class EventError(Exception):
         self.problems = problems or []
 
 
+def field_error(field: str, code: str, detail: str, **params: Any) -> EventError:
+    """`bad_request` naming one field's problem (docs/protocol.md's field codes), for a rule
+    between fields that a payload model does not state."""
+    return EventError("bad_request", detail, problems=[FieldProblem(field, code, params)])
+
+
+def not_joined() -> EventError:
+    return EventError("conflict", "join the meeting first (join_meeting)")
+
+
 def ok(**result: Any) -> Ack:
     return {"ok": True, **result}
 
@@ -103,7 +113,7 @@ async def authorise(state: "AppState", sid: str, event: str) -> None:
     if rule.in_meeting is not None:
         entry = state.roster.entry(sid)
         if entry is None:
-            raise EventError("conflict", "join the meeting first (join_meeting)")
+            raise not_joined()
         if not capacity_allows(entry.role, rule.in_meeting):
             raise EventError("forbidden", f"{event} is not allowed for {entry.role}", {"action": event})
 

@@ -1,19 +1,44 @@
 """Payloads of the Socket.IO events outside the control plane (membership, transcript, media),
 as pydantic models: strict types (no "1" for 1, no true for 1), no unknown fields, ids that fit
 the database, bounded text. web.events.validate turns a refusal into `bad_request` naming each
-field, in the same form as the REST API's errors."""
+field, in the same form as the REST API's errors. The control plane's payloads
+(web/control/payloads.py, web/points/payloads.py) are built from the same pieces."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
 from web.path_ids import MAX_ID
 
 MAX_SDP = 64 * 1024  # characters; a real offer with three m-sections is ~6 KB
 MAX_TRACKS = 512
+T = TypeVar("T")
 
-Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+def within(low: float, high: float) -> AfterValidator:
+    """A number in low…high: `Annotated[StrictInt, within(1, 10)]`. Not Field(ge=, le=): pydantic
+    names only the bound that was crossed, and the `out_of_range` problem carries both (`min`,
+    `max`), which its text "between {min} and {max}" needs. NaN is out of every range."""
+
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise PydanticCustomError("out_of_range", "must be between {min} and {max}", {"min": low, "max": high})
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError("null", "may be left out, but not null")
+    return value
+
+
+# A field that may be left out (then None) but not sent as null: give it the default None.
+Omittable = Annotated[T | None, BeforeValidator(_not_null)]
+Id = Annotated[StrictInt, within(1, MAX_ID)]
 Name = Annotated[StrictStr, Field(max_length=200)]
 
 

@@ -43,7 +43,16 @@ _PYDANTIC_CODES = {
     "timezone_aware": "no_time_zone", "datetime_parsing": "invalid_datetime", "datetime_from_date_parsing": "invalid_datetime",
     "datetime_type": "invalid_datetime", "greater_than_equal": "out_of_range", "less_than_equal": "out_of_range",
     "greater_than": "out_of_range", "less_than": "out_of_range", "string_too_short": "required",
+    "too_long": "too_many",  # a list or an object with too many entries (strings: string_too_long)
+    "out_of_range": "out_of_range",  # web.payloads.between, with both bounds
 }
+
+
+def _field_code(item: Any) -> str:
+    """The documented field code of one pydantic error; null where a value is needed is `required`."""
+    if item["input"] is None and item["loc"]:
+        return "required"
+    return _PYDANTIC_CODES.get(item["type"], "invalid_value")
 
 
 def validation_error(error: ValidationError) -> ApiError:
@@ -53,11 +62,11 @@ def validation_error(error: ValidationError) -> ApiError:
         params: dict[str, Any] = {}
         if "max_length" in context:
             params["max"] = context["max_length"]
-        for bound, name in (("ge", "min"), ("gt", "min"), ("le", "max"), ("lt", "max")):
+        for bound, name in (("ge", "min"), ("gt", "min"), ("le", "max"), ("lt", "max"), ("min", "min"), ("max", "max")):
             if bound in context:
                 params[name] = context[bound]
         name = ".".join(str(part) for part in item["loc"]) or "body"
-        problems.append(FieldProblem(name, _PYDANTIC_CODES.get(item["type"], "invalid_value"), params))
+        problems.append(FieldProblem(name, _field_code(item), params))
     return ApiError(422, "invalid", str(error), problems=problems)
 
 

@@ -7,20 +7,21 @@ ack → broadcast the new state to the meeting's room (after the ack, in commit 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import agenda, attendance, audit, moderation, speaking, voting
 from meetings.control_common import Caller
 from meetings.models import Meeting
+from web.control import payloads as m
 from web.control.hub import ControlHub
-from web.control.schema import F, parse, same_meeting
-from web.events import Ack, EventError, ok, on_event
+from web.events import Ack, EventError, ok, on_event, validate
 from web.membership import leave_current_meeting
 from web.permissions import CONTROL_EVENTS, capacity_allows
 
 _background: set[asyncio.Task[Any]] = set()
+P = TypeVar("P", bound=m.ControlPayload)
 
 
 def later(coro: Awaitable[Any]) -> None:
@@ -43,10 +44,11 @@ def register_events(hub: ControlHub) -> None:
     def on(name: str) -> Callable[[Callable[[str, dict[str, Any]], Awaitable[Ack]]], Any]:
         return on_event(hub.state, name)  # web/permissions.py's rule is checked before the handler
 
-    async def enter(sid: str, payload: dict[str, Any], **fields: F) -> tuple[dict[str, Any], int, Caller]:
-        parsed = parse(payload, **fields)
+    async def enter(sid: str, payload: dict[str, Any], model: type[P]) -> tuple[P, int, Caller]:
+        """The payload as `model` (else `bad_request`), the meeting joined and who is in it."""
+        parsed = validate(model, payload)
         meeting_id, caller = await hub.caller(sid)
-        same_meeting(parsed, meeting_id)
+        parsed.check_meeting(meeting_id)
         return parsed, meeting_id, caller
 
     # Each broadcast reads its state under the meeting's lock, stamped with its audit `seq` (hub.snapshot).
@@ -63,7 +65,7 @@ def register_events(hub: ControlHub) -> None:
 
     @on("control_state")
     async def control_state(sid: str, payload: dict[str, Any]) -> Ack:
-        _, meeting_id, caller = await enter(sid, payload)
+        _, meeting_id, caller = await enter(sid, payload, m.ControlPayload)
         box = hub.votes.get(meeting_id)
         if box is None:
             try:
@@ -93,7 +95,7 @@ def register_events(hub: ControlHub) -> None:
     # ------------------------------------------------------------------ meeting
 
     async def lifecycle(sid: str, payload: dict[str, Any], action: str) -> Ack:
-        _, meeting_id, caller = await enter(sid, payload)
+        _, meeting_id, caller = await enter(sid, payload, m.ControlPayload)
         ended = None
         async with hub.lock(meeting_id):
             async with sessions() as session:
@@ -121,20 +123,20 @@ def register_events(hub: ControlHub) -> None:
 
     @on("meeting_lock")
     async def meeting_lock(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, locked=F(bool, required=True))
+        p, meeting_id, caller = await enter(sid, payload, m.MeetingLock)
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                await moderation.set_lock(session, caller, meeting_id, p["locked"])
+                await moderation.set_lock(session, caller, meeting_id, p.locked)
                 await session.commit()
         later(broadcast_state(meeting_id))
-        return ok(locked=p["locked"])
+        return ok(locked=p.locked)
 
     @on("meeting_configure")
     async def meeting_configure(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, members_total=F(int, required=True, nullable=True, low=1))
+        p, meeting_id, caller = await enter(sid, payload, m.MeetingConfigure)
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                await attendance.set_members_total(session, caller, meeting_id, p["members_total"])
+                await attendance.set_members_total(session, caller, meeting_id, p.members_total)
                 await session.commit()
         later(_send_attendance(meeting_id))
         return ok()
@@ -144,9 +146,9 @@ def register_events(hub: ControlHub) -> None:
 
     # ------------------------------------------------------------------ agenda
 
-    async def agenda_change(sid: str, payload: dict[str, Any], fields: dict[str, F],
-                            act: Callable[[Any, Caller, int, dict[str, Any]], Awaitable[Any]]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, **fields)
+    async def agenda_change(sid: str, payload: dict[str, Any], model: type[P],
+                            act: Callable[[Any, Caller, int, P], Awaitable[Any]]) -> Ack:
+        p, meeting_id, caller = await enter(sid, payload, model)
         async with hub.lock(meeting_id):
             async with sessions() as session:
                 result = await act(session, caller, meeting_id, p)
@@ -154,77 +156,69 @@ def register_events(hub: ControlHub) -> None:
         later(broadcast_agenda(meeting_id))
         return ok(**(result or {}))
 
-    item_fields = {
-        "title": F(str), "presenter": F(str), "planned_minutes": F(int, nullable=True, low=1, high=24 * 60),
-    }
-
     @on("agenda_add")
     async def agenda_add(sid: str, payload: dict[str, Any]) -> Ack:
-        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> dict[str, Any]:
-            if "title" not in p:
-                raise EventError("bad_request", "title: missing")
-            return {"item_id": await agenda.add_item(s, c, m, p["title"], p.get("presenter", ""), p.get("planned_minutes"))}
+        async def act(s: Any, c: Caller, meeting_id: int, p: m.AgendaAdd) -> dict[str, Any]:
+            return {"item_id": await agenda.add_item(s, c, meeting_id, p.title, p.presenter, p.planned_minutes)}
 
-        return await agenda_change(sid, payload, item_fields, act)
+        return await agenda_change(sid, payload, m.AgendaAdd, act)
 
     @on("agenda_update")
     async def agenda_update(sid: str, payload: dict[str, Any]) -> Ack:
-        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
-            await agenda.update_item(s, c, m, p["item_id"], title=p.get("title"), presenter=p.get("presenter"),
-                                     planned_minutes=p.get("planned_minutes"))
+        async def act(s: Any, c: Caller, meeting_id: int, p: m.AgendaUpdate) -> None:
+            await agenda.update_item(s, c, meeting_id, p.item_id, title=p.title, presenter=p.presenter,
+                                     planned_minutes=p.planned_minutes)
 
-        return await agenda_change(sid, payload, {"item_id": F(int, required=True), **item_fields}, act)
+        return await agenda_change(sid, payload, m.AgendaUpdate, act)
 
     @on("agenda_remove")
     async def agenda_remove(sid: str, payload: dict[str, Any]) -> Ack:
-        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
-            await agenda.remove_item(s, c, m, p["item_id"])
+        async def act(s: Any, c: Caller, meeting_id: int, p: m.AgendaItem) -> None:
+            await agenda.remove_item(s, c, meeting_id, p.item_id)
 
-        return await agenda_change(sid, payload, {"item_id": F(int, required=True)}, act)
+        return await agenda_change(sid, payload, m.AgendaItem, act)
 
     @on("agenda_reorder")
     async def agenda_reorder(sid: str, payload: dict[str, Any]) -> Ack:
-        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
-            await agenda.reorder(s, c, m, p["order"])
+        async def act(s: Any, c: Caller, meeting_id: int, p: m.AgendaReorder) -> None:
+            await agenda.reorder(s, c, meeting_id, p.order)
 
-        return await agenda_change(sid, payload, {"order": F(list, required=True, items=int, max_items=200)}, act)
+        return await agenda_change(sid, payload, m.AgendaReorder, act)
 
     @on("agenda_set_current")
     async def agenda_set_current(sid: str, payload: dict[str, Any]) -> Ack:
-        async def act(s: Any, c: Caller, m: int, p: dict[str, Any]) -> None:
-            await agenda.set_current(s, c, m, p["item_id"])
+        async def act(s: Any, c: Caller, meeting_id: int, p: m.AgendaSetCurrent) -> None:
+            await agenda.set_current(s, c, meeting_id, p.item_id)
 
-        return await agenda_change(sid, payload, {"item_id": F(int, required=True, nullable=True)}, act)
+        return await agenda_change(sid, payload, m.AgendaSetCurrent, act)
 
     # ------------------------------------------------------------------ requests to speak
 
     @on("speak_request")
     async def speak_request(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, topic=F(str), on_behalf_of=F(str, nullable=True))
+        p, meeting_id, caller = await enter(sid, payload, m.SpeakRequest)
         caller = await hub.with_point(meeting_id, caller)
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                request_id = await speaking.request(session, caller, meeting_id, p.get("topic", ""), p.get("on_behalf_of"))
+                request_id = await speaking.request(session, caller, meeting_id, p.topic, p.on_behalf_of)
                 await session.commit()
         later(broadcast_speakers(meeting_id))
         return ok(request_id=request_id)
 
     async def speak_change(sid: str, payload: dict[str, Any], action: str) -> Ack:
-        fields = {"request_id": F(int, required=action != "end", nullable=action == "end")}
-        if action == "grant":
-            fields["time_limit_s"] = F(int, nullable=True, high=speaking.MAX_TIME_LIMIT_S)
-        p, meeting_id, caller = await enter(sid, payload, **fields)
+        model = {"grant": m.SpeakGrant, "end": m.SpeakEnd}.get(action, m.SpeakRequestId)
+        p, meeting_id, caller = await enter(sid, payload, model)
         granted = ended = None
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                if action == "grant":
-                    granted, ended = await speaking.grant(session, caller, meeting_id, p["request_id"], p.get("time_limit_s"))
+                if isinstance(p, m.SpeakGrant):
+                    granted, ended = await speaking.grant(session, caller, meeting_id, p.request_id, p.time_limit_s)
+                elif isinstance(p, m.SpeakEnd):
+                    ended = await speaking.end_turn(session, caller, meeting_id, p.request_id)
                 elif action == "deny":
-                    await speaking.deny(session, caller, meeting_id, p["request_id"])
-                elif action == "withdraw":
-                    await speaking.withdraw(session, caller, meeting_id, p["request_id"])
+                    await speaking.deny(session, caller, meeting_id, p.request_id)
                 else:
-                    ended = await speaking.end_turn(session, caller, meeting_id, p.get("request_id"))
+                    await speaking.withdraw(session, caller, meeting_id, p.request_id)
                 await session.commit()
             if ended is not None:
                 hub.cancel_timer(meeting_id)
@@ -257,20 +251,15 @@ def register_events(hub: ControlHub) -> None:
 
     @on("vote_open")
     async def vote_open(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(
-            sid, payload, title=F(str, required=True), secret=F(bool), threshold=F(str), quorum=F(int, nullable=True),
-            voters=F(list, nullable=True, items=int, max_items=10_000), hand_seats=F(dict, items=int, high=10_000),
-            total_members=F(int, nullable=True, low=1, high=100_000), item_id=F(int, nullable=True),
-        )
+        p, meeting_id, caller = await enter(sid, payload, m.VoteOpen)
         async with hub.lock(meeting_id):
             if meeting_id in hub.votes:
                 raise EventError("conflict", "another vote is open in this meeting")
             async with sessions() as session:
                 vote = await voting.open_vote(
-                    session, caller, meeting_id, title=p["title"], secret=p.get("secret", False),
-                    threshold=p.get("threshold", "majority"), quorum=p.get("quorum"), voters=p.get("voters"),
-                    hand_seats=p.get("hand_seats"), total_members=p.get("total_members"), item_id=p.get("item_id"),
-                    keys=hub.ballot_keys,
+                    session, caller, meeting_id, title=p.title, secret=p.secret, threshold=p.threshold,
+                    quorum=p.quorum, voters=p.voters, hand_seats=p.hand_seats, total_members=p.total_members,
+                    item_id=p.item_id, keys=hub.ballot_keys,
                 )
                 await session.commit()
                 seq = (await audit.head(session, meeting_id)).seq
@@ -281,22 +270,20 @@ def register_events(hub: ControlHub) -> None:
 
     @on("vote_cast")
     async def vote_cast(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True), choice=F(str, required=True))
-        box = await hub.vote_box(meeting_id, p["vote_id"])
-        ballots = await box.cast(caller, p["choice"])
-        return ok(vote_id=p["vote_id"], ballots=ballots)
+        p, meeting_id, caller = await enter(sid, payload, m.VoteCast)
+        box = await hub.vote_box(meeting_id, p.vote_id)
+        ballots = await box.cast(caller, p.choice)
+        return ok(vote_id=p.vote_id, ballots=ballots)
 
     @on("vote_hands")
     async def vote_hands(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(
-            sid, payload, vote_id=F(int, required=True), counts=F(dict, required=True, items=int, high=10_000, max_items=3)
-        )
-        box = await hub.vote_box(meeting_id, p["vote_id"])
+        p, meeting_id, caller = await enter(sid, payload, m.VoteHands)
+        box = await hub.vote_box(meeting_id, p.vote_id)
         async with hub.lock(meeting_id):
             if box.closing:
                 raise EventError("conflict", "this vote is closing")
             async with sessions() as session:
-                counts = await voting.record_hands(session, caller, box.vote, p["counts"])
+                counts = await voting.record_hands(session, caller, box.vote, p.counts)
                 await session.commit()
                 box.seq = (await audit.head(session, meeting_id)).seq
             assert caller.point_id is not None
@@ -305,19 +292,19 @@ def register_events(hub: ControlHub) -> None:
         return ok(counts=counts)
 
     async def finish_vote(sid: str, payload: dict[str, Any], cancel: bool) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, vote_id=F(int, required=True))
-        box = await hub.vote_box(meeting_id, p["vote_id"])
+        p, meeting_id, caller = await enter(sid, payload, m.VoteId)
+        box = await hub.vote_box(meeting_id, p.vote_id)
         await box.drain()  # ballots already cast are written before the count
         try:
             async with hub.lock(meeting_id):
                 async with sessions() as session:
                     result = await voting.close_vote(
-                        session, caller, meeting_id, p["vote_id"], cancel=cancel, keys=hub.ballot_keys)
+                        session, caller, meeting_id, p.vote_id, cancel=cancel, keys=hub.ballot_keys)
                     await session.commit()
                     seq = (await audit.head(session, meeting_id)).seq
                 hub.vote_finished(meeting_id)
                 if box.vote.secret:  # counted and committed: nothing may open its ballots again
-                    await asyncio.to_thread(hub.ballot_keys.erase, p["vote_id"])
+                    await asyncio.to_thread(hub.ballot_keys.erase, p.vote_id)
         except Exception:
             box.closing = False
             raise
@@ -336,10 +323,10 @@ def register_events(hub: ControlHub) -> None:
 
     @on("headcount_report")
     async def headcount_report(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, headcount=F(int, required=True, high=10_000))
+        p, meeting_id, caller = await enter(sid, payload, m.HeadcountReport)
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                await attendance.report_headcount(session, caller, meeting_id, p["headcount"])
+                await attendance.report_headcount(session, caller, meeting_id, p.headcount)
                 await session.commit()
         later(_send_attendance(meeting_id))
         return ok()
@@ -351,25 +338,25 @@ def register_events(hub: ControlHub) -> None:
 
     @on("moderate_mute")
     async def moderate_mute(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
-        if not target_entries(meeting_id, p["target"]):
+        p, meeting_id, caller = await enter(sid, payload, m.Moderate)
+        if not target_entries(meeting_id, p.target):
             raise EventError("not_found", "nobody with that key is in the meeting")
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                await moderation.ask_mute(session, caller, meeting_id, p["target"])
+                await moderation.ask_mute(session, caller, meeting_id, p.target)
                 await session.commit()
-        later(hub.emit_to_key("mute_requested", {"meeting_id": meeting_id, "by": caller.name}, meeting_id, p["target"]))
+        later(hub.emit_to_key("mute_requested", {"meeting_id": meeting_id, "by": caller.name}, meeting_id, p.target))
         return ok()
 
     @on("moderate_remove")
     async def moderate_remove(sid: str, payload: dict[str, Any]) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, target=F(str, required=True))
-        entries = target_entries(meeting_id, p["target"])
+        p, meeting_id, caller = await enter(sid, payload, m.Moderate)
+        entries = target_entries(meeting_id, p.target)
         if not entries:
             raise EventError("not_found", "nobody with that key is in the meeting")
         async with hub.lock(meeting_id):
             async with sessions() as session:
-                await moderation.remove(session, caller, meeting_id, p["target"], entries[0].role)
+                await moderation.remove(session, caller, meeting_id, p.target, entries[0].role)
                 await session.commit()
 
         async def expel() -> None:
@@ -381,8 +368,8 @@ def register_events(hub: ControlHub) -> None:
         return ok()
 
     async def lobby_decision(sid: str, payload: dict[str, Any], admit: bool) -> Ack:
-        p, meeting_id, caller = await enter(sid, payload, peer_id=F(str, required=True))
-        guest = hub.lobby_of(meeting_id).get(p["peer_id"])
+        p, meeting_id, caller = await enter(sid, payload, m.LobbyDecision)
+        guest = hub.lobby_of(meeting_id).get(p.peer_id)
         if guest is None:
             raise EventError("not_found", "nobody with that peer_id is waiting in the lobby")
         async with hub.lock(meeting_id):
@@ -392,8 +379,8 @@ def register_events(hub: ControlHub) -> None:
                 else:
                     await moderation.reject_guest(session, caller, meeting_id, guest["account_id"])
                 await session.commit()
-        hub.lobby_of(meeting_id).pop(p["peer_id"], None)
-        later(sio.emit("lobby_admitted" if admit else "lobby_rejected", {"meeting_id": meeting_id}, to=p["peer_id"]))
+        hub.lobby_of(meeting_id).pop(p.peer_id, None)
+        later(sio.emit("lobby_admitted" if admit else "lobby_rejected", {"meeting_id": meeting_id}, to=p.peer_id))
         later(hub.send_lobby(meeting_id))
         return ok()
 

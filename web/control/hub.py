@@ -31,8 +31,8 @@ from meetings.meetings_service import MeetingError
 from meetings.models import Participant
 from meetings.sealed_ballots import BallotKeys
 from web.coalesce import Coalescer
-from web.control.schema import not_joined
 from web.control.vote_box import VoteBox
+from web.events import not_joined
 from web.membership import send_lobby
 from web.roster import meeting_room
 from web.state import AppState
