@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import socketio
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from bridge.config import AgentConfig
 from bridge.http_api import current_meeting
@@ -58,7 +58,7 @@ class Session:
         self.active_speaker: str | None = None
         self.names: dict[str, str] = {}  # peer id -> name shown under their picture on the room's screen
         self.feeds: list[FeedTrack] = []
-        self.layers: CameraLayers | None = None  # a decoded camera's two layers
+        self.layers: CameraLayers | None = None  # the camera's two layers
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._sub_lock = asyncio.Lock()
         self._meter = HealthMeter()
@@ -152,15 +152,11 @@ class Session:
                 continue
             track = feed.track()
             self.feeds.append(track)
-            if name == "camera" and not self.sources.passthrough:  # decoded: both layers
-                self.layers = CameraLayers(self.pub, track, feed.track())
+            if name == "camera":  # both layers; passed through: the high one as the camera made it
+                self.layers = CameraLayers(self.pub, track, feed.track(),  # (stopped with the layers)
+                                           self.sources.video_codec if self.sources.passthrough else None)
                 continue
-            transceiver = self.pub.addTransceiver(track, direction="sendonly")
-            if name == "camera" and self.sources.passthrough:
-                mime = f"video/{self.sources.video_codec}".lower()
-                transceiver.setCodecPreferences(
-                    [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == mime])
-            sources[transceiver] = name
+            sources[self.pub.addTransceiver(track, direction="sendonly")] = name
         await self.pub.setLocalDescription(await self.pub.createOffer())  # aiortc gathers every candidate here
         answer = await self._call("media:publish", {
             "meeting_id": self.meeting_id, "sdp": self.pub.localDescription.sdp,

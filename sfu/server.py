@@ -219,6 +219,7 @@ class Sfu:
         async with self._serialised(room_id, peer_id):
             for track_id in track_ids:
                 peer.subscribe.remove(track_id)
+            room.update_demand()  # a layer nobody receives any more is stopped
             return await peer.subscribe.offer()
 
     async def set_subscriptions(self, room_id: str, peer_id: str, track_ids: list[str]
@@ -236,6 +237,7 @@ class Sfu:
                     peer.subscribe.remove(track_id)
             for track_id in wanted:
                 room.subscribe(peer, track_id)
+            room.update_demand()  # (removals alone change it too)
             return await peer.subscribe.offer()
 
     async def answer(self, room_id: str, peer_id: str, answer_sdp: str) -> None:

@@ -115,6 +115,10 @@ async def test_twelve_points_last_n_four_speaker_thumbnails_screen_and_a_speaker
                                                    for i in range(THUMBNAILS)}, timeout=10)
         assert any(isinstance(e, ViewChanged) and e.peer_id == "viewer"
                    and e.slots[ACTIVE_SPEAKER].peer_id == "p3" for _, e in events)
+        # the viewer leaves every slot: no camera layer is needed any more, thumbnails' included
+        await sfu.unsubscribe("r", "viewer", [*slots, screen])
+        await wait_for(lambda: all(demand().get(t.track_id) is False for t in infos if t.source == "camera"),
+                       timeout=10)
         await viewer.close()
     finally:
         for pc in pcs:
