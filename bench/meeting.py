@@ -25,10 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[0] = str(HERE.parent)  # the repository root, so that `bench` is importable
@@ -38,8 +42,10 @@ from bench.processes import (  # noqa: E402
     SATURATED_WAIT,
     Process,
     Result,
+    dedicate,
     measure_window,
     raise_priority,
+    split_cpus,
     start_subscribers,
 )
 from bench.sfu_janus import free_port  # noqa: E402
@@ -47,7 +53,17 @@ from bench.sfu_janus import free_port  # noqa: E402
 SLOTS = {"thumbnails": 4, "loudest": 3}
 PUBLISHERS_PER_PROCESS = 30
 SUBSCRIBERS_PER_PROCESS = 20
+READY_TIMEOUT_S = 180  # for each subscriber process to receive every stream (120 points on 2 loaded cores)
 SETTLE_S = 4.0  # key frames every 2 s in the loop (slots start on one); unneeded layers stop after 2 s
+
+
+def get(url: str, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/{path}", timeout=30) as response:
+        return json.load(response)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def open_descriptors(pid: int) -> int:
@@ -58,56 +74,90 @@ def chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(first, min(size, total - first)) for first in range(0, total, size)]
 
 
+@dataclass
+class Run:
+    result: Result
+    fds: int  # the SFU's open descriptors
+    partial: int  # subscriber processes that did not receive every stream before the window
+    dedicated: bool  # the SFU had a core of its own at real-time priority
+    speaker_layers: dict[str, int]  # subscribers by the speaker layer they got (slots)
+    stalls: dict[str, float]  # the SFU's longest event-loop hold-up and GC pause in the window
+
+
 def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: float,
-            nice: int) -> tuple[Result, int, int]:
-    """One meeting: its result, the SFU's open descriptors, and how many subscriber
-    processes did not receive every stream they subscribed to before the window."""
+            nice: int, dedicated_core: bool) -> Run:
+    """One meeting. With ``dedicated_core`` the SFU runs on a CPU of its own (the load
+    generators and this process on the others) at real-time priority from the moment the
+    meeting is set up, as a province's server would: the figures are then the SFU's, not
+    those of whatever else this shared box runs."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     load = str(HERE / "sfu_load.py")
-    server = Process([str(HERE / "sfu_server.py"), str(port)])
+    server_cpus, load_cpus = split_cpus() if dedicated_core else (None, None)
+    server = Process([str(HERE / "sfu_server.py"), str(port)], cpus=server_cpus)
     children = [server]
     try:
         if server.line(60) != "ready":
             raise RuntimeError("SFU server not ready")
+        # from the start: an SFU that falls behind while the meeting is set up drops the speaker's
+        # packets at its socket, judges the speaker's uplink weak and sends everyone the low layer
+        dedicated = dedicate(server.popen.pid) if dedicated_core else False
         publishers = []
         for first, count in chunks(points, PUBLISHERS_PER_PROCESS):
             process = Process([load, json.dumps({
                 "role": "publish", "target": "sfu", "url": url, "count": count, "first": first,
-                "prefix": "p", "media": str(media), "low_media": str(low_media)})])
+                "prefix": "p", "media": str(media), "low_media": str(low_media)})], cpus=load_cpus)
             children.append(process)
             publishers.append(process)
         for process in publishers:
-            if process.line(120) != "ready":
+            if process.line(300) != "ready":
                 raise RuntimeError("publishers not ready")
+        print(f"  {points} publishers ready", file=sys.stderr, flush=True)
         raise_priority(server.popen.pid, nice)
         for process in publishers:
             raise_priority(process.popen.pid, nice)
         time.sleep(1.0)  # the speaker is detected (300 ms hold) before anyone subscribes
         subscribers, partial = start_subscribers(load, [
             {"target": "sfu", "url": url, "count": count, "first": first, "prefix": "p",
-             "slots": SLOTS if slots else None}
-            for first, count in chunks(points, SUBSCRIBERS_PER_PROCESS)], nice, "sfu")
+             "slots": SLOTS if slots else None, "ready_timeout": READY_TIMEOUT_S}
+            for first, count in chunks(points, SUBSCRIBERS_PER_PROCESS)], nice, "sfu",
+            cpus=load_cpus)
         children.extend(subscribers)
+        print(f"  {points} subscribers ready", file=sys.stderr, flush=True)
         time.sleep(SETTLE_S)
-        result = measure_window(server.popen.pid, subscribers, seconds)
-        return result, open_descriptors(server.popen.pid), partial
+        get(url, "stalls")  # (from here on)
+        result = measure_window(server.popen.pid, subscribers, seconds,
+                                {"publishers": [p.popen.pid for p in publishers],
+                                 "subscribers": [p.popen.pid for p in subscribers]}, server_cpus)
+        stalls = get(url, "stalls")
+        return Run(result, open_descriptors(server.popen.pid), partial, dedicated,
+                   get(url, "speaker_layers"), stalls)
     finally:
         for child in reversed(children):
             child.stop()
 
 
-def line(points: int, mode: str, result: Result, fds: int, partial: int) -> str:
+def line(points: int, mode: str, run: Run) -> str:
+    result = run.result
     return (f"meeting points={points} "
             f"sfu_core_pct={100 * result.cpu_s / result.seconds:.1f} "
             f"forwarded_pkts_per_s={result.received / result.seconds:.0f} "
             f"lat_p50_ms={result.percentile(None, 50):.2f} "
-            f"lat_p99_ms={result.percentile(None, 99):.2f} loss={result.loss:.4f} fds={fds} "
+            f"lat_p99_ms={result.percentile(None, 99):.2f} loss={result.loss:.4f} fds={run.fds} "
             f"mode={mode} cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
+            + (f"speaker_high={run.speaker_layers['high']}/{sum(run.speaker_layers.values())} "
+               if mode == "slots" else "")
+            + f"loop_stall_max_ms={run.stalls['loop_stall_max_ms']:.1f} gc_max_ms={run.stalls['gc_max_ms']:.1f} "
+            f"sfu_core={'own' if run.dedicated else 'shared'} "
             f"runq_wait_pct={100 * result.wait_s / result.seconds:.1f} "
-            f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)}"
-            + (f" partial={partial} (subscriber processes not receiving everything: not comparable)"
-               if partial else ""))
+            f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)} "
+            + (f"others_on_sfu_core_pct={100 * max(0.0, result.core_busy_s - result.cpu_s) / result.seconds:.1f} "
+               if run.dedicated else "")
+            + "".join(f"{group}_core_pct={100 * cpu / result.seconds:.1f} "
+                      for group, cpu in result.load_cpu_s.items())
+            + f"loadavg={os.getloadavg()[0]:.1f}"
+            + (f" partial={run.partial} (subscriber processes not receiving everything: not comparable)"
+               if run.partial else ""))
 
 
 def main() -> None:
@@ -119,20 +169,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="measurement window")
     parser.add_argument("--nice", type=int, default=10,
                         help="run the SFU and load generators at nice -N (0: leave alone)")
+    parser.add_argument("--shared-core", action="store_true",
+                        help="leave the SFU to the scheduler among everything else (default: a "
+                             "core of its own at real-time priority, the generators on the others)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.points.split(",") if x]
     baseline = [int(x) for x in args.baseline.split(",") if x]
+    dedicated = not args.shared_core
+    if dedicated:
+        os.sched_setaffinity(0, split_cpus()[1])  # this process too stays off the server's CPU
+    print(f"… uptime: {uptime()}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="hoinghi-bench-meeting-") as tmp:
         media, low_media = Path(tmp) / "high.pickle", Path(tmp) / "low.pickle"
         print("… encoding the media loops", file=sys.stderr, flush=True)
         sfu_media.save(sfu_media.make(), media)
         sfu_media.save(sfu_media.make(320, 180, 150_000), low_media)
-        ours: dict[int, tuple[Result, int, int]] = {}
-        theirs: dict[int, tuple[Result, int, int]] = {}
+        ours: dict[int, Run] = {}
+        theirs: dict[int, Run] = {}
         for points in sizes:
             print(f"… {points} points, slots", file=sys.stderr, flush=True)
-            ours[points] = measure(points, True, media, low_media, args.seconds, args.nice)
-            print(line(points, "slots", *ours[points]), flush=True)
+            ours[points] = measure(points, True, media, low_media, args.seconds, args.nice, dedicated)
+            print(line(points, "slots", ours[points]), flush=True)
         saturated_at = None
         for points in baseline:
             if saturated_at is not None:
@@ -141,25 +198,28 @@ def main() -> None:
                 continue
             print(f"… {points} points, everyone subscribes to everything", file=sys.stderr,
                   flush=True)
-            theirs[points] = measure(points, False, media, low_media, args.seconds, args.nice)
-            print(line(points, "all", *theirs[points]), flush=True)
-            if theirs[points][0].loss > 0.01 or theirs[points][2]:  # it no longer delivers
+            theirs[points] = measure(points, False, media, low_media, args.seconds, args.nice,
+                                     dedicated)
+            print(line(points, "all", theirs[points]), flush=True)
+            if theirs[points].result.loss > 0.01 or theirs[points].partial:  # it no longer delivers
                 saturated_at = points
     for points in sorted(set(ours) & set(theirs)):
-        slot, every = ours[points][0], theirs[points][0]
+        slot, every = ours[points].result, theirs[points].result
         print(f"meeting points={points} ratio_sfu_cpu={every.cpu_s / max(slot.cpu_s, 1e-9):.1f} "
               f"ratio_forwarded={every.received / max(slot.received, 1):.1f} "
               f"(everyone-subscribes / slots)")
     for runs, mode in ((ours, "slots"), (theirs, "all")):
-        sizes_run = sorted(p for p, run in runs.items() if not run[2])  # partial runs: not comparable
+        sizes_run = sorted(p for p, run in runs.items() if not run.partial)  # partial: not comparable
         for small, big in zip(sizes_run, sizes_run[1:]):
-            a, b = runs[small][0], runs[big][0]
+            a, b = runs[small].result, runs[big].result
             print(f"meeting growth mode={mode} points={small}->{big} p_ratio={big / small:.1f} "
                   f"sfu_cpu_ratio={(b.cpu_s / b.seconds) / max(a.cpu_s / a.seconds, 1e-9):.1f} "
                   f"forwarded_ratio={(b.received / b.seconds) / max(a.received / a.seconds, 1e-9):.1f} "
                   f"(linear: p_ratio; quadratic: {(big / small) ** 2:.1f})")
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
-          f"{args.seconds:.0f} s windows; SFU and load at nice {-args.nice}")
+          f"{args.seconds:.0f} s windows; SFU and load at nice {-args.nice}"
+          + ("; the SFU on a core of its own at real-time priority" if dedicated else ""))
+    print(f"uptime: {uptime()}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import select
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ class Result:
     received: int
     expected: int
     latency: dict[str, list[float]]
+    load_cpu_s: dict[str, float] = field(default_factory=dict)  # load generators' CPU, by group
+    core_busy_s: float = 0.0  # the server's own CPUs busy over the window, whoever ran there
 
     @property
     def cpu_per_packet_us(self) -> float:
@@ -70,6 +72,32 @@ def raise_priority(pid: int, nice: int) -> None:
         print(f"  (could not raise priority of {pid}: {error})", file=sys.stderr)
 
 
+def busy_seconds(cpus: set[int]) -> float:
+    """Time ``cpus`` were busy (not idle or waiting for I/O), from /proc/stat: beside the
+    server's own CPU time it shows what else ran on its core."""
+    total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            ticks = [int(x) for x in fields[:8]]
+            total += sum(ticks) - ticks[3] - ticks[4]  # minus idle and iowait
+    return total / TICK
+
+
+def dedicate(pid: int) -> bool:
+    """Run every thread of ``pid`` (bound to its own CPU: :func:`split_cpus`) at the lowest
+    real-time priority, so that nothing else of this shared box runs on that CPU while the
+    server has work: what a dedicated server gives it. The kernel still leaves others 5 % of
+    each second (sched_rt_runtime_us). Needs root; False (and said) otherwise."""
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(1))
+    except OSError as error:
+        print(f"  (could not give {pid} a real-time priority: {error})", file=sys.stderr)
+        return False
+    return True
+
+
 def runqueue_wait_seconds(pid: int) -> float:
     """Summed over the process's threads: time spent runnable but not running
     (/proc/PID/task/TID/schedstat, second field, ns). High means the box, not the server,
@@ -83,13 +111,26 @@ def runqueue_wait_seconds(pid: int) -> float:
     return total / 1e9
 
 
-class Process:
-    """A child speaking the line protocol of bench/sfu_load.py / bench/sfu_server.py."""
+def split_cpus() -> tuple[set[int], set[int]]:
+    """The server's CPU and the load generators' CPUs: the last CPU for the server alone,
+    the others for everything else, as a dedicated server runs (a province's SFU does not
+    share its core with sixty meeting points). One CPU: both share it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return {cpus[-1]}, set(cpus[:-1])
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+
+class Process:
+    """A child speaking the line protocol of bench/sfu_load.py / bench/sfu_server.py,
+    optionally bound to ``cpus`` from its start (its threads inherit the binding)."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None,
+                 cpus: set[int] | None = None) -> None:
+        bind = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         self.popen = subprocess.Popen([PYTHON, *args], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, bufsize=1,
-                                      start_new_session=True, env=env)
+                                      start_new_session=True, env=env, preexec_fn=bind)
 
     def line(self, timeout: float) -> str:
         ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
@@ -114,7 +155,8 @@ class Process:
                 self.popen.wait()
 
 def start_subscribers(load: str, specs: list[dict[str, Any]], nice: int, label: str,
-                      timeout: float = 300) -> tuple[list[Process], int]:
+                      timeout: float = 300,
+                      cpus: set[int] | None = None) -> tuple[list[Process], int]:
     """One subscriber process per spec (role ``subscribe`` of bench/sfu_load.py), at
     ``-nice``, each waited for until it says it receives everything. Returns the processes
     and how many of them receive only part (each also warned about)."""
@@ -122,7 +164,7 @@ def start_subscribers(load: str, specs: list[dict[str, Any]], nice: int, label: 
     partial = 0
     try:
         for spec in specs:
-            process = Process([load, json.dumps({"role": "subscribe", **spec})])
+            process = Process([load, json.dumps({"role": "subscribe", **spec})], cpus=cpus)
             processes.append(process)
             raise_priority(process.popen.pid, nice)
         for process in processes:
@@ -137,17 +179,28 @@ def start_subscribers(load: str, specs: list[dict[str, Any]], nice: int, label: 
     return processes, partial
 
 
-def measure_window(server_pid: int, subscribers: list[Process], seconds: float) -> Result:
-    """Count for ``seconds`` in every subscriber; the server's CPU and wait over that window."""
+def measure_window(server_pid: int, subscribers: list[Process], seconds: float,
+                   load: dict[str, list[int]] | None = None,
+                   server_cpus: set[int] | None = None) -> Result:
+    """Count for ``seconds`` in every subscriber; the server's CPU and wait over that window,
+    the CPU of each group of ``load`` processes (the load generators) and how busy
+    ``server_cpus`` were."""
+    def load_cpu() -> dict[str, float]:
+        return {group: sum(map(cpu_seconds, pids)) for group, pids in (load or {}).items()}
+
     cpu0, wait0, t0 = cpu_seconds(server_pid), runqueue_wait_seconds(server_pid), time.monotonic()
+    load0, busy0 = load_cpu(), busy_seconds(server_cpus or set())
     for process in subscribers:
         process.send("start")
     time.sleep(seconds)
     for process in subscribers:
         process.send("stop")
     cpu1, wait1, t1 = cpu_seconds(server_pid), runqueue_wait_seconds(server_pid), time.monotonic()
+    load1, busy1 = load_cpu(), busy_seconds(server_cpus or set())
     results = [json.loads(process.line(120)) for process in subscribers]
     return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
+                  load_cpu_s={group: load1[group] - load0[group] for group in load1},
+                  core_busy_s=busy1 - busy0,
                   received=sum(r["received"] for r in results),
                   expected=sum(r["expected"] for r in results),
                   latency={k: [x for r in results for x in r["latency"][k]]

@@ -201,17 +201,23 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
     slices_per_frame = round(1 / sfu_media.FPS / slice_s)
     queues: list[list[tuple[bytes, bool, int]]] = [[] for _ in streams]
     budgets = [0.0 for _ in streams]
+    # each point's microphone and camera run on clocks of their own: phases spread over the
+    # slices (all streams of a process sending in the same slice would be bursts no meeting has)
+    phases = random.Random(first)
+    audio_phase = [phases.randrange(slices_per_audio) for _ in streams]
+    video_phase = [phases.randrange(slices_per_frame) for _ in streams]
     start = time.monotonic()
     tick = 0
     try:
         while True:
             for k, (audio, video) in enumerate(streams):
-                if tick % slices_per_audio == 0:
-                    audio.send(media.audio[(tick // slices_per_audio) % len(media.audio)], False,
+                audio_tick, video_tick = tick - audio_phase[k], tick - video_phase[k]
+                if audio_tick % slices_per_audio == 0:
+                    audio.send(media.audio[(audio_tick // slices_per_audio) % len(media.audio)], False,
                                audio.ts)
                     audio.ts = (audio.ts + 960) & 0xFFFFFFFF
-                if tick % slices_per_frame == 0:
-                    payloads, _ = media.video[(tick // slices_per_frame) % len(media.video)]
+                if video_tick % slices_per_frame == 0:
+                    payloads, _ = media.video[(video_tick // slices_per_frame) % len(media.video)]
                     if video.active:  # (the clock runs on while a layer is not sent)
                         queues[k].extend((p, n == len(payloads) - 1, video.ts)
                                          for n, p in enumerate(payloads))
@@ -223,9 +229,9 @@ async def run_publishers(signalling: Signalling, spec: dict[str, Any]) -> None:
                     video.send(payload, marker, timestamp)
                     budgets[k] -= len(payload)
                 low = low_streams[k] if low_media is not None else None
-                if low is not None and tick % slices_per_frame == 0:
+                if low is not None and video_tick % slices_per_frame == 0:
                     # small frames: one burst, no pacing needed
-                    payloads, _ = low_media.video[(tick // slices_per_frame) % len(low_media.video)]
+                    payloads, _ = low_media.video[(video_tick // slices_per_frame) % len(low_media.video)]
                     for n, payload in enumerate(payloads if low.active else ()):
                         low.send(payload, n == len(payloads) - 1, low.ts)
                     low.ts = (low.ts + 90000 // sfu_media.FPS) & 0xFFFFFFFF
@@ -344,6 +350,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     def handler(data: bytes, arrival_time_ms: int) -> None:
         count(data, time.time_ns())
     pcs, expected = [], []
+    fast: set[RTCPeerConnection] = set()
     first = spec.get("first", 0)
     for i in range(first, first + spec["count"]):
         pc = RTCPeerConnection(config())
@@ -355,14 +362,24 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
             for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
                 intercept_rtp(dtls, handler)
 
+        def connected(pc=pc) -> None:
+            # the light reader from the start: a process still setting up its other
+            # subscribers must not drop what the first ones receive
+            if pc.connectionState == "connected" and pc not in fast:
+                fast.add(pc)
+                fast_receive(pc, count)
+
         pc.setRemoteDescription = set_remote
+        pc.on("connectionstatechange", connected)
         expected.append(await signalling.subscribe(f"{spec['prefix']}{i}", pc, spec.get("slots")))
         pcs.append(pc)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + spec.get("ready_timeout", 60)
     while len(counter.seen) < sum(expected) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     for pc in pcs:
-        fast_receive(pc, count)
+        if pc not in fast:  # (connected before the handler saw it)
+            fast.add(pc)
+            fast_receive(pc, count)
     print("ready" if len(counter.seen) >= sum(expected) else
           f"ready partial {len(counter.seen)}/{sum(expected)}", flush=True)
     try:
