@@ -2,8 +2,8 @@
 
 aiortc has no simulcast, so a decoded camera is published as two tracks of one peer
 connection: ``camera`` (the source's frames, aiortc's encoder at its bitrate) and
-``camera-low`` (every other frame scaled down 3x: 320x180 at 12.5 fps from a 960x540 25 fps
-camera). The low layer is encoded here, not by aiortc: aiortc's VP8 encoder never aims below
+``camera-low`` (the frames scaled down 3x, at most :data:`LOW_MAX_FPS` per second: 320x180 at
+25 fps from a 960x540 25 fps camera). The low layer is encoded here, not by aiortc: aiortc's VP8 encoder never aims below
 250 kbit/s (and spends that on a 160x90 picture), which with its 96 kbit/s Opus is more than
 a 300 kbit/s commune link carries; libvpx through PyAV aims at :data:`LOW_BITRATE` (~120
 kbit/s measured for a moving picture at 160x90) and aiortc only packetises what it made,
@@ -33,7 +33,10 @@ log = logging.getLogger("hoinghi.bridge.layers")
 
 LOW_SCALE = 3  # as the browser's scaleResolutionDownBy
 LOW_MAX_WIDTH = 320  # a larger camera (an IP camera's 1080p) is scaled down further
-LOW_EVERY = 2  # frames of the source per low-layer frame
+# The low layer keeps the camera's frame rate up to this: at 160x90-320x180 a frame costs
+# little, and at 15 fps (what browsers send) a point on a lossy link fell to ~10 fps decoded
+# whenever a probe of its high layer lost a few seconds (docs/sfu.md, "The bridge-point agent's layers")
+LOW_MAX_FPS = 30
 LOW_BITRATE = 60_000  # libvpx's target; it overshoots about twofold on tiny moving pictures
 LOW_KEYFRAME_S = 1.0
 VIDEO_CLOCK = fractions.Fraction(1, 90000)
@@ -50,7 +53,7 @@ class LayerTrack(MediaStreamTrack):
         super().__init__()
         self._source = source
         self._low = low
-        self._count = 0
+        self._thinning = Thinning(LOW_MAX_FPS)
         self._sending = asyncio.Event()
         self._sending.set()  # until the SFU says otherwise, as browsers start
         self._encoder = LowEncoder() if low else None
@@ -91,10 +94,8 @@ class LayerTrack(MediaStreamTrack):
                 self._at_key_frame = True
             if not self._low:
                 return item
-            if self._decoder is None:
-                self._count += 1
-                if self._count % LOW_EVERY:
-                    continue
+            if self._decoder is None and not self._thinning.keep(item):
+                continue
             # decoding, scaling and encoding take milliseconds: off the event loop, which forwards media
             packet = await asyncio.get_running_loop().run_in_executor(None, self._make_low, item)
             if packet is not None:
@@ -106,10 +107,8 @@ class LayerTrack(MediaStreamTrack):
         frames = [item] if self._decoder is None else self._decoder.decode(item)
         packet = None
         for frame in frames:
-            if self._decoder is not None:
-                self._count += 1
-                if self._count % LOW_EVERY:
-                    continue
+            if self._decoder is not None and not self._thinning.keep(frame):
+                continue
             key_frame, self._key_frame_asked = self._key_frame_asked, False
             packet = self._encoder.encode(frame, key_frame) or packet
         return packet
@@ -117,6 +116,24 @@ class LayerTrack(MediaStreamTrack):
     def stop(self) -> None:
         self._source.stop()
         super().stop()
+
+
+class Thinning:
+    """Keeps frames at most ``fps`` per second of their timestamps (a 60 fps camera's every
+    other frame; all of a 25 or 30 fps camera's)."""
+
+    def __init__(self, fps: int) -> None:
+        self._interval = 0.9 / fps  # (timestamps jitter: a 30 fps camera keeps all its frames)
+        self._last: float | None = None
+
+    def keep(self, frame: Any) -> bool:
+        if frame.pts is None or frame.time_base is None:
+            return True
+        now = float(frame.pts * frame.time_base)
+        if self._last is not None and 0 <= now - self._last < self._interval:
+            return False
+        self._last = now
+        return True
 
 
 class PacketDecoder:
@@ -157,7 +174,7 @@ class LowEncoder:
 
     def __init__(self) -> None:
         self._codec: Any = None
-        self._fps = 15
+        self._fps = LOW_MAX_FPS
 
     def encode(self, frame: Any, key_frame: bool = False) -> Any:
         scale = max(LOW_SCALE, math.ceil(frame.width / LOW_MAX_WIDTH))
