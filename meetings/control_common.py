@@ -54,6 +54,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "point_health": frozenset({"point"}),  # a point's screen or agent reports its link
     "point_command": frozenset({"point"}),  # the point's console drives its screen, and back
     "points_status": frozenset({"chair", "secretary", "admin", "point"}),  # the dashboard of points
+    # the minutes (meetings/minutes/service.py); signing itself follows the meeting's own secretary and chair
+    "minutes_conclusion": frozenset({"chair", "secretary"}),  # an agenda item's conclusion
+    "minutes_edit": frozenset({"secretary"}),  # draft from the record, edit
+    "minutes_comment": frozenset({"chair", "secretary"}),
+    "minutes_send": frozenset({"secretary"}),  # freeze for signing, publish
+    "minutes_read": frozenset({"chair", "secretary", "admin"}),  # drafts, versions, files being signed
+    "minutes_seal": frozenset({"secretary", "admin"}),  # the agency's seal, after the chair
 }
 
 

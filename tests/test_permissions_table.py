@@ -82,6 +82,8 @@ EXPECTED_CAPACITIES = {
     "lobby_admit": {"chair", "secretary"}, "lobby_reject": {"chair", "secretary"},
     "audit_read": {"chair", "secretary", "admin"}, "transcript_correct": {"secretary"}, "point_health": {"point"},
     "point_command": {"point"}, "points_status": {"chair", "secretary", "admin", "point"},
+    "minutes_conclusion": {"chair", "secretary"}, "minutes_edit": {"secretary"}, "minutes_comment": {"chair", "secretary"},
+    "minutes_send": {"secretary"}, "minutes_read": {"chair", "secretary", "admin"}, "minutes_seal": {"secretary", "admin"},
 }
 
 

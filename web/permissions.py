@@ -43,7 +43,7 @@ RULES: dict[str, frozenset[str]] = {
     "meeting.join": ATTENDEES,  # invitees, or the lobby (meetings/ and web/membership.py decide)
     "meeting.take_part": ATTENDEES,  # then the capacity in the meeting: meetings.control_common.PERMISSIONS
     "meeting.transcript": ATTENDEES,  # invitees only, checked by meetings/
-    "meeting.minutes": ATTENDEES,  # the minutes' own capacities: meetings/minutes/service.py
+    "meeting.minutes": ATTENDEES,  # then the capacity: `minutes_*` of meetings.control_common.PERMISSIONS
     "meeting.audit_read": PEOPLE,  # chair, secretary of the meeting, administrators
     "meeting.outages": PEOPLE,  # chair, secretary of the meeting, administrators
     "session.home": ATTENDEES,  # the home page (a bridge point is sent to its screen)

@@ -1,9 +1,9 @@
 """The minutes' life: conclusions, versions with author and time, comments, signing, publishing.
 
-Who may do what (capacities of meetings.control_common): the chair and the secretary enter
-conclusions; the secretary drafts, edits and sends for signing; the chair comments. Each
-signature is made by the meeting's own secretary and chair, in that order, then the seal if
-asked. Every change is in the meeting's audit log, committed by the caller with the change.
+Who may do what is the in-meeting table, meetings.control_common.PERMISSIONS (`minutes_*`):
+the chair and the secretary enter conclusions and comment; the secretary drafts, edits, sends
+for signing and publishes. Each signature is made by the meeting's own secretary and chair, in
+that order, then the seal if asked. Every change is in the meeting's audit log, committed by the caller with the change.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import audit
-from meetings.control_common import Caller, clean_text, get_meeting
+from meetings.control_common import Caller, allow, clean_text, get_meeting
 from meetings.control_models import AgendaItem
 from meetings.meetings_service import MeetingError
 from meetings.minutes.document import DocumentError, MinutesDocument, apply_edits
@@ -33,27 +33,12 @@ from meetings.models import utcnow
 MAX_CONCLUSION = 10_000
 MAX_COMMENT = 5_000
 NEXT_STATE = {"secretary": "chair", "chair": "signed"}
-PERMISSIONS = {
-    "conclusion": {"chair", "secretary"},
-    "edit": {"secretary"},
-    "comment": {"chair", "secretary"},
-    "send": {"secretary"},
-    "read": {"chair", "secretary", "admin"},
-    "seal": {"secretary", "admin"},
-}
-
-
-def allow(caller: Caller, action: str) -> None:
-    if caller.capacity not in PERMISSIONS[action]:
-        raise MeetingError("forbidden", f"minutes {action} is not allowed for {caller.capacity}")
-
-
 def _canonical(doc: MinutesDocument) -> str:
     return json.dumps(doc.to_json(), ensure_ascii=False, sort_keys=True)
 
 
 async def set_conclusion(session: AsyncSession, caller: Caller, meeting_id: int, item_id: int, text: str) -> None:
-    allow(caller, "conclusion")
+    allow(caller, "minutes_conclusion")
     await get_meeting(session, meeting_id)
     item = await session.get(AgendaItem, item_id)
     if item is None or item.meeting_id != meeting_id:
@@ -106,7 +91,7 @@ async def _write(session: AsyncSession, caller: Caller, meeting_id: int, doc: Mi
 async def draft_from_record(session: AsyncSession, caller: Caller, meeting_id: int,
                             number: str | None = None) -> MinutesVersion:
     """A new version drafted afresh from the record (the first, or to start over)."""
-    allow(caller, "edit")
+    allow(caller, "minutes_edit")
     record = await load_record(session, meeting_id)
     doc = draft(record, await load_segments(session, meeting_id), number=number)
     return await _write(session, caller, meeting_id, doc, "minutes_draft")
@@ -115,7 +100,7 @@ async def draft_from_record(session: AsyncSession, caller: Caller, meeting_id: i
 async def edit(session: AsyncSession, caller: Caller, meeting_id: int, base: int, edits: dict[str, Any]) -> MinutesVersion:
     """A new version from the latest with the secretary's edits; `base` must be that latest
     (someone else's newer version is never overwritten)."""
-    allow(caller, "edit")
+    allow(caller, "minutes_edit")
     current = await latest(session, meeting_id)
     if current is None:
         raise MeetingError("not_found", "no draft yet: draft the minutes from the record first")
@@ -147,7 +132,7 @@ async def version(session: AsyncSession, meeting_id: int, number: int) -> Minute
 
 async def comment(session: AsyncSession, caller: Caller, meeting_id: int, number: int, text: str,
                   section_key: str | None = None) -> int:
-    allow(caller, "comment")
+    allow(caller, "minutes_comment")
     row = await version(session, meeting_id, number)
     text = clean_text(text, "text", MAX_COMMENT)
     if section_key is not None and section_key not in {s.key for s in document(row).sections}:
@@ -180,7 +165,7 @@ async def _cancel_signing(session: AsyncSession, version_id: int) -> None:
 async def send_for_signing(session: AsyncSession, caller: Caller, meeting_id: int, base: int, pdf_sha256: str,
                            with_seal: bool) -> MinutesSigning:
     """Freeze version `base` (the latest) with its rendered PDF; the secretary signs first."""
-    allow(caller, "send")
+    allow(caller, "minutes_send")
     current = await latest(session, meeting_id)
     if current is None or current.number != base:
         raise MeetingError("conflict", "only the latest version can be sent for signing")
@@ -224,7 +209,7 @@ async def signing_turn(session: AsyncSession, caller: Caller, meeting_id: int) -
     role = signing.state
     expected = {"secretary": meeting.secretary_id, "chair": meeting.chair_id}.get(role)
     if role == "seal":
-        allow(caller, "seal")
+        allow(caller, "minutes_seal")
     elif caller.account_id != expected:
         raise MeetingError("forbidden", f"the minutes wait for the {role}'s signature")
     return Turn(signing.id, role, expected, signing.pdf_sha256)
@@ -248,7 +233,7 @@ async def record_signature(session: AsyncSession, caller: Caller, meeting_id: in
 
 
 async def publish(session: AsyncSession, caller: Caller, meeting_id: int) -> MinutesSigning:
-    allow(caller, "send")
+    allow(caller, "minutes_send")
     signing = await active_signing(session, meeting_id)
     if signing is None or signing.state != "signed":
         raise MeetingError("conflict", "only fully signed minutes can be published")

@@ -106,12 +106,20 @@ def test_minutes_drafted_edited_signed_published_and_verified(deployment: Deploy
     assert SAID in said.inner_text()  # the item's transcript beside its text
     item_text = secretary.locator("textarea[name^='section_item']").first.input_value()
     assert "Lê Văn Cường" in item_text and "tán thành 5/" in item_text and "Thống nhất bổ sung vốn." in item_text
+    stale = secretary.context.new_page()  # the same secretary in a second tab, still on version 1
+    stale.goto(minutes_url)
     secretary.fill("input[name=number]", "Số: 15/BB-UBND")
     shot(secretary, "editor")
     secretary.get_by_role("button", name="Lưu thành phiên bản mới").click()
     secretary.wait_for_selector("text=Đã lưu.")
     assert secretary.input_value("input[name=number]") == "Số: 15/BB-UBND"
     assert "Phiên bản 2" in secretary.inner_text("#version-line")
+    stale.fill("input[name=number]", "Số: 16/BB-UBND")
+    stale.get_by_role("button", name="Lưu thành phiên bản mới").click()  # based on version 1: refused, in Vietnamese
+    stale.wait_for_selector("[role=alert] >> text=Thao tác không thực hiện được ở trạng thái hiện tại.")
+    assert "Phiên bản 2" in stale.inner_text("#version-line") and stale.input_value("input[name=number]") == "Số: 15/BB-UBND"
+    shot(stale, "refused")
+    stale.close()
     secretary.get_by_role("button", name="Gửi ký").click()
     secretary.wait_for_selector("text=Chờ thư ký ký")
     secretary.get_by_role("button", name="Ký bằng khóa đã cấu hình trên máy chủ").click()

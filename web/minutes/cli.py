@@ -200,7 +200,7 @@ async def _sign(args: argparse.Namespace, password: str, pin: str | None) -> str
             chain = [c for c in (signer.cert_registry or []) if c.dump() != signer.signing_cert.dump()]
             body = {"certificate": base64.b64encode(signer.signing_cert.dump()).decode(),
                     "chain": [base64.b64encode(c.dump()).decode() for c in chain]}
-            async with http.post(f"{api}/prepare", json=body) as response:
+            async with http.post(f"{api}/prepare", json=body, params={"lang": lang()}) as response:
                 prepared = await response.json()
             if not prepared.get("ok"):
                 fail("--server", say("server_error", message=prepared.get("message", prepared)))
@@ -216,7 +216,8 @@ async def _sign(args: argparse.Namespace, password: str, pin: str | None) -> str
         finally:
             session.close()
         async with http.post(f"{api}/finish", json={"token": prepared["token"],
-                                                    "cms": base64.b64encode(content.dump()).decode()}) as response:
+                                                    "cms": base64.b64encode(content.dump()).decode()},
+                             params={"lang": lang()}) as response:
             finished = await response.json()
     if not finished.get("ok"):
         fail("--server", say("server_error", message=finished.get("message", finished)))

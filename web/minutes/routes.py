@@ -1,5 +1,8 @@
 """Pages and REST of the minutes (docs/minutes.md lists them). A POST with a JSON body gets JSON
-back; a form POST (with its CSRF token) is redirected to the editor page with the outcome.
+back; a form POST (with its CSRF token) is redirected to the editor page with the outcome. Bodies
+are web/minutes/bodies.py's models; who may do what is the in-meeting table
+(meetings.control_common.PERMISSIONS, `minutes_*`); refusals are the REST API's error format,
+in the caller's language.
 
 Pages: /meetings/{id}/minutes (editor with each item's transcript beside it, comments,
 versions, signing, published files) and /verify (public: anyone uploads a PDF).
@@ -7,18 +10,18 @@ versions, signing, published files) and /verify (public: anyone uploads a PDF).
 from __future__ import annotations
 
 import base64
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 from asn1crypto import x509
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import transcript
-from meetings.control_common import Caller
+from meetings.control_common import Caller, allow
 from meetings.meetings_service import MeetingError, attendance_role
 from meetings.minutes import service
-from meetings.minutes.document import HEADER_FIELDS
 from meetings.minutes.drafting import VIETNAM
 from meetings.minutes.messages import MinutesError
 from meetings.minutes.pades import Signatory
@@ -26,17 +29,23 @@ from meetings.minutes.record import person
 from meetings.minutes.verify import describe
 from meetings.minutes_models import MinutesSignature, MinutesSigning
 from meetings.models import Account, Meeting
+from web import csrf
+from web.api.errors import ApiError, domain_error, error_body, validation_error
+from web.api.models import ErrorOut
 from web.auth import PRINCIPAL, requires
 from web.i18n import request_language
+from web.minutes import bodies
 from web.minutes.texts import texts
 from web.minutes.work import MinutesWork
 from web.path_ids import path_id_or_404
 from web.pages import render
+from web.permissions import capacity_allows
 from web.state import app_state
 
 WORK = web.AppKey("hoinghi_minutes_work", MinutesWork)
-STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 MAX_UPLOAD = 50 * 1024 * 1024
+B = TypeVar("B", bound=bodies.Body)
+Refusal = (MeetingError, MinutesError, ValidationError, ApiError)
 
 
 def _meeting_id(request: web.Request) -> int:
@@ -60,133 +69,114 @@ def _json_request(request: web.Request) -> bool:
     return request.content_type == "application/json"
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _read(request: web.Request, model: type[B],
+                from_form: Callable[[dict[str, Any]], dict[str, Any]] = dict) -> B:
+    """The body as `model`: JSON strictly; a form's text fields (less its CSRF token, already
+    checked by web/csrf.py), shaped by `from_form`, with pydantic's conversions of text."""
     if _json_request(request):
         try:
-            body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object")
-        return body
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+            raw = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        return model.model_validate(raw)
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str) and k != csrf.FIELD}
+    return model.model_validate(from_form(form), strict=False)
+
+
+def _error(lang: str, error: Exception) -> tuple[int, ErrorOut]:
+    """A refusal in the REST API's one error format; a MinutesError says its own sentence."""
+    if isinstance(error, MinutesError):
+        return 400, ErrorOut(error=error.code, message=error.text(lang))
+    api = error if isinstance(error, ApiError) else (
+        validation_error(error) if isinstance(error, ValidationError) else domain_error(error))
+    return api.status, error_body(lang, api)
 
 
 def _outcome(request: web.Request, meeting_id: int, payload: dict[str, Any] | None = None,
              error: Exception | None = None) -> web.Response:
-    lang = request_language(request)
     if error is not None:
-        code = error.code if isinstance(error, (MeetingError, MinutesError)) else "bad_request"
-        message = error.text(lang) if isinstance(error, MinutesError) else str(error)
+        status, body = _error(request_language(request), error)
         if _json_request(request):
-            return web.json_response({"ok": False, "error": code, "message": message},
-                                     status=400 if isinstance(error, MinutesError) else STATUS.get(code, 400))
+            return web.Response(text=body.model_dump_json(), status=status, content_type="application/json")
+        message = " ".join([body.message, *(f"{f.field}: {f.message}" for f in body.fields)])
         return web.Response(status=303, headers={"Location": f"/meetings/{meeting_id}/minutes?error={quote(message)}"})
     if _json_request(request):
         return web.json_response({"ok": True, **(payload or {})})
     return web.Response(status=303, headers={"Location": f"/meetings/{meeting_id}/minutes?done=1"})
 
 
-def _integer(value: Any, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise MeetingError("bad_request", f"{name}: a whole number") from None
-
-
 Payload = dict[str, Any] | None
-Action = Callable[[AsyncSession, Caller, int, dict[str, Any]], Awaitable[Payload]]
 
 
-async def _guarded(request: web.Request, action: Callable[[Caller, int, dict[str, Any]], Awaitable[Payload]]) -> web.Response:
-    """Run an action of the meeting's caller; a refusal (MeetingError, MinutesError) is answered
-    as JSON or as a message on the editor page, whichever the request asked for."""
+async def _guarded(request: web.Request, model: type[B], action: Callable[[Caller, int, B], Awaitable[Payload]],
+                   from_form: Callable[[dict[str, Any]], dict[str, Any]] = dict) -> web.Response:
+    """Read the body as `model` and run an action of the meeting's caller with it; a refusal (a
+    body that does not fit, MeetingError, MinutesError) is answered as JSON or as a message on
+    the editor page, whichever the request asked for, and has changed nothing."""
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
-    body = await _body(request)
     try:
-        payload = await action(caller, meeting_id, body)
-    except (MeetingError, MinutesError) as error:
+        payload = await action(caller, meeting_id, await _read(request, model, from_form))
+    except Refusal as error:
         return _outcome(request, meeting_id, error=error)
     return _outcome(request, meeting_id, payload)
 
 
-async def _in_one_transaction(request: web.Request, action: Action) -> web.Response:
+async def _in_one_transaction(request: web.Request, model: type[B],
+                              action: Callable[[AsyncSession, Caller, int, B], Awaitable[Payload]],
+                              from_form: Callable[[dict[str, Any]], dict[str, Any]] = dict) -> web.Response:
     """An action in one committed transaction; a refusal rolls it back, so it changes nothing."""
-    async def run(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
+    async def run(caller: Caller, meeting_id: int, body: B) -> Payload:
         async with app_state(request).sessions() as session:
             payload = await action(session, caller, meeting_id, body)
             await session.commit()
         return payload
 
-    return await _guarded(request, run)
-
-
-def _text(body: dict[str, Any]) -> str:
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise MeetingError("bad_request", "text: a string")
-    return text
+    return await _guarded(request, model, run, from_form)
 
 
 @requires("meeting.minutes")
 async def conclusion(request: web.Request) -> web.StreamResponse:
-    item_id = request.match_info["item_id"]
+    item_id = path_id_or_404(request, "item_id")
 
-    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> None:
-        await service.set_conclusion(session, caller, meeting_id, _integer(item_id, "item"), _text(body))
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: bodies.ItemConclusionIn) -> None:
+        await service.set_conclusion(session, caller, meeting_id, item_id, body.text)
 
-    return await _in_one_transaction(request, action)
+    return await _in_one_transaction(request, bodies.ItemConclusionIn, action)
 
 
 @requires("meeting.minutes")
 async def draft(request: web.Request) -> web.StreamResponse:
-    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        version = await service.draft_from_record(session, caller, meeting_id, number=body.get("number") or None)
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: bodies.MinutesDraftIn) -> dict[str, Any]:
+        version = await service.draft_from_record(session, caller, meeting_id, number=body.number or None)
         return {"version": version.number}
 
-    return await _in_one_transaction(request, action)
-
-
-def _form_edits(body: dict[str, Any]) -> dict[str, Any]:
-    """The editor's form fields as an edit: header inputs, recipients lines, section_<key> texts."""
-    edits: dict[str, Any] = {k: body[k] for k in HEADER_FIELDS if k in body}
-    if "recipients" in body:
-        edits["recipients"] = [line for line in str(body["recipients"]).splitlines() if line.strip()]
-    sections = {k.removeprefix("section_"): v for k, v in body.items() if k.startswith("section_")}
-    if sections:
-        edits["sections"] = sections
-    return edits
+    return await _in_one_transaction(request, bodies.MinutesDraftIn, action)
 
 
 @requires("meeting.minutes")
 async def edit(request: web.Request) -> web.StreamResponse:
-    as_json = _json_request(request)
-
-    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        edits = body.get("edits") if as_json else _form_edits(body)
-        if not isinstance(edits, dict):
-            raise MeetingError("bad_request", "edits: an object")
-        version = await service.edit(session, caller, meeting_id, _integer(body.get("base"), "base"), edits)
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: bodies.MinutesEditIn) -> dict[str, Any]:
+        edits = body.edits.model_dump(exclude_unset=True)
+        version = await service.edit(session, caller, meeting_id, body.base, edits)
         return {"version": version.number}
 
-    return await _in_one_transaction(request, action)
+    return await _in_one_transaction(request, bodies.MinutesEditIn, action, bodies.edit_from_form)
 
 
 @requires("meeting.minutes")
 async def add_comment(request: web.Request) -> web.StreamResponse:
-    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> None:
-        await service.comment(session, caller, meeting_id, _integer(body.get("version"), "version"), _text(body),
-                              body.get("section") or None)
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: bodies.MinutesCommentIn) -> None:
+        await service.comment(session, caller, meeting_id, body.version, body.text, body.section or None)
 
-    return await _in_one_transaction(request, action)
+    return await _in_one_transaction(request, bodies.MinutesCommentIn, action)
 
 
 @requires("meeting.minutes")
 async def preview(request: web.Request) -> web.StreamResponse:
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
-    if caller.capacity not in service.PERMISSIONS["read"]:
+    if not capacity_allows(caller.capacity, "minutes_read"):
         raise web.HTTPForbidden(text="only the chair, the secretary and administrators read drafts")
     async with app_state(request).sessions() as session:
         latest = await service.latest(session, meeting_id)
@@ -200,19 +190,17 @@ async def preview(request: web.Request) -> web.StreamResponse:
 @requires("meeting.minutes")
 async def send(request: web.Request) -> web.StreamResponse:
     """Freeze the version the secretary saw and render its PDF, the file everyone signs."""
-    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
-        service.allow(caller, "send")
-        base = _integer(body.get("base"), "base")
-        with_seal = body.get("with_seal") in (True, "on", "1", "true")
+    async def action(caller: Caller, meeting_id: int, body: bodies.MinutesSendIn) -> Payload:
+        allow(caller, "minutes_send")  # before the rendering, which takes seconds
         async with app_state(request).sessions() as session:
-            version = await service.version(session, meeting_id, base)
-        sha, pages = await request.app[WORK].render(service.document(version), with_seal)
+            version = await service.version(session, meeting_id, body.base)
+        sha, pages = await request.app[WORK].render(service.document(version), body.with_seal)
         async with app_state(request).sessions() as session:
-            await service.send_for_signing(session, caller, meeting_id, base, sha, with_seal)
+            await service.send_for_signing(session, caller, meeting_id, body.base, sha, body.with_seal)
             await session.commit()
         return {"sha256": sha, "pages": pages}
 
-    return await _guarded(request, action)
+    return await _guarded(request, bodies.MinutesSendIn, action)
 
 
 async def _signatory(request: web.Request, meeting_id: int, turn: service.Turn, caller: Caller) -> Signatory:
@@ -229,7 +217,7 @@ async def sign_on_server(request: web.Request) -> web.StreamResponse:
     """The caller's turn, signed with the key signing.toml gives their account (or the seal)."""
     work = request.app[WORK]
 
-    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
+    async def action(caller: Caller, meeting_id: int, body: bodies.EmptyIn) -> Payload:
         async with app_state(request).sessions() as session:
             turn = await service.signing_turn(session, caller, meeting_id)
             account = await session.get(Account, caller.account_id) if caller.account_id else None
@@ -246,12 +234,12 @@ async def sign_on_server(request: web.Request) -> web.StreamResponse:
             await session.commit()
         return {"sha256": sha, "role": turn.role}
 
-    return await _guarded(request, action)
+    return await _guarded(request, bodies.EmptyIn, action)
 
 
-def _certificate(value: Any, where: str) -> x509.Certificate:
+def _certificate(value: str, where: str) -> x509.Certificate:
     try:
-        cert = x509.Certificate.load(base64.b64decode(str(value), validate=True))
+        cert = x509.Certificate.load(base64.b64decode(value, validate=True))
         cert.native  # parse now: garbage fails here with its reason
         return cert
     except ValueError as error:  # binascii.Error is one
@@ -261,12 +249,9 @@ def _certificate(value: Any, where: str) -> x509.Certificate:
 @requires("meeting.minutes")
 async def sign_prepare(request: web.Request) -> web.StreamResponse:
     """Step 1 of signing elsewhere: the signer's certificate in, the attributes to sign out."""
-    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
-        certificate = _certificate(body.get("certificate"), "certificate")
-        chain_values = body.get("chain", [])
-        if not isinstance(chain_values, list) or len(chain_values) > 10:
-            raise MeetingError("bad_request", "chain: a list of at most 10 certificates")
-        chain = [_certificate(c, f"chain[{n}]") for n, c in enumerate(chain_values)]
+    async def action(caller: Caller, meeting_id: int, body: bodies.SignPrepareIn) -> Payload:
+        certificate = _certificate(body.certificate, "certificate")
+        chain = [_certificate(c, f"chain.{n}") for n, c in enumerate(body.chain)]
         async with app_state(request).sessions() as session:
             turn = await service.signing_turn(session, caller, meeting_id)
         who = await _signatory(request, meeting_id, turn, caller)
@@ -278,7 +263,7 @@ async def sign_prepare(request: web.Request) -> web.StreamResponse:
             "tsa_url": pending.tsa_url,
         }
 
-    return await _guarded(request, action)
+    return await _guarded(request, bodies.SignPrepareIn, action)
 
 
 @requires("meeting.minutes")
@@ -286,12 +271,12 @@ async def sign_finish(request: web.Request) -> web.StreamResponse:
     """Step 2: the CMS made on the signer's machine, embedded and recorded."""
     work = request.app[WORK]
 
-    async def action(caller: Caller, meeting_id: int, body: dict[str, Any]) -> Payload:
+    async def action(caller: Caller, meeting_id: int, body: bodies.SignFinishIn) -> Payload:
         try:
-            cms_der = base64.b64decode(str(body.get("cms", "")), validate=True)
+            cms_der = base64.b64decode(body.cms, validate=True)
         except ValueError as error:  # binascii.Error, or non-ASCII text
             raise MeetingError("bad_request", f"cms: base64 ({error})") from None
-        pending = work.take(str(body.get("token", "")), meeting_id, caller.account_id)
+        pending = work.take(body.token, meeting_id, caller.account_id)
         sha = await work.finish(pending, cms_der)
         async with app_state(request).sessions() as session:
             await service.record_signature(session, caller, meeting_id, pending.turn, pending.prepared.who.name,
@@ -299,15 +284,15 @@ async def sign_finish(request: web.Request) -> web.StreamResponse:
             await session.commit()
         return {"sha256": sha, "role": pending.turn.role}
 
-    return await _guarded(request, action)
+    return await _guarded(request, bodies.SignFinishIn, action)
 
 
 @requires("meeting.minutes")
 async def publish(request: web.Request) -> web.StreamResponse:
-    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    async def action(session: AsyncSession, caller: Caller, meeting_id: int, body: bodies.EmptyIn) -> dict[str, Any]:
         return {"sha256": (await service.publish(session, caller, meeting_id)).pdf_sha256}
 
-    return await _in_one_transaction(request, action)
+    return await _in_one_transaction(request, bodies.EmptyIn, action)
 
 
 @requires("meeting.minutes")
@@ -326,7 +311,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         )).all()} if rows else set()
     published = {r.pdf_sha256 for r in rows if r.state == "published"}
     mine = {r.pdf_sha256 for r in rows} | signed
-    if sha not in (published if caller.capacity not in service.PERMISSIONS["read"] else mine):
+    if sha not in (mine if capacity_allows(caller.capacity, "minutes_read") else published):
         raise web.HTTPNotFound(text="no such file of these minutes")
     return web.Response(body=request.app[WORK].store.get(sha), content_type="application/pdf",
                         headers={"ETag": f'"{sha}"', "Content-Disposition": f'attachment; filename="bien-ban-{meeting_id}-{sha[:12]}.pdf"'})
@@ -342,7 +327,7 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
     meeting_id = _meeting_id(request)
     caller = await _caller(request, meeting_id)
     work = request.app[WORK]
-    can_read = caller.capacity in service.PERMISSIONS["read"]
+    can_read = capacity_allows(caller.capacity, "minutes_read")
     async with app_state(request).sessions() as session:
         meeting = await session.get(Meeting, meeting_id)
         latest = await service.latest(session, meeting_id) if can_read else None
@@ -362,7 +347,7 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
         except MeetingError:
             turn = None
         account = await session.get(Account, caller.account_id) if caller.account_id else None
-        conclusions = await service.conclusions(session, meeting_id) if caller.capacity in service.PERMISSIONS["conclusion"] else []
+        conclusions = await service.conclusions(session, meeting_id) if capacity_allows(caller.capacity, "minutes_conclusion") else []
     config = None
     try:
         config = work.signing_config()
@@ -389,9 +374,9 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
     as_json = _json_request(request)
     try:
         if as_json:
-            body = await _body(request)
+            body = await _read(request, bodies.VerifyIn)
             try:
-                pdf = base64.b64decode(str(body.get("pdf", "")), validate=True)
+                pdf = base64.b64decode(body.pdf, validate=True)
             except ValueError as error:  # binascii.Error, or non-ASCII text
                 raise MinutesError("not_pdf", reason=f"pdf: base64 ({error})") from None
         else:
@@ -400,10 +385,11 @@ async def verify_upload(request: web.Request) -> web.StreamResponse:
         if not pdf or len(pdf) > MAX_UPLOAD:
             raise MinutesError("not_pdf", reason="empty file or larger than 50 MB")
         report = await request.app[WORK].verify(pdf)
-    except MinutesError as error:
+    except Refusal as error:
+        status, refusal = _error(lang, error)
         if as_json:
-            return web.json_response({"ok": False, "error": error.code, "message": error.text(lang)}, status=400)
-        return render(request, "verify", status=400, mt=texts(request), lines=None, ok=None, error=error.text(lang),
+            return web.Response(text=refusal.model_dump_json(), status=status, content_type="application/json")
+        return render(request, "verify", status=status, mt=texts(request), lines=None, ok=None, error=refusal.message,
                       report=None)
     if as_json:
         return web.json_response({"ok": report.ok, "report": report.as_dict(), "text": describe(report, lang)})
