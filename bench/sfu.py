@@ -15,11 +15,15 @@ subscriber process's own queueing; loss = 1 - received / expected by sequence nu
 is high the box, shared with other work, set the pace. One line per size:
 ``sfu subs=N cpu_per_pkt_us=… janus_cpu_per_pkt_us=… ratio=…``.
 
-Then, for the sizes up to 128 streams, the SFU runs again with live transcription beside
-forwarding in its process (bench/sfu_server.py, HOINGHI_BENCH_TRANSCRIBE: the audio tap, Opus
-decoding and the Transcriber on the tiny Vosk model for TRANSCRIBED_SPEAKERS speakers, each
-publisher's microphone tapped as several), one line per size against the run without it:
-``sfu transcribe=8 subs=N lat_p50_ms=… off_lat_p50_ms=… lat_p50_ratio=… lat_p99_ratio=…``.
+Then, for the sizes up to 128 streams, forwarding with live transcription beside it in the
+SFU's process (bench/sfu_server.py, HOINGHI_BENCH_TRANSCRIBE: the audio tap, Opus decoding and
+the Transcriber on the tiny Vosk model for TRANSCRIBED_SPEAKERS speakers, each publisher's
+microphone tapped as several) against the same load without it. A single short window is
+within the box's noise (a p99 is a few packets), so these runs are longer and interleaved
+(TRANSCRIBE_REPEATS pairs, off-on then on-off and so on: the box's drift hits both alike) and the line
+gives the median of the runs with their spread (min–max), and the ratio of the medians:
+``sfu transcribe=8 subs=N runs=R lat_p50_ms=… [min-max] off_lat_p50_ms=… lat_p50_ratio=… lat_p99_ratio=…``.
+``--transcribe-only`` runs just this comparison.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -61,6 +66,8 @@ class Size:
 SIZES = [Size(16, 1, 8, 1), Size(128, 2, 32, 2), Size(256, 2, 64, 4), Size(512, 4, 64, 4)]
 TRANSCRIBED_SPEAKERS = 8  # the issue's target size for captions: forwarding must not notice them
 TRANSCRIBE_UP_TO = 128  # streams: the sizes that also run with transcription beside
+TRANSCRIBE_REPEATS = 3  # interleaved off/on pairs per size
+TRANSCRIBE_SECONDS = 15.0  # window of each of those runs (10 s with --quick)
 
 
 def local_address() -> str:
@@ -131,6 +138,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="16 and 128 streams, 5 s windows")
     parser.add_argument("--seconds", type=float, help="measurement window per run")
     parser.add_argument("--sizes", help="comma-separated subscriber stream counts")
+    parser.add_argument("--transcribe-only", action="store_true",
+                        help="only forwarding with and without transcription beside it (no Janus)")
+    parser.add_argument("--repeats", type=int, default=TRANSCRIBE_REPEATS,
+                        help="interleaved off/on pairs of that comparison")
     parser.add_argument("--nice", type=int, default=10,
                         help="run servers and load generators at nice -N while measuring "
                              "(the box is shared; 0 leaves priorities alone)")
@@ -140,7 +151,7 @@ def main() -> None:
         wanted = {int(x) for x in args.sizes.split(",")}
         sizes = [s for s in SIZES if s.streams in wanted]
     seconds = args.seconds or (5.0 if args.quick else 10.0)
-    if not sfu_janus.available():
+    if not sfu_janus.available() and not args.transcribe_only:
         sys.exit("bench/sfu.py: Janus (Debian package 'janus') is not installed; "
                  "it is the baseline this benchmark compares with: run ./scripts/bench-deps")
 
@@ -148,21 +159,28 @@ def main() -> None:
         media = Path(tmp) / "media.pickle"
         sfu_media.save(sfu_media.make(), media)
         rows = []
-        for size in sizes:
+        for size in sizes if not args.transcribe_only else []:
             print(f"… {size.streams} streams: {size.publishers} publishers x "
                   f"{size.subscribers} subscribers", file=sys.stderr, flush=True)
             ours = run_sfu(size, media, seconds, args.nice)
             janus = run_janus(size, media, seconds, Path(tmp) / f"janus-{size.streams}",
                               args.nice)
             rows.append((size, ours, janus))
-        beside = []
-        for size, ours, _ in rows:
-            if size.streams <= TRANSCRIBE_UP_TO:
-                print(f"… {size.streams} streams with {TRANSCRIBED_SPEAKERS} speakers transcribed beside",
-                      file=sys.stderr, flush=True)
-                beside.append((size, ours, run_sfu(size, media, seconds, args.nice, transcribe=True)))
+        beside_s = args.seconds or (10.0 if args.quick else TRANSCRIBE_SECONDS)
+        beside: list[tuple[Size, list[Result], list[Result]]] = []
+        for size in sizes:
+            if size.streams > TRANSCRIBE_UP_TO:
+                continue
+            offs: list[Result] = []
+            ons: list[Result] = []
+            for k in range(args.repeats):  # interleaved, the order alternating: off on, on off, off on…
+                print(f"… {size.streams} streams, pair {k + 1}/{args.repeats}: without and with "
+                      f"{TRANSCRIBED_SPEAKERS} speakers transcribed beside", file=sys.stderr, flush=True)
+                for transcribe in (False, True) if k % 2 == 0 else (True, False):
+                    (ons if transcribe else offs).append(run_sfu(size, media, beside_s, args.nice, transcribe))
+            beside.append((size, offs, ons))
 
-    print(f"{seconds:.0f} s windows; servers and load generators at nice {-args.nice}; "
+    print(f"{seconds if rows else beside_s:.0f} s windows; servers and load generators at nice {-args.nice}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'streams':>7} {'pkt/s':>7} {'SFU cpu%':>8} {'wait%':>6} {'µs/pkt':>7} "
           f"{'Janus cpu%':>10} "
@@ -195,17 +213,28 @@ def main() -> None:
               f"sfu_cpu_pct={100 * ours.cpu_s / ours.seconds:.1f} "
               f"sfu_runq_wait_pct={100 * ours.wait_s / ours.seconds:.1f} "
               f"saturated={int(ours.wait_s / ours.seconds > SATURATED_WAIT)}")
-    for size, off, on in beside:
-        print(f"sfu transcribe={TRANSCRIBED_SPEAKERS} subs={size.streams} "
-              f"lat_p50_ms={on.percentile(None, 50):.2f} lat_p99_ms={on.percentile(None, 99):.2f} "
-              f"off_lat_p50_ms={off.percentile(None, 50):.2f} off_lat_p99_ms={off.percentile(None, 99):.2f} "
-              f"lat_p50_ratio={on.percentile(None, 50) / off.percentile(None, 50):.2f} "
-              f"lat_p99_ratio={on.percentile(None, 99) / off.percentile(None, 99):.2f} "
-              f"loss={on.loss:.4f} off_loss={off.loss:.4f} cpu_per_pkt_us={on.cpu_per_packet_us:.1f} "
-              f"off_cpu_per_pkt_us={off.cpu_per_packet_us:.1f} sfu_cpu_pct={100 * on.cpu_s / on.seconds:.1f} "
-              f"off_sfu_cpu_pct={100 * off.cpu_s / off.seconds:.1f} "
-              f"saturated={int(on.wait_s / on.seconds > SATURATED_WAIT)} "
-              f"off_saturated={int(off.wait_s / off.seconds > SATURATED_WAIT)} load_avg={os.getloadavg()[0]:.1f}")
+    for size, offs, ons in beside:
+        on50, off50 = _spread(ons, 50), _spread(offs, 50)
+        on99, off99 = _spread(ons, 99), _spread(offs, 99)
+        print(f"sfu transcribe={TRANSCRIBED_SPEAKERS} subs={size.streams} runs={len(ons)} window_s={beside_s:.0f} "
+              f"lat_p50_ms={on50[0]:.2f} [{on50[1]:.2f}-{on50[2]:.2f}] "
+              f"off_lat_p50_ms={off50[0]:.2f} [{off50[1]:.2f}-{off50[2]:.2f}] "
+              f"lat_p99_ms={on99[0]:.2f} [{on99[1]:.2f}-{on99[2]:.2f}] "
+              f"off_lat_p99_ms={off99[0]:.2f} [{off99[1]:.2f}-{off99[2]:.2f}] "
+              f"lat_p50_ratio={on50[0] / off50[0]:.2f} lat_p99_ratio={on99[0] / off99[0]:.2f} "
+              f"pair_p99_ratios={','.join(f'{a.percentile(None, 99) / b.percentile(None, 99):.2f}' for a, b in zip(ons, offs))} "
+              f"loss={statistics.median(r.loss for r in ons):.4f} off_loss={statistics.median(r.loss for r in offs):.4f} "
+              f"cpu_per_pkt_us={statistics.median(r.cpu_per_packet_us for r in ons):.1f} "
+              f"off_cpu_per_pkt_us={statistics.median(r.cpu_per_packet_us for r in offs):.1f} "
+              f"saturated={sum(r.wait_s / r.seconds > SATURATED_WAIT for r in ons)}/{len(ons)} "
+              f"off_saturated={sum(r.wait_s / r.seconds > SATURATED_WAIT for r in offs)}/{len(offs)} "
+              f"load_avg={os.getloadavg()[0]:.1f}")
+
+
+def _spread(results: list[Result], q: float) -> tuple[float, float, float]:
+    """Median, min and max over runs of each run's latency percentile q (all packets)."""
+    values = [r.percentile(None, q) for r in results]
+    return statistics.median(values), min(values), max(values)
 
 
 if __name__ == "__main__":
