@@ -51,6 +51,10 @@ def _refusing_bad_descriptions() -> Iterator[None]:
         raise SdpRefused(f"unusable description ({type(error).__name__}: {error})") from None
 
 
+class PeerGone(KeyError):
+    """The peer left (or left and came back as a new peer) while the command waited its turn."""
+
+
 class Sfu:
     def __init__(self, *, ice_servers: list[RTCIceServer] | None = None,
                  on_event: Callable[[SfuEvent], None] | None = None,
@@ -80,10 +84,10 @@ class Sfu:
         KeyError, as if it had come after the leave."""
         lock = self._locks.get((room_id, peer_id))
         if lock is None:
-            raise KeyError(f"peer {peer_id!r} not in room {room_id!r}")
+            raise PeerGone(f"peer {peer_id!r} not in room {room_id!r}")
         async with lock:
             if self._locks.get((room_id, peer_id)) is not lock:
-                raise KeyError(f"peer {peer_id!r} left room {room_id!r} meanwhile")
+                raise PeerGone(f"peer {peer_id!r} left room {room_id!r} meanwhile")
             with udp_port_range(self._udp_ports):
                 yield
 
@@ -333,12 +337,13 @@ class Sfu:
         return room, room.peers[peer_id]
 
     async def _offer_later(self, room: Room, peer: Peer) -> None:
-        if (room.room_id, peer.peer_id) not in self._locks:
-            return  # it left meanwhile
-        async with self._serialised(room.room_id, peer.peer_id):
-            if room.peers.get(peer.peer_id) is not peer:
-                return
-            offer = await peer.subscribe.offer()
+        try:
+            async with self._serialised(room.room_id, peer.peer_id):
+                if room.peers.get(peer.peer_id) is not peer:
+                    return
+                offer = await peer.subscribe.offer()
+        except PeerGone:
+            return  # it left meanwhile: nobody to offer the change to
         if offer is not None:
             self._emit(SubscriberOffer(room.room_id, peer.peer_id, offer, peer.subscribe.mids()))
 

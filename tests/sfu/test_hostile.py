@@ -209,3 +209,24 @@ async def test_a_subscriber_that_ends_its_connection_first_is_an_expected_state(
     assert "bob" not in sfu._rooms["r"].peers
     for pc in pubs:
         await pc.close()
+
+
+async def test_the_offer_a_leave_owes_a_subscriber_who_left_meanwhile_is_dropped(sfu):
+    """Seen in the soak: alice's leave owed bob an offer without her track, but bob's own leave
+    ran first; the offer's turn then raised out of alice's leave."""
+    pub = await publish(sfu, "r", "alice", ColourTrack(RED))
+    (track,) = (t.track_id for t in sfu.tracks("r"))
+    await sfu.join("r", "bob")
+    sub = Subscriber(sfu, "r", "bob")
+    await sub.subscribe(track)
+    bobs = sfu._locks["r", "bob"]
+    await bobs.acquire()  # bob's previous command still runs ...
+    bob_leaves = asyncio.ensure_future(sfu.leave("r", "bob"))  # ... his leave waits for it,
+    alice_leaves = asyncio.ensure_future(sfu.leave("r", "alice"))  # and the offer alice owes him after that
+    await wait_for(lambda: len(bobs._waiters or ()) == 2)
+    bobs.release()
+    await bob_leaves
+    await alice_leaves  # raises nothing
+    assert sfu._rooms.get("r") is None or not sfu._rooms["r"].peers
+    await sub.pc.close()
+    await pub.close()
