@@ -10,8 +10,8 @@ from meetings.config_sync import sync_rooms_config
 from meetings.meetings_service import reset_presence
 from meetings.db import create_engine, session_factory, upgrade_schema
 from web import (
-    admin_pages, api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, meeting_pages, minutes,
-    origin_check, pages,
+    admin_pages, api, auth, captions, csrf, errors, health, loop_lag, media, meeting_actions, meeting_pages, memory,
+    minutes, origin_check, pages,
     security_headers,
 )
 from web.control import register as register_control_plane, resume as resume_control_plane
@@ -70,6 +70,7 @@ def create_app(settings: Settings, config: RoomsConfig) -> web.Application:
     health.add_routes(app)
     security_headers.setup(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy, HSTS under TLS
     loop_lag.setup(app)  # event-loop lag in /metrics
+    memory.setup(app)  # freed memory back to the system every few minutes
     api.setup(app)  # REST under /api/ and its OpenAPI document
     app.router.add_static("/static/", STATIC_DIR, append_version=True)
     app.on_startup.append(_prepare_database)
