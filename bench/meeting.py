@@ -9,15 +9,29 @@ layer (capped where this 2-core box saturates).
 
 Processes as in bench/sfu.py (helpers in bench/processes.py): the SFU alone in its process
 (bench/sfu_server.py), publishers (pre-encoded VP8 960x540 at 1.5 Mbit/s + 320x180 at
-150 kbit/s + Opus, replayed, no encoder; point 0 speaks) and subscribers (count and
-timestamp, decode nothing) in others. Publishers follow the SFU's layer demand as browsers
-follow media:layer: a camera layer nobody receives is not sent. A point's publisher and
-subscriber share one SFU peer, so it never receives itself.
+150 kbit/s + Opus, replayed, no encoder; point 0 speaks; each point's microphone and camera on
+a clock of its own) and subscribers (count and timestamp, decode nothing, read straight from
+the socket from the moment each connection is up) in others. Publishers follow the SFU's layer
+demand as browsers follow media:layer: a camera layer nobody receives is not sent. A point's
+publisher and subscriber share one SFU peer, so it never receives itself.
+
+The SFU gets a core of its own, as on a province's server: it is bound to the last CPU at the
+lowest real-time priority (nothing else of this shared box runs there while it has work; the
+kernel still leaves others 5 %), the load generators and this process to the other CPUs
+(``--shared-core``: leave it all to the scheduler). Latency is the publisher's send time (in
+the payload) to the kernel's arrival time at the subscriber's socket (SO_TIMESTAMPNS), so a
+load process that waits for a CPU does not add to it; its sockets hold 4 MiB, so neither does
+it lose what the SFU sent.
+
 One line per size: ``meeting points=P sfu_core_pct=.. forwarded_pkts_per_s=..
-lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=.. mode=slots ...``, the baseline's lines (mode=all;
-sizes past the first that loses packets are skipped), the ratio of SFU CPU and forwarded packets
-where both ran, and how each grows with P. ``saturated=1``: the SFU waited for a CPU more
-than 15 % of the window (the box, not the SFU, set the pace).
+lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=.. mode=slots ...``, then what explains the figures:
+``speaker_high`` (subscribers getting the speaker's high layer, of all: the SFU drops a link
+that looks weak to low, which lightens the load), the SFU's longest event-loop hold-up and
+garbage-collector pause in the window, its wait for a CPU (``runq_wait_pct``, schedstat;
+``saturated=1`` above 15 %: the box, not the SFU, set the pace), how busy its core was with
+other work, the generators' CPU and the load average. Then the baseline's lines (mode=all;
+sizes past the first that loses packets are skipped), the ratio of SFU CPU and forwarded
+packets where both ran, how each grows with P, and ``uptime``.
 """
 
 from __future__ import annotations

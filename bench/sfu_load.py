@@ -300,7 +300,9 @@ def payload_kinds(sdp: str) -> dict[int, str]:
     return kinds
 
 
-SO_TIMESTAMPNS = 35  # Linux <asm-generic/socket.h>; Python's socket module lacks the name
+SO_TIMESTAMPNS = 35  # Linux <asm-generic/socket.h>; Python's socket module lacks the names
+SO_RCVBUFFORCE = 33
+RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes: seconds of a subscriber's streams
 
 
 def fast_receive(pc: RTCPeerConnection, count) -> None:
@@ -318,6 +320,10 @@ def fast_receive(pc: RTCPeerConnection, count) -> None:
             sock = transport.get_extra_info("socket").dup()
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            try:  # a load process that waits for a CPU must not drop what the server sent in time
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+            except OSError:  # not root: what the kernel allows
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             original = pair.protocol.datagram_received
 
             def read(sock=sock, original=original, srtp=srtp) -> None:
