@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import resource
 import socket
 import struct
 import sys
@@ -410,6 +411,8 @@ async def read_commands(queue: asyncio.Queue[str]) -> None:
 
 
 async def main(spec: dict[str, Any]) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # 30 peer connections: sockets each
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     commands: asyncio.Queue[str] = asyncio.Queue()
     reader = asyncio.ensure_future(read_commands(commands))
     timeout = aiohttp.ClientTimeout(total=60)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sfu import ACTIVE_SPEAKER, LayerDemand, Sfu, SfuEvent, loudest_slot, thumbnail_slot  # noqa: E402
 from web.captions.live import TAP_BATCH_PACKETS  # noqa: E402  (the product's batching)
+from web.server import raise_descriptor_limit  # noqa: E402  (as `hoinghi serve` does)
 
 ROOM = "bench"
 
@@ -175,6 +176,7 @@ def app(sfu: Sfu, demand: Demand, stalls: Stalls) -> web.Application:
 
 
 async def main(port: int) -> None:
+    raise_descriptor_limit()  # 120 points: ~5 descriptors each
     demand, stalls = Demand(), Stalls()
     sfu = Sfu(on_event=demand.on_event)
     watcher = asyncio.create_task(stalls.watch())
