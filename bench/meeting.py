@@ -158,6 +158,9 @@ def line(points: int, mode: str, run: Run) -> str:
             f"forwarded_pkts_per_s={result.received / result.seconds:.0f} "
             f"lat_p50_ms={result.percentile(None, 50):.2f} "
             f"lat_p99_ms={result.percentile(None, 99):.2f} loss={result.loss:.4f} fds={run.fds} "
+            f"lat_p99_audio_ms={result.percentile('audio', 99):.2f} "
+            f"lat_p99_video_ms={result.percentile('video', 99):.2f} "
+            f"user_stamped={result.user_stamped} "
             f"mode={mode} cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
             + (f"speaker_high={run.speaker_layers['high']}/{sum(run.speaker_layers.values())} "
                if mode == "slots" else "")

@@ -32,6 +32,7 @@ class Result:
     latency: dict[str, list[float]]
     load_cpu_s: dict[str, float] = field(default_factory=dict)  # load generators' CPU, by group
     core_busy_s: float = 0.0  # the server's own CPUs busy over the window, whoever ran there
+    user_stamped: int = 0  # packets timed on arrival by the load process, not the kernel
 
     @property
     def cpu_per_packet_us(self) -> float:
@@ -204,6 +205,7 @@ def measure_window(server_pid: int, subscribers: list[Process], seconds: float,
     return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
                   load_cpu_s={group: load1[group] - load0[group] for group in load1},
                   core_busy_s=busy1 - busy0,
+                  user_stamped=sum(r.get("user_stamped", 0) for r in results),
                   received=sum(r["received"] for r in results),
                   expected=sum(r["expected"] for r in results),
                   latency={k: [x for r in results for x in r["latency"][k]]

@@ -256,16 +256,19 @@ class Counter:
         self.streams: dict[int, list[int]] = {}
         self.kinds: dict[int, str] = {}  # payload type -> kind
         self.latency = {"audio": array("d"), "video": array("d")}
+        self.user_stamped = 0  # packets in the window without the kernel's arrival time
 
     def counter(self):
         """The per-packet function: SSRC seen; inside the window, count and latency."""
         seen, streams, kinds, latency = self.seen, self.streams, self.kinds, self.latency
 
-        def count(data: bytes, arrival_ns: int) -> None:
+        def count(data: bytes, arrival_ns: int, kernel_time: bool = True) -> None:
             ssrc = int.from_bytes(data[8:12], "big")
             seen.add(ssrc)
             if not self.counting:
                 return
+            if not kernel_time:
+                self.user_stamped += 1
             seq = (data[2] << 8) | data[3]
             state = streams.get(ssrc)
             if state is None:
@@ -287,7 +290,7 @@ class Counter:
     def result(self) -> dict[str, Any]:
         received = sum(s[0] for s in self.streams.values())
         expected = sum(s[2] - s[1] + 1 for s in self.streams.values())
-        return {"received": received, "expected": expected,
+        return {"received": received, "expected": expected, "user_stamped": self.user_stamped,
                 "latency": {k: list(v) for k, v in self.latency.items()}}
 
 
@@ -334,13 +337,13 @@ def fast_receive(pc: RTCPeerConnection, count) -> None:
                     except OSError:  # drained (EAGAIN), or closed under us
                         return
                     if 127 < data[0] < 192 and not 191 < data[1] < 224:
-                        arrival = time.time_ns()
+                        arrival, kernel_time = time.time_ns(), False
                         for level, kind, value in ancillary:
                             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                                 seconds, nanoseconds = struct.unpack("qq", value[:16])
-                                arrival = seconds * 1_000_000_000 + nanoseconds
+                                arrival, kernel_time = seconds * 1_000_000_000 + nanoseconds, True
                         try:
-                            count(srtp.unprotect(data), arrival)
+                            count(srtp.unprotect(data), arrival, kernel_time)
                         except Exception:  # pylibsrtp.Error: not for us / replay
                             pass
                     else:
@@ -355,7 +358,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     count = counter.counter()
 
     def handler(data: bytes, arrival_time_ms: int) -> None:
-        count(data, time.time_ns())
+        count(data, time.time_ns(), False)
     pcs, expected = [], []
     fast: set[RTCPeerConnection] = set()
     first = spec.get("first", 0)
