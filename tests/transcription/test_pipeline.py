@@ -167,3 +167,24 @@ async def test_silence_alone_starts_no_recogniser(tiny_model) -> None:  # type: 
     await transcriber.finish("alice")
     await transcriber.aclose()
     assert len(collect.finals("alice")) == 1 and not any(isinstance(e, Dropped) for e in collect.events)
+
+
+async def test_recognition_threads_yield_the_cpu_to_the_forwarding_thread(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import threading
+
+    from transcription.pipeline import BACKGROUND_NICE
+
+    collect = Collector()
+    transcriber = Transcriber(tiny_model, collect, workers=1)
+    niceness: list[int] = []
+
+    def make() -> bytes:
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return b"\0" * 3200
+
+    transcriber.feed_batch("alice", make, 0.1, 0.0, 30)
+    await transcriber.finish("alice")
+    await transcriber.aclose()
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert niceness == [min(19, loop_nice + BACKGROUND_NICE)]
