@@ -100,9 +100,11 @@ async def test_the_agent_publishes_its_file_reports_health_and_plays_the_meeting
     stop = asyncio.Event()
     agent = asyncio.create_task(run_agent(config, stop))
     try:
-        tracks = await chair.wait_for("media:tracks", lambda d: len(d["tracks"]) == 3, timeout=30)
+        tracks = await chair.wait_for("media:tracks", lambda d: len(d["tracks"]) == 4, timeout=30)
         by_point = [t for t in tracks["tracks"] if t["peer_id"] != delegate.get_sid()]
-        assert {(t["kind"], t["source"]) for t in by_point} == {("audio", "microphone"), ("video", "camera")}
+        # the file's VP8 passed through as the high layer, and a low layer made from it
+        assert sorted((t["kind"], t["source"], t["layer"]) for t in by_point) == [
+            ("audio", "microphone", "high"), ("video", "camera", "high"), ("video", "camera", "low")]
         status = await chair.wait_for("points_status", lambda d: any(
             p["id"] == POINT and p["online"] and p["media"] and (p["bitrate_out_kbps"] or 0) > 50 and (p["fps"] or 0) > 5
             for p in d["points"]), timeout=30)
