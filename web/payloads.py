@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from web.path_ids import MAX_ID
@@ -38,7 +37,8 @@ def _not_null(value: Any) -> Any:
 
 
 # A field that may be left out (then None) but not sent as null: give it the default None.
-Omittable = Annotated[T | SkipJsonSchema[None], BeforeValidator(_not_null)]
+# (Not SkipJsonSchema[None]: it turns the field into a union, whose errors name its members.)
+Omittable = Annotated[T | None, BeforeValidator(_not_null)]
 Id = Annotated[StrictInt, within(1, MAX_ID)]
 Name = Annotated[StrictStr, Field(max_length=200)]
 
