@@ -8,11 +8,11 @@ A task asks to wake every :data:`INTERVAL` and records how much later than asked
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 from aiohttp import web
 
+from web.background import run_while_serving
 from web.state import STATE
 
 INTERVAL = 0.25  # seconds between probes: a blocked loop shows within one
@@ -29,17 +29,5 @@ async def _probe(app: web.Application) -> None:
         metrics.loop_lag_max.set(max(lag, metrics.loop_lag_max._value.get()))
 
 
-async def _start(app: web.Application) -> None:
-    app[LAG_TASK] = asyncio.create_task(_probe(app), name="hoinghi-loop-lag")
-
-
-async def _stop(app: web.Application) -> None:
-    task = app[LAG_TASK]
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
-    app.on_startup.append(_start)
-    app.on_cleanup.append(_stop)
+    run_while_serving(app, LAG_TASK, "hoinghi-loop-lag", _probe)

@@ -10,12 +10,13 @@ C library without malloc_trim (musl, say) this does nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 from collections.abc import Callable
 
 from aiohttp import web
+
+from web.background import run_while_serving
 
 TRIM_EVERY_S = 300.0
 TRIM_TASK = web.AppKey("hoinghi_memory_trim_task", asyncio.Task)
@@ -39,22 +40,10 @@ async def release_free_memory() -> bool:
     return True
 
 
-async def _trim_forever() -> None:
+async def _trim_forever(_app: web.Application) -> None:
     while await release_free_memory():
         await asyncio.sleep(TRIM_EVERY_S)
 
 
-async def _start(app: web.Application) -> None:
-    app[TRIM_TASK] = asyncio.create_task(_trim_forever(), name="hoinghi-memory-trim")
-
-
-async def _stop(app: web.Application) -> None:
-    task = app[TRIM_TASK]
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
-    app.on_startup.append(_start)
-    app.on_cleanup.append(_stop)
+    run_while_serving(app, TRIM_TASK, "hoinghi-memory-trim", _trim_forever)
