@@ -129,19 +129,22 @@ class Sfu:
         timer, buffer and tap it had."""
         room = self._rooms.get(room_id)
         peer = room.peers.get(peer_id) if room else None
-        if room is None or peer is None or (room_id, peer_id) not in self._locks:
+        if room is None or peer is None:
             return
-        lock = self._locks[room_id, peer_id]
-        async with lock:
-            if room.peers.get(peer_id) is not peer:
-                return  # a concurrent leave (disconnect during media:leave) did it
-            del room.peers[peer_id]
-            changed: set[str] = set()
-            for up in list(peer.publish.tracks.values()):
-                changed.update(p.peer_id for p in room.remove_track(up))
-                self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source,
-                                            up.layer))
-            await peer.close()
+        lock = self._locks.get((room_id, peer_id))
+        changed: set[str] = set()
+        try:
+            async with self._serialised(room_id, peer_id):
+                if room.peers.get(peer_id) is not peer:
+                    return
+                del room.peers[peer_id]
+                for up in list(peer.publish.tracks.values()):
+                    changed.update(p.peer_id for p in room.remove_track(up))
+                    self._emit(TrackUnpublished(room_id, peer_id, up.track_id, up.kind, up.source,
+                                                up.layer))
+                await peer.close()
+        except PeerGone:
+            return  # a concurrent leave (disconnect during media:leave) did it
         if self._locks.get((room_id, peer_id)) is lock:  # (not a rejoined peer's, same id)
             del self._locks[room_id, peer_id]
         for other in changed:

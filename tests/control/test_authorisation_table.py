@@ -7,7 +7,6 @@ that comes next. Every refused call leaves the database and the server's memory 
 """
 from __future__ import annotations
 
-from typing import Any
 
 import pytest
 import socketio

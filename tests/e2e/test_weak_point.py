@@ -116,7 +116,6 @@ def test_a_point_on_a_thin_lossy_uplink_is_still_seen_and_heard(
             "window.hoinghi.tiles.activeSpeaker") == chair_tile["peer_id"] or str(
                 (delegate.page.evaluate("window.hoinghi.tiles.activeSpeaker"),
                  {t["name"]: (t["peer_id"], t["audio_level"]) for t in delegate.remote_tiles().values()})), 30)
-        speaker_tile = chair_tile
 
         point = _tile(delegate, POINT_NAME)["peer_id"]
         before = _received(delegate, point)["video"]["frames"]
