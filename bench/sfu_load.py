@@ -309,47 +309,63 @@ SO_RCVBUFFORCE = 33
 RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes: seconds of a subscriber's streams
 
 
-def fast_receive(pc: RTCPeerConnection, count) -> None:
-    """Count RTP straight from the UDP socket: every datagram waiting is read at each wake-up
+def fast_receive(pc: RTCPeerConnection, count) -> int:
+    """Count RTP straight from the UDP sockets: every datagram waiting is read at each wake-up
     with its kernel arrival time, SRTP-unprotected and passed to ``count``, skipping aioice's
     STUN parse attempt and queue and aiortc's DTLS task. Keeps the load generator light, so
     that it is not what saturates. STUN and RTCP still take aiortc's path (ICE consent,
-    reports)."""
+    reports).
+
+    Every local socket of each ICE transport is taken over, not only the nominated pair's:
+    which pair carries the media is the sending side's choice (the SFU, controlling with
+    aggressive nomination, sends on the last pair it nominated, which need not be the one
+    this side nominated first, and it may change after the connection came up), and a
+    packet read through aiortc's path is timed by this process, not the kernel. Returns how
+    many sockets were taken over."""
     loop = asyncio.get_running_loop()
+    taken = 0
     for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
-        srtp = dtls._rx_srtp
-        for pair in list(dtls.transport._connection._nominated.values()):
-            transport = pair.protocol.transport
-            transport.pause_reading()  # this reader takes over, on its own descriptor
-            sock = transport.get_extra_info("socket").dup()
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            try:  # a load process that waits for a CPU must not drop what the server sent in time
-                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
-            except OSError:  # not root: what the kernel allows
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            original = pair.protocol.datagram_received
+        for protocol in list(dtls.transport._connection._protocols):
+            take_over(loop, protocol, dtls, count)
+            taken += 1
+    return taken
 
-            def read(sock=sock, original=original, srtp=srtp) -> None:
-                while True:
-                    try:
-                        data, ancillary, _, addr = sock.recvmsg(2048, 64)
-                    except OSError:  # drained (EAGAIN), or closed under us
-                        return
-                    if 127 < data[0] < 192 and not 191 < data[1] < 224:
-                        arrival, kernel_time = time.time_ns(), False
-                        for level, kind, value in ancillary:
-                            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                                seconds, nanoseconds = struct.unpack("qq", value[:16])
-                                arrival, kernel_time = seconds * 1_000_000_000 + nanoseconds, True
-                        try:
-                            count(srtp.unprotect(data), arrival, kernel_time)
-                        except Exception:  # pylibsrtp.Error: not for us / replay
-                            pass
-                    else:
-                        original(data, addr)
 
-            loop.add_reader(sock.fileno(), read)
+def take_over(loop: asyncio.AbstractEventLoop, protocol: Any, dtls: Any, count) -> None:
+    """Read ``protocol``'s socket (one local ICE candidate) here instead of through asyncio's
+    transport: RTP is counted with its kernel arrival time, anything else goes on to aioice."""
+    transport = protocol.transport
+    transport.pause_reading()  # this reader takes over, on its own descriptor
+    sock = transport.get_extra_info("socket").dup()
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    try:  # a load process that waits for a CPU must not drop what the server sent in time
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except OSError:  # not root: what the kernel allows
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+    def read() -> None:
+        while True:
+            try:
+                data, ancillary, _, addr = sock.recvmsg(2048, 64)
+            except OSError:  # drained (EAGAIN), or closed under us
+                return
+            srtp = dtls._rx_srtp  # (None until DTLS is keyed: aiortc's path then)
+            if srtp is not None and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                arrival, kernel_time = time.time_ns(), False
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanoseconds = struct.unpack("qq", value[:16])
+                        arrival, kernel_time = seconds * 1_000_000_000 + nanoseconds, True
+                try:
+                    plain = srtp.unprotect(data)
+                except Exception:  # pylibsrtp.Error: not for us / replay
+                    continue
+                count(plain, arrival, kernel_time)
+            else:
+                protocol.datagram_received(data, addr)
+
+    loop.add_reader(sock.fileno(), read)
 
 
 async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
