@@ -26,10 +26,17 @@ it lose what the SFU sent.
 One line per size: ``meeting points=P sfu_core_pct=.. forwarded_pkts_per_s=..
 lat_p50_ms=.. lat_p99_ms=.. loss=.. fds=.. mode=slots ...``, then what explains the figures:
 ``speaker_high`` (subscribers getting the speaker's high layer, of all: the SFU drops a link
-that looks weak to low, which lightens the load), the SFU's longest event-loop hold-up and
+that looks weak to low, which lightens the load), ``high_sent`` (publishers whose high layer
+anyone receives: 1 on slots, the speaker; where everyone subscribes, a publisher the SFU judged
+weak sends only its low layer, which lightens the load too), ``user_stamped`` (packets in the
+window without a kernel arrival time; 0: every local socket is read by the light reader),
+``reader_lag_p99_ms`` (kernel arrival -> read by the slowest subscriber process: a large
+figure means the generators fell behind, and ``forwarded_pkts_per_s``, which counts what the
+subscribers read in the window, is then below what the SFU sent), the SFU's longest event-loop hold-up and
 garbage-collector pause in the window, its wait for a CPU (``runq_wait_pct``, schedstat;
 ``saturated=1`` above 15 %: the box, not the SFU, set the pace), how busy its core was with
-other work, the generators' CPU and the load average. Then the baseline's lines (mode=all;
+other work, the generators' CPU and their wait for a CPU (summed over their processes, in % of
+one core) and the load average. Then the baseline's lines (mode=all;
 sizes past the first that loses packets are skipped), the ratio of SFU CPU and forwarded
 packets where both ran, how each grows with P, and ``uptime``.
 """
@@ -96,6 +103,7 @@ class Run:
     dedicated: bool  # the SFU had a core of its own at real-time priority
     speaker_layers: dict[str, int]  # subscribers by the speaker layer they got (slots)
     stalls: dict[str, float]  # the SFU's longest event-loop hold-up and GC pause in the window
+    high_sent: int  # publishers whose high camera layer someone receives (the SFU's layer demand)
 
 
 def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: float,
@@ -144,8 +152,10 @@ def measure(points: int, slots: bool, media: Path, low_media: Path, seconds: flo
                                 {"publishers": [p.popen.pid for p in publishers],
                                  "subscribers": [p.popen.pid for p in subscribers]}, server_cpus)
         stalls = get(url, "stalls")
+        high_sent = sum(1 for track, needed in get(url, "demand").items()
+                        if needed and track.endswith(":1"))  # mid 1: the high camera layer
         return Run(result, open_descriptors(server.popen.pid), partial, dedicated,
-                   get(url, "speaker_layers"), stalls)
+                   get(url, "speaker_layers"), stalls, high_sent)
     finally:
         for child in reversed(children):
             child.stop()
@@ -161,16 +171,19 @@ def line(points: int, mode: str, run: Run) -> str:
             f"lat_p99_audio_ms={result.percentile('audio', 99):.2f} "
             f"lat_p99_video_ms={result.percentile('video', 99):.2f} "
             f"user_stamped={result.user_stamped} "
+            f"reader_lag_p99_ms={result.reader_lag_p99_ms:.1f} "
             f"mode={mode} cpu_per_pkt_us={result.cpu_per_packet_us:.1f} "
             + (f"speaker_high={run.speaker_layers['high']}/{sum(run.speaker_layers.values())} "
                if mode == "slots" else "")
-            + f"loop_stall_max_ms={run.stalls['loop_stall_max_ms']:.1f} gc_max_ms={run.stalls['gc_max_ms']:.1f} "
+            + f"high_sent={run.high_sent}/{points} "
+            f"loop_stall_max_ms={run.stalls['loop_stall_max_ms']:.1f} gc_max_ms={run.stalls['gc_max_ms']:.1f} "
             f"sfu_core={'own' if run.dedicated else 'shared'} "
             f"runq_wait_pct={100 * result.wait_s / result.seconds:.1f} "
             f"saturated={int(result.wait_s / result.seconds > SATURATED_WAIT)} "
             + (f"others_on_sfu_core_pct={100 * max(0.0, result.core_busy_s - result.cpu_s) / result.seconds:.1f} "
                if run.dedicated else "")
             + "".join(f"{group}_core_pct={100 * cpu / result.seconds:.1f} "
+                      f"{group}_runq_wait_pct={100 * result.load_wait_s[group] / result.seconds:.1f} "
                       for group, cpu in result.load_cpu_s.items())
             + f"loadavg={os.getloadavg()[0]:.1f}"
             + (f" partial={run.partial} (subscriber processes not receiving everything: not comparable)"

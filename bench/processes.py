@@ -31,8 +31,12 @@ class Result:
     expected: int
     latency: dict[str, list[float]]
     load_cpu_s: dict[str, float] = field(default_factory=dict)  # load generators' CPU, by group
+    load_wait_s: dict[str, float] = field(default_factory=dict)  # ... and their wait for a CPU
     core_busy_s: float = 0.0  # the server's own CPUs busy over the window, whoever ran there
     user_stamped: int = 0  # packets timed on arrival by the load process, not the kernel
+    # the slowest subscriber process's p99 from the kernel's arrival to its reading a packet:
+    # how far behind the load generator ran (what it reads in the window arrived that long before)
+    reader_lag_p99_ms: float = 0.0
 
     @property
     def cpu_per_packet_us(self) -> float:
@@ -192,20 +196,26 @@ def measure_window(server_pid: int, subscribers: list[Process], seconds: float,
     def load_cpu() -> dict[str, float]:
         return {group: sum(map(cpu_seconds, pids)) for group, pids in (load or {}).items()}
 
+    def load_wait() -> dict[str, float]:
+        return {group: sum(map(runqueue_wait_seconds, pids)) for group, pids in (load or {}).items()}
+
     cpu0, wait0, t0 = cpu_seconds(server_pid), runqueue_wait_seconds(server_pid), time.monotonic()
-    load0, busy0 = load_cpu(), busy_seconds(server_cpus or set())
+    load0, wait_load0, busy0 = load_cpu(), load_wait(), busy_seconds(server_cpus or set())
     for process in subscribers:
         process.send("start")
     time.sleep(seconds)
     for process in subscribers:
         process.send("stop")
     cpu1, wait1, t1 = cpu_seconds(server_pid), runqueue_wait_seconds(server_pid), time.monotonic()
-    load1, busy1 = load_cpu(), busy_seconds(server_cpus or set())
+    load1, wait_load1, busy1 = load_cpu(), load_wait(), busy_seconds(server_cpus or set())
     results = [json.loads(process.line(120)) for process in subscribers]
     return Result(cpu_s=cpu1 - cpu0, wait_s=wait1 - wait0, seconds=t1 - t0,
                   load_cpu_s={group: load1[group] - load0[group] for group in load1},
+                  load_wait_s={group: wait_load1[group] - wait_load0[group] for group in wait_load1},
                   core_busy_s=busy1 - busy0,
                   user_stamped=sum(r.get("user_stamped", 0) for r in results),
+                  reader_lag_p99_ms=max((r.get("reader_lag_p99_ms", 0.0) for r in results),
+                                        default=0.0),
                   received=sum(r["received"] for r in results),
                   expected=sum(r["expected"] for r in results),
                   latency={k: [x for r in results for x in r["latency"][k]]

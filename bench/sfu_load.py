@@ -257,17 +257,22 @@ class Counter:
         self.kinds: dict[int, str] = {}  # payload type -> kind
         self.latency = {"audio": array("d"), "video": array("d")}
         self.user_stamped = 0  # packets in the window without the kernel's arrival time
+        # kernel arrival -> read by this process: its own queueing, which latency leaves out
+        self.reader_lag = array("d")
 
     def counter(self):
         """The per-packet function: SSRC seen; inside the window, count and latency."""
         seen, streams, kinds, latency = self.seen, self.streams, self.kinds, self.latency
+        reader_lag = self.reader_lag
 
-        def count(data: bytes, arrival_ns: int, kernel_time: bool = True) -> None:
+        def count(data: bytes, arrival_ns: int, kernel_time: bool, read_ns: int) -> None:
             ssrc = int.from_bytes(data[8:12], "big")
             seen.add(ssrc)
             if not self.counting:
                 return
-            if not kernel_time:
+            if kernel_time:
+                reader_lag.append((read_ns - arrival_ns) / 1e6)
+            else:
                 self.user_stamped += 1
             seq = (data[2] << 8) | data[3]
             state = streams.get(ssrc)
@@ -290,7 +295,9 @@ class Counter:
     def result(self) -> dict[str, Any]:
         received = sum(s[0] for s in self.streams.values())
         expected = sum(s[2] - s[1] + 1 for s in self.streams.values())
+        lags = sorted(self.reader_lag)
         return {"received": received, "expected": expected, "user_stamped": self.user_stamped,
+                "reader_lag_p99_ms": lags[int(0.99 * len(lags))] if lags else 0.0,
                 "latency": {k: list(v) for k, v in self.latency.items()}}
 
 
@@ -352,7 +359,8 @@ def take_over(loop: asyncio.AbstractEventLoop, protocol: Any, dtls: Any, count) 
                 return
             srtp = dtls._rx_srtp  # (None until DTLS is keyed: aiortc's path then)
             if srtp is not None and 127 < data[0] < 192 and not 191 < data[1] < 224:
-                arrival, kernel_time = time.time_ns(), False
+                now = arrival = time.time_ns()
+                kernel_time = False
                 for level, kind, value in ancillary:
                     if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                         seconds, nanoseconds = struct.unpack("qq", value[:16])
@@ -361,7 +369,7 @@ def take_over(loop: asyncio.AbstractEventLoop, protocol: Any, dtls: Any, count) 
                     plain = srtp.unprotect(data)
                 except Exception:  # pylibsrtp.Error: not for us / replay
                     continue
-                count(plain, arrival, kernel_time)
+                count(plain, arrival, kernel_time, now)
             else:
                 protocol.datagram_received(data, addr)
 
@@ -374,7 +382,7 @@ async def run_subscribers(signalling: Signalling, spec: dict[str, Any],
     count = counter.counter()
 
     def handler(data: bytes, arrival_time_ms: int) -> None:
-        count(data, time.time_ns(), False)
+        count(data, time.time_ns(), False, 0)
     pcs, expected = [], []
     fast: set[RTCPeerConnection] = set()
     first = spec.get("first", 0)
