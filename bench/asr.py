@@ -9,18 +9,19 @@ publish one microphone each, sending pre-encoded Opus (a 0.4 s tone burst every 
 nothing is encoded during the run). A watcher client times every `caption` event. The server
 and this process run at nice -10 (as bench/sfu.py: the box is shared with other work).
 
-CPU: the server's CPU over the window (/proc/PID/stat) is measured twice in the same run, with
+CPU: the server's CPU over the window (/proc/PID/stat, its recognition process included) is
+measured twice in the same run, with
 transcription on and, as the baseline, with transcription off (no model), same load.
 `per_speaker_core_pct` = (on − off) / window / N as % of one core: everything transcription
 adds (tap, Opus decoding, recognition, committing a segment every 2 s, broadcasting captions).
-`model_pct` is the CPU the server itself spent inside libvosk in that window (its metric
-`hoinghi_transcription_model_cpu_seconds`, thread CPU time around each Vosk call), per
+`model_pct` is the CPU the recognition process spent inside libvosk in that window (the
+server's metric `hoinghi_transcription_model_cpu_seconds`, thread CPU time around each Vosk call), per
 speaker; `excl_model_pct` = per_speaker_core_pct − model_pct: the pipeline's own cost.
 `vs_baseline` = server CPU on / off.
 `pipeline_pct` is the issue's narrower scope measured in this process, without a server: N audio
 taps fed the same Opus packets at 50 per second, Opus decoding, the Transcriber and the tiny
-model (results discarded), as process CPU time minus a baseline run of the same feeding loop
-with no taps, per speaker; `pipeline_excl_model_pct` the same without the time inside libvosk.
+model (results discarded), as CPU time of this process and its recognition process minus a
+baseline run of the same feeding loop with no taps, per speaker; `pipeline_excl_model_pct` the same without the time inside libvosk.
 
 Latency, both from the end of a burst (when its last packet left the speaker):
 `caption_p50_ms`/`caption_p99_ms` until the first `caption` event at the watcher that shows the
@@ -101,8 +102,12 @@ class Microphone(Stream):
 
 
 def cpu_s(pid: int) -> float:
+    """CPU seconds of the process and of its children (the recognition process) still running."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    own = (int(fields[11]) + int(fields[12])) / TICK
+    children = {int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()}
+    return own + sum(cpu_s(child) for child in children)
 
 
 async def client(url: str, username: str) -> socketio.AsyncClient:
@@ -216,21 +221,23 @@ async def fetch_metrics(url: str) -> dict[str, float]:
     return {"dropped": sum(map(float, dropped)), "model_cpu": float(model[0]) if model else 0.0}
 
 
-async def pipeline_cost(n: int, seconds: float, model: Any, payloads: list[bytes], tapped: bool) -> tuple[float, float]:
-    """(process CPU s, libvosk CPU s) per second of feeding n microphones' packets to taps and the
-    Transcriber (`tapped`), or to nothing (the baseline: the feeding loop alone)."""
+async def pipeline_cost(n: int, seconds: float, model: Path, payloads: list[bytes], tapped: bool) -> tuple[float, float]:
+    """(CPU s of this process and the recognition process, libvosk CPU s) per second of feeding n
+    microphones' packets to taps and the Transcriber (`tapped`), or to nothing (the baseline:
+    the feeding loop alone, beside an idle recognition process)."""
     async def discard(_event: TranscriptEvent) -> None:
         pass
 
     transcriber = Transcriber(model, discard, max_recognizers=max(16, n))
+    await transcriber.start()
     taps = [AudioTap(f"mic{i}", 16000, lambda _tap: None, TAP_BATCH_PACKETS) for i in range(n)] if tapped else []
 
-    async def listen(tap: AudioTap) -> None:  # as web/captions/live.py: decoded in the recogniser's job
-        await tap.deliver(lambda b: transcriber.feed_batch(tap.peer_id, b.pcm, b.seconds, b.time, b.level))
+    async def listen(tap: AudioTap) -> None:  # as web/captions/live.py: handed over undecoded
+        await tap.deliver(lambda b: transcriber.feed_opus(tap.peer_id, b.payloads, b.seconds, b.time, b.level))
 
     listeners = [asyncio.create_task(listen(tap)) for tap in taps]
     offsets = [round(i * len(payloads) / n) for i in range(n)]
-    start, cpu0, tick = time.monotonic(), time.process_time(), 0
+    start, cpu0, tick = time.monotonic(), cpu_s(os.getpid()), 0
     while time.monotonic() - start < seconds:
         for k in range(n):
             payload = payloads[(tick + offsets[k]) % len(payloads)]
@@ -240,7 +247,7 @@ async def pipeline_cost(n: int, seconds: float, model: Any, payloads: list[bytes
                 taps[k].push(view)
         tick += 1
         await asyncio.sleep(max(0.0, start + tick * 0.02 - time.monotonic()))
-    elapsed, cpu = time.monotonic() - start, time.process_time() - cpu0
+    elapsed, cpu = time.monotonic() - start, cpu_s(os.getpid()) - cpu0
     model_cpu = transcriber.model_cpu_s
     for tap in taps:
         tap.end()
@@ -251,12 +258,8 @@ async def pipeline_cost(n: int, seconds: float, model: Any, payloads: list[bytes
 
 async def pipeline_figures(n: int, seconds: float, model_dir: Path, payloads: list[bytes]) -> tuple[float, float]:
     """(pipeline_pct, pipeline_excl_model_pct) per speaker, against the baseline of the same run."""
-    import vosk
-
-    vosk.SetLogLevel(-1)
-    model = vosk.Model(str(model_dir))
-    base, _ = await pipeline_cost(n, seconds, model, payloads, tapped=False)
-    total, model_cpu = await pipeline_cost(n, seconds, model, payloads, tapped=True)
+    base, _ = await pipeline_cost(n, seconds, model_dir, payloads, tapped=False)
+    total, model_cpu = await pipeline_cost(n, seconds, model_dir, payloads, tapped=True)
     per = 100 * (total - base) / n
     return per, per - 100 * model_cpu / n
 

@@ -37,15 +37,14 @@ ROOM = "bench"
 
 
 async def feed(transcriber: Any, tap: Any, source: str) -> None:
-    """As web/captions/live.py: each batch decoded in the recogniser's job."""
-    await tap.deliver(lambda b: transcriber.feed_batch(source, b.pcm, b.seconds, b.time, b.level))
+    """As web/captions/live.py: each batch handed to the recognition process undecoded."""
+    await tap.deliver(lambda b: transcriber.feed_opus(source, b.payloads, b.seconds, b.time, b.level))
 
 
 def tiny_transcriber() -> Any:
-    """The product's Transcriber on the tiny model, results discarded: its load beside the SFU."""
+    """The product's Transcriber on the tiny model, results discarded: its load beside the SFU
+    (its recognition process is started with the app)."""
     import tempfile
-
-    import vosk
 
     from transcription.pipeline import Transcriber
     from transcription.tiny_model import write_tiny_model
@@ -53,8 +52,7 @@ def tiny_transcriber() -> Any:
     async def discard(event: Any) -> None:
         pass
 
-    vosk.SetLogLevel(-1)
-    return Transcriber(vosk.Model(str(write_tiny_model(Path(tempfile.mkdtemp())))), discard, max_recognizers=64)
+    return Transcriber(write_tiny_model(Path(tempfile.mkdtemp())), discard, max_recognizers=64)
 
 
 class Stalls:
@@ -161,6 +159,11 @@ def app(sfu: Sfu, demand: Demand, stalls: Stalls) -> web.Application:
 
     application = web.Application(client_max_size=4 * 1024 * 1024)
     if transcriber is not None:
+        async def start_transcribing(_app: web.Application) -> None:
+            await transcriber.start()
+
+        application.on_startup.append(start_transcribing)
+
         async def stop_transcribing(_app: web.Application) -> None:
             for task in taps:
                 task.cancel()

@@ -6,14 +6,12 @@ slowing forwarding or growing memory. Two ways to consume it:
 - iterate: PCM chunks (16 kHz by default, mono s16, with the loudest RFC 6464 level of the
   batch), decoded in the default executor;
 - `deliver(on_batch)`: undecoded `OpusBatch`es handed over on the event loop as soon as a
-  batch is full, for a consumer that decodes in the worker thread it uses anyway (transcription
-  decodes and recognises in one job: one thread hand-off per batch instead of two, and no task
-  wakes per batch on the event loop; on this project's VMs each thread wake-up costs ~0.1 ms
-  of CPU, more than decoding a batch).
+  batch is full, for a consumer that decodes elsewhere: transcription decodes and recognises
+  in its own process (transcription/worker.py), so this process neither decodes nor wakes a
+  thread or a task per batch (on this project's VMs each wake-up costs ~0.1 ms of CPU, more
+  than decoding a batch).
 
-Decoding calls libopus itself (the library PyAV's decoder wraps) asking for 16 kHz mono:
-Opus decodes natively at that rate, so there is no 48 kHz stereo frame, no resampler and no
-per-packet Python object; it costs about half of PyAV's decode-then-resample (bench/asr.py).
+Decoding is opuscodec's (libopus asked for 16 kHz mono).
 
 An RTP packet with an empty payload (a keep-alive, or padding only) is skipped before it
 reaches the decoder: libavcodec takes an empty packet as "end of stream" and would decode
@@ -23,95 +21,29 @@ nothing more for the rest of the session.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opuscodec import OPUS_RATE, OpusDecoder, packets_seconds
+
 from .events import PcmChunk
 from .packet import RtpView
 
-OPUS_RATE = 48000
 QUEUE_PACKETS = 250  # 5 s of 20 ms Opus packets
 BATCH_WAIT_S = 0.1  # a partial batch is decoded after this long anyway (the microphone went quiet)
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # what libopus decodes to natively
-MAX_FRAME_S = 0.12  # the longest Opus packet
-
-
-def _libopus() -> ctypes.CDLL:
-    name = ctypes.util.find_library("opus")
-    if name is None:
-        raise RuntimeError("libopus not found (Debian package libopus0)")
-    lib = ctypes.CDLL(name)
-    lib.opus_decoder_create.restype = ctypes.c_void_p
-    lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-    lib.opus_decode.restype = ctypes.c_int
-    lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.c_void_p,
-                                ctypes.c_int, ctypes.c_int]
-    lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
-    lib.opus_packet_get_nb_samples.restype = ctypes.c_int
-    lib.opus_packet_get_nb_samples.argtypes = [ctypes.c_char_p, ctypes.c_int32, ctypes.c_int32]
-    return lib
-
-
-_LIB: ctypes.CDLL | None = None
-
-
-class OpusDecoder:
-    """One mono libopus decoder at `sample_rate`; used by one thread at a time."""
-
-    def __init__(self, sample_rate: int) -> None:
-        global _LIB
-        if sample_rate not in OPUS_RATES:
-            raise ValueError(f"Opus decodes to {OPUS_RATES} Hz, not {sample_rate}")
-        self._lib = _LIB = _LIB or _libopus()
-        error = ctypes.c_int()
-        self._state = self._lib.opus_decoder_create(sample_rate, 1, ctypes.byref(error))
-        if error.value != 0 or not self._state:
-            raise RuntimeError(f"opus_decoder_create failed ({error.value})")
-        self._max_samples = int(sample_rate * MAX_FRAME_S)
-        self._out = ctypes.create_string_buffer(self._max_samples * 2)
-
-    def seconds(self, payloads: tuple[bytes, ...] | list[bytes]) -> float:
-        """Audio the payloads hold (their TOC bytes; nothing is decoded)."""
-        samples = (self._lib.opus_packet_get_nb_samples(p, len(p), OPUS_RATE) for p in payloads)
-        return sum(n for n in samples if n > 0) / OPUS_RATE
-
-    def decode(self, payloads: tuple[bytes, ...] | list[bytes]) -> bytes:
-        """The PCM of the payloads in order; a corrupt one is skipped."""
-        room = len(payloads) * self._max_samples * 2
-        if len(self._out) < room:
-            self._out = ctypes.create_string_buffer(room)
-        filled = 0  # bytes: each packet decodes straight after the previous one, no copy per packet
-        for payload in payloads:
-            samples = self._lib.opus_decode(self._state, payload, len(payload), ctypes.byref(self._out, filled),
-                                            self._max_samples, 0)
-            if samples > 0:
-                filled += samples * 2
-        return ctypes.string_at(self._out, filled)
-
-    def __del__(self) -> None:
-        if getattr(self, "_state", None):
-            self._lib.opus_decoder_destroy(self._state)
-            self._state = None
 
 
 @dataclass(frozen=True)
 class OpusBatch:
-    """Undecoded packets of one tap (`AudioTap.deliver`). `pcm()` decodes them (blocking: call it
-    in a worker thread, one batch of a tap at a time and in order, since the decoder keeps state)."""
+    """Undecoded packets of one tap (`AudioTap.deliver`), for one decoder to take in order."""
 
     peer_id: str
     time: float  # seconds on the RTP clock since the tap's first packet, as PcmChunk.time
     seconds: float
     level: int | None  # the loudest RFC 6464 level of the packets (None: not sent)
     payloads: tuple[bytes, ...]
-    decoder: OpusDecoder
-
-    def pcm(self) -> bytes:
-        return self.decoder.decode(self.payloads)
 
 
 async def wait_at_most(event: asyncio.Event, seconds: float) -> None:
@@ -139,7 +71,7 @@ class AudioTap:
         self._on_close = on_close
         self._queue: deque[tuple[bytes, int, int | None]] = deque()
         self._ready = asyncio.Event()
-        self._decoder = OpusDecoder(sample_rate)
+        self._decoder: OpusDecoder | None = None  # iterating only (deliver hands packets over undecoded)
         self._first_ts: int | None = None
         self._ended = False
         self._on_batch: Callable[[OpusBatch], None] | None = None  # push mode (deliver)
@@ -194,8 +126,8 @@ class AudioTap:
         self._queue.clear()
         payloads = tuple(payload for payload, _, _ in batch)
         levels = [level for _, _, level in batch if level is not None]
-        self._on_batch(OpusBatch(self.peer_id, self._clock(batch[0][1]), self._decoder.seconds(payloads),
-                                 min(levels) if levels else None, payloads, self._decoder))
+        self._on_batch(OpusBatch(self.peer_id, self._clock(batch[0][1]), packets_seconds(payloads),
+                                 min(levels) if levels else None, payloads))
 
     def _clock(self, timestamp: int) -> float:
         if self._first_ts is None:
@@ -222,6 +154,7 @@ class AudioTap:
         batch = list(self._queue)
         self._queue.clear()
         payloads = [payload for payload, _, _ in batch]
+        self._decoder = self._decoder or OpusDecoder(self.sample_rate)
         pcm = await asyncio.get_running_loop().run_in_executor(None, self._decoder.decode, payloads)
         start = self._clock(batch[0][1])
         levels = [level for _, _, level in batch if level is not None]

@@ -13,6 +13,7 @@ FORBIDDEN = {
     "sfu": {"meetings", "web", "transcription", "socketio", "sqlalchemy"},
     "transcription": {"meetings", "web", "sfu", "socketio", "aiohttp", "aiortc"},
     "bridge": {"meetings", "web", "sfu", "transcription", "sqlalchemy", "vosk"},  # a client: the wire only
+    "opuscodec": {"meetings", "web", "sfu", "transcription", "bridge", "vosk", "aiortc", "av"},  # libopus only
 }
 
 

@@ -1,19 +1,19 @@
-"""Live recognition of every microphone of a server, off the event loop, never in media's way.
+"""Live recognition of every microphone of a server, in a process of its own, never in media's way.
 
-`feed()` (PCM) and `feed_batch()` (audio the worker decodes itself, e.g. an Opus batch of the
-SFU's tap) are called on the event loop and only append to the source's backlog. The first
-chunk of an idle source hands the source to a bounded thread pool, where one job drains its
-backlog in order (one job per source at a time: a recogniser is not thread-safe and a decoder
-keeps state) and comes back to the event loop only when there is something to tell: a new
-partial text, a final, a freed recogniser. So a 100 ms batch costs one thread hand-off and no
-task wake-up on the loop: on this project's VMs each thread wake-up costs about 0.1 ms of CPU,
-which was most of the pipeline's own cost (docs/transcription.md).
+`feed()` (PCM) and `feed_opus()` (a batch of the SFU's audio tap, undecoded) are called on the
+event loop and only write a message to the recognition process (transcription/worker.py), which
+decodes, recognises and writes back only what changed: a new partial text, a final, a freed
+recogniser. So a 100 ms batch costs one pipe write here and no thread or task wake-up; the
+decoding and the model's work, and their interpreter lock, are another process's
+(docs/transcription.md has the figures that moved them out).
 
-When a backlog exceeds `max_backlog_s` (recognition fell behind), new audio is dropped and
-reported once per stretch as a `Dropped` event. At most `max_recognizers` sources are
-recognised at once; above that, a louder source takes the recogniser of the quietest one (one
-silent at the moment first). A recogniser is freed after `idle_s` without voice and created
-again when the source speaks (silence alone starts none).
+When recognition falls behind, new audio is dropped and reported once per stretch as a
+`Dropped` event: the worker drops what exceeds `max_backlog_s` per source, and this side drops
+what it cannot even hand over (the pipe's buffer is full, or the worker is starting again after
+a crash). At most `max_recognizers` sources are recognised at once; above that, a louder source
+takes the recogniser of the quietest one (one silent at the moment first). A recogniser is
+freed after `idle_s` without voice and created again when the source speaks (silence alone
+starts none).
 
 Partials are what viewers read while someone speaks, so they go out at most once per
 `partial_interval_s` per source (the latest text wins), except that a new text is sent at
@@ -25,24 +25,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
+import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Awaitable, Callable
 
-import vosk
-
-from transcription.recognizer import Heard, StreamRecognizer, Utterance
+from transcription import wire
+from transcription.recognizer import VOICE_DBFS, Heard, Utterance
 
 log = logging.getLogger("hoinghi.transcription")
 
 VOICE_LEVEL = 60  # RFC 6464 level (-dBov) at or above which a packet counts as voice (lower = louder)
-VOICE_DBFS = -50.0  # the same threshold on decoded audio, for sources that send no levels
 LOUDER_DB = 6.0  # a source takes a recogniser from one at least this much quieter
 DROP_QUIET_S = 1.0  # a stretch of dropped audio ends after this long without a drop
-BACKGROUND_NICE = 10  # recognition threads run this much nicer than the thread that forwards media
+MAX_UNSENT_BYTES = 4 * 1024 * 1024  # messages the worker has not read yet; beyond, audio is dropped ("behind")
+RESTART_AFTER_S = 5.0  # a worker that died is started again after this long (at once if it ran longer)
+STOP_WAIT_S = 5.0  # how long a closing worker may take to finish what it was given
+
+
+class RecognitionUnavailable(Exception):
+    """The recognition process could not start (the model cannot be loaded, or it died at once)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ class Final:
 
 @dataclass(frozen=True)
 class Dropped:
-    """Audio not recognised: `reason` is "behind" (the pool could not keep up) or "busy"
-    (more sources spoke than there are recognisers)."""
+    """Audio not recognised: `reason` is "behind" (recognition could not keep up, or was
+    starting again) or "busy" (more sources spoke than there are recognisers)."""
 
     source: str
     start_s: float
@@ -76,50 +80,24 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-Audio = bytes | Callable[[], bytes]  # PCM, or what makes it in the worker thread (a decoder's batch)
-_FREE = None  # a backlog entry: free the recogniser here (after the audio before it)
-
-
 @dataclass(frozen=True)
 class _Freed:
-    """A worker freed the source's recogniser; `last` is what its end still produced."""
+    """The worker freed the source's recogniser; `last` is what its end still produced."""
 
     last: Utterance | None
-
-
-def _background_thread() -> None:
-    """Pool initializer: recognition yields the CPU to forwarding. Recognition runs in the
-    media server's process; on a 2-core machine its threads competed with the event loop for a
-    core and the forwarding tail grew (bench/sfu.py, p99 +25-45 % with 8 speakers). Linux keeps
-    nice per thread (and compares threads of one process within its scheduling group), so the
-    loop wins whenever both want a core, and recognition still gets every idle cycle."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
-    except OSError:  # not Linux-like: no per-thread priority, nothing to do
-        pass
 
 
 @dataclass
 class _Source:
     name: str
-    # shared with the worker thread, under `lock`
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    backlog: deque[tuple[Audio | None, float]] = field(default_factory=deque)
-    backlog_s: float = 0.0
-    draining: bool = False  # a job for this source is queued or running
-    # worker side only
-    recognizer: StreamRecognizer | None = None
-    heard_partial: str = ""  # the last partial text told to the event loop
-    # event-loop side
-    holds: bool = False  # recognised: it has a recogniser, or will at its next job
+    holds: bool = False  # recognised: it has a recogniser, or will at its next audio
     frees: int = 0  # recogniser frees asked for and not yet reported back
     results: deque[Heard | _Freed] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     ended: bool = False
     loudness: float | None = None  # smoothed, 127 - level: larger is louder
-    last_voice: float = 0.0  # monotonic time of the last voiced chunk (also set by the worker)
+    last_voice: float = 0.0  # monotonic time of the last voiced chunk
     drop: dict[str, list[float]] = field(default_factory=dict)  # reason -> [start_s, seconds, last drop]
     release: bool = False  # a louder source wants this one's recogniser
     partial: str = ""
@@ -127,9 +105,19 @@ class _Source:
     partial_due: bool = False
 
 
+@dataclass
+class _Worker:
+    process: asyncio.subprocess.Process
+    writer: asyncio.StreamWriter
+    reader: asyncio.StreamReader
+    started: float
+
+
 class Transcriber:
+    """Recognition of a server's microphones. `await start()` before feeding; `aclose()` at the end."""
+
     def __init__(
-        self, model: vosk.Model, on_event: Callable[[TranscriptEvent], Awaitable[None]], *,
+        self, model: Path, on_event: Callable[[TranscriptEvent], Awaitable[None]], *,
         workers: int | None = None, max_recognizers: int = 16, max_backlog_s: float = 2.0,
         idle_s: float = 10.0, partial_interval_s: float = 0.25,
     ) -> None:
@@ -143,12 +131,15 @@ class Transcriber:
         self.idle_s = idle_s
         self.partial_interval_s = partial_interval_s
         self.dropped_s: dict[str, float] = {"behind": 0.0, "busy": 0.0}
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hoinghi-asr", initializer=_background_thread)
+        self.restarts = 0
+        self._model_cpu_earlier_s = 0.0  # what workers that died had spent inside libvosk
+        self._model_cpu_worker_s = 0.0  # what the running worker last said it has spent there
         self._sources: dict[str, _Source] = {}
         self._reserved_for: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._cpu_lock = threading.Lock()
-        self._freed_model_cpu_s = 0.0
+        self._worker: _Worker | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.worker_changed = asyncio.Condition()  # notified when the worker dies and when another starts
+        self._closing = False
 
     @property
     def active(self) -> int:
@@ -156,25 +147,127 @@ class Transcriber:
 
     @property
     def model_cpu_s(self) -> float:
-        """CPU seconds spent inside libvosk so far (all recognisers, freed ones too)."""
-        with self._cpu_lock:
-            live = [s.recognizer for s in list(self._sources.values()) if s.recognizer is not None]
-            return self._freed_model_cpu_s + sum(r.model_cpu_s for r in live)
+        """CPU seconds spent inside libvosk so far, as the worker last said (sizing; bench/asr.py)."""
+        return self._model_cpu_earlier_s + self._model_cpu_worker_s
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._worker.process.pid if self._worker is not None else None
+
+    # --- the recognition process ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the recognition process and wait until its model is loaded; raises
+        RecognitionUnavailable with the worker's reason when it cannot start."""
+        self._worker = await self._spawn()
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="hoinghi-asr-worker")
+
+    async def _spawn(self) -> _Worker:
+        package_root = str(Path(__file__).resolve().parent.parent)  # the worker runs this very code
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "transcription.worker", "--model", str(self.model),
+            "--workers", str(self.workers), "--max-backlog-s", str(self.max_backlog_s),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            first = await self._read(process.stdout)
+        except wire.BrokenStream:
+            process.kill()
+            first = None
+        if first is None or first[0] != "ready":
+            await process.wait()
+            reason = first[1] if first is not None and first[0] == "error" else f"exit code {process.returncode}"
+            raise RecognitionUnavailable(reason)
+        return _Worker(process, process.stdin, process.stdout, time.monotonic())
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
+        try:
+            header = await reader.readexactly(wire.HEADER.size)
+            return wire.message(await reader.readexactly(wire.frame_length(header)))
+        except asyncio.IncompleteReadError:
+            return None
+
+    async def _supervise(self) -> None:
+        """Deliver the worker's results; when it dies, fail its sources and start another."""
+        while True:
+            worker = self._worker
+            if worker is not None:
+                try:
+                    while (message := await self._read(worker.reader)) is not None:
+                        self._on_message(message)
+                except wire.BrokenStream as error:
+                    log.error("the recognition process sent a broken message", extra={"error": str(error)})
+                    worker.process.kill()
+                code = await worker.process.wait()
+                if self._closing:
+                    return
+                self._worker = None
+                self._model_cpu_earlier_s += self._model_cpu_worker_s
+                self._model_cpu_worker_s = 0.0
+                log.error("the recognition process stopped; starting it again",
+                          extra={"exit_code": code, "sources_lost": len(self._sources)})
+                for src in list(self._sources.values()):
+                    self._failed(src)
+                await self._notify_worker_changed()
+                if time.monotonic() - worker.started < RESTART_AFTER_S:
+                    await asyncio.sleep(RESTART_AFTER_S)  # it died at once: do not spin
+            try:
+                self._worker = await self._spawn()
+                self.restarts += 1
+                await self._notify_worker_changed()
+            except (RecognitionUnavailable, OSError) as error:
+                log.error("the recognition process did not start again", extra={"error": str(error)})
+                await asyncio.sleep(RESTART_AFTER_S)
+
+    async def _notify_worker_changed(self) -> None:
+        async with self.worker_changed:
+            self.worker_changed.notify_all()
+
+    def _on_message(self, message: tuple[Any, ...]) -> None:
+        kind, source = message[0], message[1]
+        self._model_cpu_worker_s = message[-1]
+        src = self._sources.get(source)
+        if src is None:
+            return
+        if kind == "heard":
+            self._arrived(src, message[2])
+        elif kind == "freed":
+            self._arrived(src, _Freed(message[2]))
+        elif kind == "behind":
+            self._count_drop(src, "behind", message[2], message[3])
+        elif kind == "failed":
+            log.error("transcription of a source failed in the recognition process", extra={"source": source})
+            self._failed(src)
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        """Hand a message to the worker without waiting; False when it cannot take it now."""
+        worker = self._worker
+        if worker is None or worker.writer.is_closing() or \
+                worker.writer.transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+            return False
+        worker.writer.write(wire.frame(message))
+        return True
 
     # --- event-loop side: cheap ---------------------------------------------------------------
 
     def feed(self, source: str, pcm: bytes, time_s: float, level: int | None = None) -> None:
         """One decoded chunk (16 kHz mono s16) of `source`; `level` as in RFC 6464."""
-        self.feed_batch(source, pcm, len(pcm) / 2 / 16000, time_s, level)
+        seconds = len(pcm) / 2 / 16000
+        self._feed(source, ("pcm", source, pcm, seconds, time_s), seconds, time_s, level)
 
-    def feed_batch(self, source: str, audio: Audio, seconds: float, time_s: float, level: int | None = None) -> None:
-        """`seconds` of audio of `source` starting at `time_s`: PCM, or a callable that makes
-        the PCM (16 kHz mono s16) and is called in the worker thread, in feeding order."""
+    def feed_opus(self, source: str, payloads: tuple[bytes, ...], seconds: float, time_s: float,
+                  level: int | None = None) -> None:
+        """`seconds` of Opus packets of `source` starting at `time_s` (the SFU tap's batch), in
+        order: the worker keeps one decoder per source."""
+        self._feed(source, ("opus", source, payloads, seconds, time_s), seconds, time_s, level)
+
+    def _feed(self, source: str, message: tuple[Any, ...], seconds: float, time_s: float, level: int | None) -> None:
         src = self._sources.get(source)
         if src is None:
-            self._loop = asyncio.get_running_loop()
             src = self._sources[source] = _Source(source)
-            src.task = self._loop.create_task(self._run(src), name=f"hoinghi-asr-{source}")
+            src.task = asyncio.get_running_loop().create_task(self._run(src), name=f"hoinghi-asr-{source}")
         if src.ended:
             return
         voiced = level is None or level <= VOICE_LEVEL
@@ -190,20 +283,9 @@ class Transcriber:
             elif self._reserved_for != src.name:
                 self._count_drop(src, "busy", time_s, seconds)
                 return
-            # otherwise the audio waits (bounded below) for the recogniser being freed for it
-        with src.lock:
-            behind = start = False
-            if src.backlog_s + seconds > self.max_backlog_s:
-                behind = True
-            else:
-                src.backlog.append((audio, time_s))
-                src.backlog_s += seconds
-                start = src.holds and not src.draining
-                src.draining = src.draining or start
-        if behind:
+            # otherwise it goes to the worker: a recogniser is being freed for it
+        if not self._send(message):
             self._count_drop(src, "behind", time_s, seconds)
-        elif start:
-            self._pool.submit(self._drain, src)
 
     def end(self, source: str) -> None:
         """The microphone is gone: finish its utterance and forget it."""
@@ -225,7 +307,19 @@ class Transcriber:
             src.wake.set()
         tasks = [s.task for s in self._sources.values() if s.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._pool.shutdown(wait=True)
+        self._closing = True
+        worker = self._worker
+        if worker is not None:
+            worker.writer.close()  # end of its input: it finishes and exits
+            try:
+                async with asyncio.timeout(STOP_WAIT_S):
+                    await worker.process.wait()
+            except TimeoutError:
+                worker.process.kill()
+                await worker.process.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
 
     def _count_drop(self, src: _Source, reason: str, start_s: float, seconds: float) -> None:
         self.dropped_s[reason] += seconds
@@ -257,16 +351,17 @@ class Transcriber:
         return False  # a later chunk gets the freed recogniser
 
     def _free(self, src: _Source) -> None:
-        """Ask the source's job to free its recogniser after the audio already given to it."""
-        src.holds, src.frees = False, src.frees + 1
+        """Ask the worker to free the source's recogniser after the audio already given to it."""
+        src.holds = False
         claimant = self._sources.get(self._reserved_for or "")
         if claimant is not None:
             claimant.wake.set()
-        with src.lock:
-            src.backlog.append((_FREE, 0.0))
-            start, src.draining = not src.draining, True
-        if start:
-            self._pool.submit(self._drain, src)
+        if self._send(("free", src.name)):
+            src.frees += 1
+
+    def _failed(self, src: _Source) -> None:
+        src.ended, src.holds, src.frees = True, False, 0
+        src.wake.set()
 
     # --- per-source task: timers, results, freeing --------------------------------------------
 
@@ -304,69 +399,13 @@ class Transcriber:
         except Exception:
             log.exception("transcription of a source failed", extra={"source": src.name})
         finally:
-            self._sources.pop(src.name, None)
+            if self._sources.get(src.name) is src:
+                del self._sources[src.name]
+            self._send(("forget", src.name))  # the worker drops its decoder
 
     def _arrived(self, src: _Source, result: Heard | _Freed) -> None:
         src.results.append(result)
         src.wake.set()
-
-    # --- worker side --------------------------------------------------------------------------
-
-    def _drain(self, src: _Source) -> None:
-        """Recognise the source's backlog until it is empty (in a pool thread)."""
-        assert self._loop is not None
-        try:
-            while True:
-                with src.lock:
-                    if not src.backlog:
-                        src.draining = False
-                        return
-                    entries = list(src.backlog)
-                    src.backlog.clear()
-                    src.backlog_s = 0.0
-                audio: list[tuple[bytes, float]] = []
-                for item, time_s in entries:
-                    if item is _FREE:
-                        self._recognise(src, audio)
-                        audio = []
-                        self._loop.call_soon_threadsafe(self._arrived, src, _Freed(self._release(src)))
-                    else:
-                        audio.append((item if isinstance(item, bytes) else item(), time_s))
-                self._recognise(src, audio)
-        except Exception:
-            log.exception("transcription of a source failed", extra={"source": src.name})
-            with src.lock:
-                src.backlog.clear()
-                src.draining = False
-            self._loop.call_soon_threadsafe(self._failed, src)
-
-    def _failed(self, src: _Source) -> None:
-        src.ended, src.holds, src.frees = True, False, 0
-        src.wake.set()
-
-    def _recognise(self, src: _Source, audio: list[tuple[bytes, float]]) -> None:
-        if not audio:
-            return
-        if src.recognizer is None:
-            src.recognizer = StreamRecognizer(self.model)
-        heard = src.recognizer.accept(audio)
-        if heard.rms_dbfs >= VOICE_DBFS:
-            src.last_voice = max(src.last_voice, time.monotonic())
-        if heard.finals or heard.partial != src.heard_partial:
-            src.heard_partial = heard.partial
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._arrived, src, heard)
-
-    def _release(self, src: _Source) -> Utterance | None:
-        recognizer = src.recognizer
-        if recognizer is None:
-            return None
-        last = recognizer.finish()
-        with self._cpu_lock:
-            self._freed_model_cpu_s += recognizer.model_cpu_s
-            src.recognizer = None
-        src.heard_partial = ""
-        return last
 
     # --- delivery (event loop) ----------------------------------------------------------------
 
@@ -377,6 +416,7 @@ class Transcriber:
         if heard.partial != src.partial:
             src.partial, src.partial_due = heard.partial, bool(heard.partial)
             await self._flush_partial(src, trailing=heard.rms_dbfs < VOICE_DBFS)
+
     async def _flush_partial(self, src: _Source, trailing: bool = False) -> None:
         """At most one partial per `partial_interval_s` per source, the latest text winning; at
         once when `trailing` (the batch that produced it was quiet: the speaker paused)."""
@@ -388,9 +428,10 @@ class Transcriber:
             await self.on_event(Partial(src.name, src.partial))
 
     async def _report_drops(self, src: _Source) -> None:
-        """A stretch of dropped audio is reported once nothing was dropped for a while (or at the end)."""
+        """A stretch of dropped audio is reported once nothing was dropped for a while, or at the
+        end once the worker has answered for all the audio it was given (its drops come first)."""
         now = time.monotonic()
         for reason, (start_s, seconds, last) in list(src.drop.items()):
-            if src.ended or now - last >= DROP_QUIET_S:
+            if (src.ended and src.frees <= 0) or now - last >= DROP_QUIET_S:
                 del src.drop[reason]
                 await self.on_event(Dropped(src.name, start_s, round(seconds, 3), reason))

@@ -20,6 +20,7 @@ import vosk
 SAMPLE_RATE = 16000
 CONTINUITY_S = 0.05  # a jump in source time larger than this is a pause or a drop
 RUN_S = 0.2  # contiguous audio given to Vosk in one call, at most
+VOICE_DBFS = -50.0  # a batch at least this loud is speech (for the end of a sentence: see Heard.rms_dbfs)
 
 
 @dataclass(frozen=True)

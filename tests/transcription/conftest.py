@@ -16,5 +16,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir: Path) -> vosk.Model:
+    """Loaded in the test's own process, for the recogniser on its own (the pipeline's worker loads its own)."""
     vosk.SetLogLevel(-1)
     return vosk.Model(str(tiny_model_dir))

@@ -22,7 +22,7 @@ from meetings.meetings_service import MeetingError
 from sfu import SfuEvent, TrackPublished
 from sfu.audiotap import AudioTap, OpusBatch
 from transcription.models import active_model
-from transcription.pipeline import Dropped, Final, Partial, Transcriber, TranscriptEvent
+from transcription.pipeline import Dropped, Final, Partial, RecognitionUnavailable, Transcriber, TranscriptEvent
 from web.captions.commits import Draft, SegmentCommitter
 from web.media.hub import MediaHub, meeting_of_room
 from web.roster import meeting_room
@@ -72,6 +72,9 @@ class CaptionHub:
         self.model_cpu = Gauge("hoinghi_transcription_model_cpu_seconds", "CPU time spent inside libvosk so far",
                                registry=registry)
         self.model_cpu.set_function(lambda: self.transcriber.model_cpu_s if self.transcriber else 0.0)
+        self.restarts = Gauge("hoinghi_transcription_worker_restarts", "Times the recognition process died and was started again",
+                              registry=registry)
+        self.restarts.set_function(lambda: self.transcriber.restarts if self.transcriber else 0)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -83,20 +86,18 @@ class CaptionHub:
             log.warning("transcription off: no Vosk model installed (install one: hoinghi model install vi-small)",
                         extra={"looked_in": str(path or settings.data_dir / "models")})
             return
-        import vosk
-
-        vosk.SetLogLevel(-1)
+        transcriber = Transcriber(path, self._on_result, max_recognizers=settings.asr_max_streams)
         try:
-            model = await asyncio.get_running_loop().run_in_executor(None, vosk.Model, str(path))
-        except Exception as error:  # libvosk raises a bare Exception for a model it cannot read
+            await transcriber.start()  # the recognition process loads the model
+        except RecognitionUnavailable as error:
             self.off_reason = "bad_model"
             log.error("transcription off: the Vosk model cannot be loaded", extra={"model": str(path), "error": str(error)})
             return
-        self.model_path, self.off_reason = path, None
-        self.transcriber = Transcriber(model, self._on_result, max_recognizers=settings.asr_max_streams)
+        self.model_path, self.off_reason, self.transcriber = path, None, transcriber
         self.media.sfu_listeners.append(self._on_sfu_event)
         self._watch_floor()
-        log.info("transcription on", extra={"model": str(path), "workers": self.transcriber.workers})
+        log.info("transcription on", extra={"model": str(path), "workers": transcriber.workers,
+                                            "worker_pid": transcriber.worker_pid})
 
     def _watch_floor(self) -> None:
         """Chain onto the control plane's floor hook (grants and ends of speaking turns)."""
@@ -136,14 +137,14 @@ class CaptionHub:
         transcriber, reported = self.transcriber, 0
 
         def on_batch(batch: OpusBatch) -> None:
-            """On the forwarding path: only hands the undecoded batch over (decoded in the worker)."""
+            """On the forwarding path: only hands the undecoded batch over (to the recognition process)."""
             nonlocal reported
             if mic.origin is None:
                 first = tap.started_at if tap.started_at is not None else time.time() - batch.time
                 mic.origin = datetime.fromtimestamp(first, timezone.utc)
             if (mic.meeting_id, mic.key) in self.media.floor_muted:
                 return  # the chair muted this microphone: what it hears is not the meeting's
-            transcriber.feed_batch(mic.sid, batch.pcm, batch.seconds, batch.time, batch.level)
+            transcriber.feed_opus(mic.sid, batch.payloads, batch.seconds, batch.time, batch.level)
             if tap.dropped > reported:  # the tap's own queue overflowed (the loop fell behind)
                 self.dropped.labels("tap").inc((tap.dropped - reported) * 0.02)
                 reported = tap.dropped
