@@ -129,6 +129,14 @@ async def test_invalid_fields_are_all_listed_in_vietnamese_and_nothing_is_saved(
     assert status == 422 and error["fields"][0] == {
         "field": "start", "code": "no_time_zone", "params": {}, "message": "Thiếu múi giờ.",
     }
+    # a number with one bound crossed: pydantic names that bound only, and the text says just it
+    status, error = await secretary.call("POST", "/api/meetings", json_body={**_meeting_body(ids), "members_total": 0})
+    assert status == 422 and error["fields"][0] == {
+        "field": "members_total", "code": "out_of_range", "params": {"min": 1}, "message": "Giá trị phải từ 1 trở lên.",
+    }
+    status, error = await secretary.call("POST", "/api/meetings", json_body={**_meeting_body(ids), "members_total": 10**9},
+                                         query={"lang": "en"})
+    assert error["fields"][0]["message"].startswith("Must be at most ") and "{" not in error["fields"][0]["message"]
     assert await _fingerprint(server) == before
 
 

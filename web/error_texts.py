@@ -24,6 +24,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "field_duplicate_delegate": "Đại biểu {name} được mời hai lần.",
         "field_point_not_invited": "Điểm cầu này không nằm trong danh sách điểm cầu được mời.",
         "field_out_of_range": "Giá trị phải từ {min} đến {max}.",
+        "field_below_minimum": "Giá trị phải từ {min} trở lên.",
+        "field_above_maximum": "Giá trị không được lớn hơn {max}.",
         "field_too_many": "Tối đa {max} mục.",
         "field_unknown_agenda_item": "Không có nội dung chương trình này.",
         "field_not_pdf": "Chỉ nhận tệp PDF: “{filename}” không phải PDF.",
@@ -78,6 +80,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "field_duplicate_delegate": "Delegate {name} is invited twice.",
         "field_point_not_invited": "This bridge point is not among the invited points.",
         "field_out_of_range": "Must be between {min} and {max}.",
+        "field_below_minimum": "Must be at least {min}.",
+        "field_above_maximum": "Must be at most {max}.",
         "field_too_many": "At most {max} entries.",
         "field_unknown_agenda_item": "No such agenda item.",
         "field_not_pdf": "Only PDF files: “{filename}” is not a PDF.",
@@ -133,7 +137,11 @@ def _say(lang: str, key: str, fallback: str, params: dict[str, Any]) -> str:
 
 
 def field_message(lang: str, code: str, params: dict[str, Any] | None = None) -> str:
-    return _say(lang, f"field_{code}", "field_invalid_value", params or {})
+    params = params or {}
+    if code == "out_of_range" and not {"min", "max"} <= params.keys():
+        # pydantic's Field(ge=, le=) names only the bound that was crossed
+        code = "below_minimum" if "min" in params else "above_maximum" if "max" in params else "invalid_value"
+    return _say(lang, f"field_{code}", "field_invalid_value", params)
 
 
 def error_message(lang: str, code: str, params: dict[str, Any] | None = None) -> str:
