@@ -97,6 +97,12 @@ async def draft_from_record(session: AsyncSession, caller: Caller, meeting_id: i
     return await _write(session, caller, meeting_id, doc, "minutes_draft")
 
 
+def _stale(latest_number: int, base: int) -> MeetingError:
+    """Someone saved a newer version than the one the secretary was looking at: nothing is overwritten."""
+    return MeetingError("stale_version", f"version {latest_number} is the latest, not {base}: reload and edit again",
+                        {"latest": latest_number, "base": base})
+
+
 async def edit(session: AsyncSession, caller: Caller, meeting_id: int, base: int, edits: dict[str, Any]) -> MinutesVersion:
     """A new version from the latest with the secretary's edits; `base` must be that latest
     (someone else's newer version is never overwritten)."""
@@ -105,7 +111,7 @@ async def edit(session: AsyncSession, caller: Caller, meeting_id: int, base: int
     if current is None:
         raise MeetingError("not_found", "no draft yet: draft the minutes from the record first")
     if current.number != base:
-        raise MeetingError("conflict", f"version {current.number} is the latest, not {base}: reload and edit again")
+        raise _stale(current.number, base)
     try:
         doc = apply_edits(document(current), edits)
     except DocumentError as error:
@@ -167,8 +173,10 @@ async def send_for_signing(session: AsyncSession, caller: Caller, meeting_id: in
     """Freeze version `base` (the latest) with its rendered PDF; the secretary signs first."""
     allow(caller, "minutes_send")
     current = await latest(session, meeting_id)
-    if current is None or current.number != base:
-        raise MeetingError("conflict", "only the latest version can be sent for signing")
+    if current is None:
+        raise MeetingError("not_found", "no draft yet: draft the minutes from the record first")
+    if current.number != base:
+        raise _stale(current.number, base)
     if current.frozen:
         raise MeetingError("conflict", f"version {base} is already frozen for signing")
     current.frozen = True

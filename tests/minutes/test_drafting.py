@@ -128,7 +128,7 @@ async def test_versions_comments_and_freezing(db_sessions) -> None:  # type: ign
     assert service.document(second).section(f"item:{item}").text == "Đã sửa nội dung."
     assert service.document(first).number != "Số: 12/BB-UBND"  # a version never changes
     for who, base, edits, code in (
-        (secretary, 1, {"number": "x"}, "conflict"),  # stale base: someone's newer version is kept
+        (secretary, 1, {"number": "x"}, "stale_version"),  # stale base: someone's newer version is kept
         (chair, 2, {"number": "x"}, "forbidden"),  # the chair comments, the secretary edits
         (secretary, 2, {"sections": {"item:999": "x"}}, "bad_request"),
         (secretary, 2, {"heading": "x"}, "bad_request"),

@@ -69,7 +69,11 @@ async def test_bodies_that_do_not_fit_and_callers_who_may_not_are_refused_in_the
     status, refused = await post("chair", "/minutes/publish", {}, lang="en")
     assert (status, refused["error"], refused["message"]) == (403, "forbidden", "You are not allowed to do this.")
     status, refused = await post("secretary", "/minutes/edit", {"base": 5, "edits": {"number": "x"}})
-    assert (status, refused["error"]) == (409, "conflict"), refused
+    assert (status, refused["error"], refused["params"]) == (409, "stale_version", {"latest": 1, "base": 5}), refused
+    assert refused["message"] == ("Bản 5 không còn là bản mới nhất: đã có bản 1. "
+                                  "Hãy tải lại trang và làm trên bản 1; không có gì bị ghi đè.")
+    status, refused = await post("secretary", "/minutes/edit", {"base": 5, "edits": {"number": "x"}}, lang="en")
+    assert refused["message"].startswith("Version 5 is no longer the latest: version 1 exists."), refused
     async with aiohttp.ClientSession(headers={"Cookie": f"{SESSION_COOKIE}={cookies['chair']}"}) as http, \
             http.post(f"{api}/items/abc/conclusion", json={"text": "x"}) as response:
         assert response.status == 404

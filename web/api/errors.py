@@ -20,7 +20,7 @@ from web.i18n import request_language
 # Domain codes and their HTTP status; the rest are 400 (the domain refused the input as such).
 _STATUS = {
     "not_found": 404, "forbidden": 403, "conflict": 409, "not_scheduled": 409, "only_admin": 409,
-    "in_charge_of_meeting": 409, "invalid": 422, "username_taken": 409, "unknown_point": 404,
+    "in_charge_of_meeting": 409, "stale_version": 409, "invalid": 422, "username_taken": 409, "unknown_point": 404,
 }
 # Account problems that belong to one field of the account forms.
 ACCOUNT_FIELDS = {
