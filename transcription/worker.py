@@ -178,6 +178,22 @@ def _writer(out: BinaryIO) -> Callable[[tuple[Any, ...]], None]:
     return send
 
 
+def _lower_priority() -> None:
+    """Every thread of this process BACKGROUND_NICE nicer than the server. Linux keeps nice per
+    thread and a new thread inherits its creator's, but libraries loaded with vosk start threads
+    at import (before main runs), so each one already there is set, not just this one."""
+    target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:  # not Linux: the process's nice is all there is
+        threads = [0]
+    for tid in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, target)
+        except OSError:  # no permission or the thread ended: recognition still works
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m transcription.worker", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="the Vosk model's directory")
@@ -187,10 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     inbox, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only: a stray print must not break the stream
-    try:
-        os.nice(BACKGROUND_NICE)
-    except OSError:  # no way to lower priority here: recognition still works
-        pass
+    _lower_priority()
     send = _writer(out)
     vosk.SetLogLevel(-1)
     try:

@@ -116,7 +116,7 @@ def test_minutes_drafted_edited_signed_published_and_verified(deployment: Deploy
     assert "Phiên bản 2" in secretary.inner_text("#version-line")
     stale.fill("input[name=number]", "Số: 16/BB-UBND")
     stale.get_by_role("button", name="Lưu thành phiên bản mới").click()  # based on version 1: refused, in Vietnamese
-    stale.wait_for_selector("[role=alert] >> text=Thao tác không thực hiện được ở trạng thái hiện tại.")
+    stale.wait_for_selector("[role=alert] >> text=Bản 1 không còn là bản mới nhất: đã có bản 2.")
     assert "Phiên bản 2" in stale.inner_text("#version-line") and stale.input_value("input[name=number]") == "Số: 15/BB-UBND"
     shot(stale, "refused")
     stale.close()
