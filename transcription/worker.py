@@ -4,7 +4,8 @@ Why a process of its own: recognition in threads of the media server made the SF
 forwarding tail longer (bench/sfu.py: p99 +14-23 % with 8 speakers) even at nice +10 and with
 Python's thread switch interval cut to 0.2 ms. Threads of one process share its interpreter
 lock, so a low-priority thread that holds the lock when the kernel takes its core away keeps
-the forwarding loop waiting (priority inversion); a process shares nothing. It also keeps the
+the forwarding loop waiting (priority inversion), and a thread of the media server cannot be
+given the idle scheduling policy without risking exactly that; a process shares nothing. It also keeps the
 model (hundreds of MB for vi) out of the media process and a crash in libvosk away from media:
 the server starts this process again (transcription/pipeline.py).
 
@@ -12,8 +13,8 @@ The main thread reads messages (transcription/wire.py) from stdin. Each source's
 its backlog, drained by one pool job at a time (a recogniser is not thread-safe, a decoder
 keeps state); a job decodes the Opus batches, gives them to the source's recogniser in order,
 and writes back only what changed. A backlog beyond --max-backlog-s means recognition fell
-behind: new audio is dropped and said so ("behind"). The whole process runs BACKGROUND_NICE
-nicer than the server, so forwarding wins whenever both want a core.
+behind: new audio is dropped and said so ("behind"). The whole process runs on idle CPU time
+only (SCHED_IDLE, see `_lower_priority`), so forwarding wins whenever both want a core.
 
     python -m transcription.worker --model DIR [--workers N] [--max-backlog-s S]
 """
@@ -179,9 +180,18 @@ def _writer(out: BinaryIO) -> Callable[[tuple[Any, ...]], None]:
 
 
 def _lower_priority() -> None:
-    """Every thread of this process BACKGROUND_NICE nicer than the server. Linux keeps nice per
-    thread and a new thread inherits its creator's, but libraries loaded with vosk start threads
-    at import (before main runs), so each one already there is set, not just this one."""
+    """Every thread of this process runs only on CPU time nothing else wants (SCHED_IDLE), and
+    BACKGROUND_NICE nicer than the server where that policy does not exist.
+
+    Why idle and not just nicer: at nice +10 the SFU's forwarding p99 was still 31 % higher with
+    8 speakers recognised beside 16 streams (every pair of runs higher; bench/sfu.py, figures in
+    docs/transcription.md): a lightly loaded SFU sleeps between packets, and each wake-up had to
+    take a core from a recogniser that the scheduler lets finish its slice first. A SCHED_IDLE
+    thread gives way at once (ratio 1.04 in the same comparison). The price: on a machine with no
+    idle CPU, recognition falls behind and drops audio, which is counted and marked in the
+    transcript, and media keeps flowing. Linux keeps the policy and nice per thread and a new
+    thread inherits its creator's, but numpy's OpenBLAS starts threads at import (before main
+    runs), so every thread already there is set, not just this one."""
     target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
     try:
         threads = [int(tid) for tid in os.listdir("/proc/self/task")]
@@ -190,6 +200,8 @@ def _lower_priority() -> None:
     for tid in threads:
         try:
             os.setpriority(os.PRIO_PROCESS, tid, target)
+            if hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
         except OSError:  # no permission or the thread ended: recognition still works
             pass
 
