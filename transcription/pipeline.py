@@ -4,8 +4,8 @@
 event loop and only write a message to the recognition process (transcription/worker.py), which
 decodes, recognises and writes back only what changed: a new partial text, a final, a freed
 recogniser. So a 100 ms batch costs one pipe write here and no thread or task wake-up; the
-decoding and the model's work, and their interpreter lock, are another process's
-(docs/transcription.md has the figures that moved them out).
+decoding and the model's work, and their interpreter lock, are another process's, which runs on
+idle CPU time only (docs/transcription.md has the figures that moved them out).
 
 When recognition falls behind, new audio is dropped and reported once per stretch as a
 `Dropped` event: the worker drops what exceeds `max_backlog_s` per source, and this side drops
