@@ -30,15 +30,16 @@ that looks weak to low, which lightens the load), ``high_sent`` (publishers whos
 anyone receives: 1 on slots, the speaker; where everyone subscribes, a publisher the SFU judged
 weak sends only its low layer, which lightens the load too), ``user_stamped`` (packets in the
 window without a kernel arrival time; 0: every local socket is read by the light reader),
-``reader_lag_p99_ms`` (kernel arrival -> read by the slowest subscriber process: a large
-figure means the generators fell behind, and ``forwarded_pkts_per_s``, which counts what the
-subscribers read in the window, is then below what the SFU sent), the SFU's longest event-loop hold-up and
-garbage-collector pause in the window, its wait for a CPU (``runq_wait_pct``, schedstat;
-``saturated=1`` above 15 %: the box, not the SFU, set the pace), how busy its core was with
-other work, the generators' CPU and their wait for a CPU (summed over their processes, in % of
-one core) and the load average. Then the baseline's lines (mode=all;
-sizes past the first that loses packets are skipped), the ratio of SFU CPU and forwarded
-packets where both ran, how each grows with P, and ``uptime``.
+``reader_lag_p99_ms`` (kernel arrival -> read by the slowest subscriber process: how far
+behind the generators ran; ``forwarded_pkts_per_s`` counts what the subscribers read in the
+window, so generators short of a CPU, publishers sending late or subscribers reading late,
+lower it: on slots a full meeting is ~430 packets/s per subscriber), the SFU's longest
+event-loop hold-up and garbage-collector pause in the window, its wait for a CPU
+(``runq_wait_pct``, schedstat; ``saturated=1`` above 15 %: the box, not the SFU, set the pace),
+how busy its core was with other work, the generators' CPU and their wait for a CPU (summed
+over their processes, in % of one core) and the load average. Then the baseline's lines
+(mode=all; sizes past the first that loses packets are skipped), the ratio of SFU CPU and
+forwarded packets where both ran, how each grows with P, and ``uptime``.
 """
 
 from __future__ import annotations
