@@ -10,6 +10,7 @@ versions, signing, published files) and /verify (public: anyone uploads a PDF).
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import quote
 
@@ -20,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import transcript
 from meetings.control_common import Caller, allow
+from meetings.localtime import format_datetime
 from meetings.meetings_service import MeetingError, attendance_role
 from meetings.minutes import service
-from meetings.minutes.drafting import VIETNAM
 from meetings.minutes.messages import MinutesError
 from meetings.minutes.pades import Signatory
 from meetings.minutes.record import person
@@ -359,7 +360,9 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
         request, "minutes", mt=texts(request), meeting_id=meeting_id, title=meeting.title if meeting else "",
         capacity=caller.capacity, can_read=can_read, latest=latest, doc=doc, said=said, comments=comments,
         versions=versions, signing=signing, signatures=signatures, published=published, turn=turn, has_key=has_key,
-        username=account.username if account else "", server_url=server_url, zone=VIETNAM, conclusions=conclusions,
+        username=account.username if account else "", server_url=server_url, conclusions=conclusions,
+        when=lambda moment: format_datetime(datetime.fromisoformat(moment) if isinstance(moment, str) else moment,
+                                            request_language(request)),
         error=request.query.get("error", ""), done=bool(request.query.get("done")),
     )
 
