@@ -32,6 +32,17 @@ MISSED_HEALTH_LIMIT = 2
 MEETING_POLL_S = 10.0
 
 
+def video_to_show(tracks: list[dict[str, Any]], active_speaker: str | None) -> str | None:
+    """The one video the room's screen shows, full size: the active speaker's camera, else a
+    screen share, else anyone's camera. Always a camera's high layer when it has one: each
+    publisher also sends a small low layer (docs/sfu.md), listed as a track of its own and in no
+    fixed order, and a full-screen picture must not be the 320-pixel one."""
+    videos = sorted((t for t in tracks if t["kind"] == "video"), key=lambda t: t.get("layer") == "low")
+    shown = next((t for t in videos if t["peer_id"] == active_speaker and t.get("source") != "screen"), None)
+    shown = shown or next((t for t in videos if t.get("source") == "screen"), None) or (videos[0] if videos else None)
+    return shown["track_id"] if shown is not None else None
+
+
 class SessionEnded(Exception):
     pass
 
@@ -172,11 +183,9 @@ class Session:
         others = [t for t in self.tracks.values() if t["peer_id"] != self.peer_id]
         wanted = [t["track_id"] for t in others if t["kind"] == "audio"] if self.outputs.wants_audio else []
         if self.outputs.wants_video:
-            videos = [t for t in others if t["kind"] == "video"]
-            shown = next((t for t in videos if t["peer_id"] == self.active_speaker and t.get("source") != "screen"), None)
-            shown = shown or next((t for t in videos if t.get("source") == "screen"), None) or (videos[0] if videos else None)
+            shown = video_to_show(others, self.active_speaker)
             if shown is not None:
-                wanted.append(shown["track_id"])
+                wanted.append(shown)
         return wanted
 
     async def _subscribe(self) -> None:
