@@ -176,6 +176,8 @@ class Transcriber:
             process.kill()
             first = None
         if first is None or first[0] != "ready":
+            if process.returncode is None:  # it said something else first: it is not a worker we can use
+                process.kill()
             await process.wait()
             reason = first[1] if first is not None and first[0] == "error" else f"exit code {process.returncode}"
             raise RecognitionUnavailable(reason)
